@@ -1,0 +1,45 @@
+"""Configuration of the grasp-selection service (the inference node's parameters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2_grasping.core.config_fields import config_field, validate_ranges
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Parameters of inference_node; each field is a declared ROS parameter of the same name."""
+
+    scene_topic: str = config_field(
+        "/a2/scene", "Topic of the fused scene (a2_grasping/msg/SceneSnapshot) to select grasps on."
+    )
+    service_name: str = config_field("/select_grasp", "Name of the SelectGrasp service.")
+    max_input_age_s: float = config_field(
+        2.0,
+        "Default maximum scene age in seconds, used when a request leaves max_input_age_s at 0.",
+        min_value=0.001,
+        max_value=3600.0,
+    )
+    max_future_stamp_s: float = config_field(
+        0.5,
+        "Scenes stamped further than this many seconds ahead of the node clock are refused.",
+        min_value=0.0,
+        max_value=60.0,
+    )
+    max_candidates: int = config_field(
+        10,
+        "Default number of ranked candidates returned, used when a request leaves it at 0.",
+        min_value=1,
+        max_value=1000,
+    )
+    autostart: bool = config_field(
+        False,
+        "Configure and activate right after start-up, without a lifecycle manager.",
+    )
+
+    def __post_init__(self) -> None:
+        validate_ranges(self)
+        for name in ("scene_topic", "service_name"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must not be empty")

@@ -1,0 +1,1 @@
+"""Command-line tools: the `a2-grasping` command and developer utilities."""
