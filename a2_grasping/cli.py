@@ -1,0 +1,38 @@
+"""The `a2-grasping` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from a2_grasping import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="a2-grasping",
+        description="Language-conditioned grasping for a UR5e + Robotiq 2F-85 (ROS 2).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from a2_grasping.tools import demo
+
+    demo.add_arguments(
+        commands.add_parser(
+            "demo",
+            help="run the main job: the pipeline on this machine, with a report",
+            description=demo.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Blocking service calls with timeouts, for scripts and tests (never inside a node callback).
+
+Inside a node, call services with `await client.call_async(...)` from a callback in a reentrant
+group instead: blocking there would stall the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rclpy.client import Client
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+
+def wait_for_service(client: Client, timeout_s: float) -> None:
+    """Raise TimeoutError naming the service when it does not appear in time.
+
+    Discovery of a service in a freshly started process takes up to about 3 s.
+    """
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        raise TimeoutError(f"service {client.srv_name} did not appear within {timeout_s:.1f} s")
+
+
+def call(node: Node, client: Client, request: Any, timeout_s: float) -> Any:
+    """Call and wait for the response, spinning `node` meanwhile; TimeoutError on no answer."""
+    future = client.call_async(request)
+    executor = SingleThreadedExecutor(context=node.context)
+    try:
+        executor.add_node(node)
+        executor.spin_until_future_complete(future, timeout_sec=timeout_s)
+    finally:
+        executor.remove_node(node)
+        executor.shutdown(timeout_sec=1.0)
+    if not future.done():
+        client.remove_pending_request(future)
+        raise TimeoutError(f"{client.srv_name} did not answer within {timeout_s:.1f} s")
+    exception = future.exception()
+    if exception is not None:
+        raise exception
+    return future.result()
