@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import demo
+    from a2_grasping.tools import check_checkpoint, demo
 
     demo.add_arguments(
         commands.add_parser(
@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="run the main job: the pipeline on this machine, with a report",
             description=demo.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    check_checkpoint.add_arguments(
+        commands.add_parser(
+            "check-checkpoint",
+            help="verify that weight files load strictly into the networks",
+            description=check_checkpoint.__doc__,
         )
     )
     return parser

@@ -1,0 +1,56 @@
+"""`a2-grasping check-checkpoint`: the command a lab runs on downloaded weights."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from a2_grasping.core.policy.fusion_model import A2FusionModel
+from a2_grasping.tools.node_process import install_prefix
+
+
+def _check(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(install_prefix() / "bin" / "a2-grasping"), "check-checkpoint", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def published_layout_state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return A2FusionModel().state_dict()
+
+
+def test_plain_state_dict_passes(published_layout_state, tmp_path):
+    path = tmp_path / "sl_checkpoint_199.pth"
+    torch.save(published_layout_state, path)
+    result = _check("--fusion", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "34 tensors, 9,320,065 parameters" in result.stdout
+
+
+def test_safetensors_copy_passes(published_layout_state, tmp_path):
+    path = tmp_path / "fusion.safetensors"
+    save_file({k: v.contiguous() for k, v in published_layout_state.items()}, str(path))
+    result = _check("--fusion", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_missing_key_fails_and_is_named(published_layout_state, tmp_path):
+    broken = dict(published_layout_state)
+    del broken["policy.linear3.bias"]
+    path = tmp_path / "broken.pth"
+    torch.save(broken, path)
+    result = _check("--fusion", str(path))
+    assert result.returncode == 1
+    assert "policy.linear3.bias" in result.stdout
+
+
+def test_nested_training_checkpoint_fails(published_layout_state, tmp_path):
+    path = tmp_path / "nested.pth"
+    torch.save({"epoch": 199, "model_state_dict": published_layout_state}, path)
+    result = _check("--fusion", str(path))
+    assert result.returncode == 1
+    assert "model_state_dict" in result.stdout
