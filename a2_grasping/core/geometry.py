@@ -1,0 +1,63 @@
+"""Vectorised point-cloud and frame helpers shared by perception and grasp selection."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.floating]
+
+# Tolerance for calling a 3x3 block a rotation: calibration files carry ~1e-6 rounding.
+ROTATION_TOLERANCE = 1e-4
+
+
+def check_rigid_transform(transform: FloatArray, name: str) -> None:
+    """Raise ValueError unless `transform` is a finite 4x4 proper rigid transform."""
+    if transform.shape != (4, 4):
+        raise ValueError(f"{name} must be 4x4, got shape {transform.shape}")
+    if not np.all(np.isfinite(transform)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    rotation = transform[:3, :3]
+    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=ROTATION_TOLERANCE):
+        raise ValueError(f"{name} rotation block is not orthonormal")
+    if np.linalg.det(rotation) < 0:
+        raise ValueError(f"{name} rotation block is a reflection (det < 0)")
+    if not np.allclose(transform[3], (0.0, 0.0, 0.0, 1.0)):
+        raise ValueError(f"{name} last row must be [0, 0, 0, 1], got {transform[3].tolist()}")
+
+
+def transform_points(target_from_source: FloatArray, points: FloatArray) -> FloatArray:
+    """Apply a 4x4 transform to (N, 3) points."""
+    return points @ target_from_source[:3, :3].T + target_from_source[:3, 3]  # (N, 3)
+
+
+def crop_to_box(points: FloatArray, box_m: FloatArray) -> NDArray[np.bool_]:
+    """Mask of points inside [x_min, x_max, y_min, y_max, z_min, z_max] (bounds inclusive)."""
+    low = box_m[0::2]  # (3,)
+    high = box_m[1::2]  # (3,)
+    inside: NDArray[np.bool_] = np.all((points >= low) & (points <= high), axis=1)  # (N,)
+    return inside
+
+
+def voxel_downsample(points: FloatArray, voxel_m: float) -> NDArray[np.intp]:
+    """Indices of one representative point per occupied voxel (the one nearest its centroid).
+
+    Returning indices rather than new points keeps colours and features aligned with positions,
+    and every returned point is a real measurement, not an average that may lie in free space.
+    """
+    if voxel_m <= 0:
+        raise ValueError(f"voxel_m must be positive, got {voxel_m}")
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.intp)
+    cells = np.floor(points / voxel_m).astype(np.int64)  # (N, 3)
+    _, cell_of_point, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    cell_of_point = cell_of_point.reshape(-1)  # (N,)
+    sums = np.zeros((len(counts), 3))
+    np.add.at(sums, cell_of_point, points)
+    centroids = sums / counts[:, None]  # (C, 3)
+    distance = np.linalg.norm(points - centroids[cell_of_point], axis=1)  # (N,)
+    # Sort by (cell, distance) and keep the first point of each cell.
+    order = np.lexsort((distance, cell_of_point))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = cell_of_point[order][1:] != cell_of_point[order][:-1]
+    return np.sort(order[first])
