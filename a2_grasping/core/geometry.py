@@ -7,23 +7,50 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating]
 
-# Tolerance for calling a 3x3 block a rotation: calibration files carry ~1e-6 rounding.
+# Tolerance of the rotation / intrinsics checks: float32 calibration files carry ~1e-6 rounding.
 ROTATION_TOLERANCE = 1e-4
 
 
-def check_rigid_transform(transform: FloatArray, name: str) -> None:
-    """Raise ValueError unless `transform` is a finite 4x4 proper rigid transform."""
-    if transform.shape != (4, 4):
-        raise ValueError(f"{name} must be 4x4, got shape {transform.shape}")
-    if not np.all(np.isfinite(transform)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    rotation = transform[:3, :3]
-    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=ROTATION_TOLERANCE):
-        raise ValueError(f"{name} rotation block is not orthonormal")
-    if np.linalg.det(rotation) < 0:
-        raise ValueError(f"{name} rotation block is a reflection (det < 0)")
-    if not np.allclose(transform[3], (0.0, 0.0, 0.0, 1.0)):
-        raise ValueError(f"{name} last row must be [0, 0, 0, 1], got {transform[3].tolist()}")
+def describe_value(value: object) -> str:
+    """Type, dtype and shape of a rejected argument, for error messages."""
+    if isinstance(value, np.ndarray):
+        return f"ndarray dtype={value.dtype} shape={value.shape}"
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} dtype={getattr(value, 'dtype', '?')} shape={tuple(shape)}"
+    return type(value).__name__
+
+
+def check_rigid_transform(transform: object, name: str) -> None:
+    """Raise ValueError unless `transform` is a finite 4x4 proper rigid transform (numpy)."""
+    if not isinstance(transform, np.ndarray) or transform.shape != (4, 4):
+        raise ValueError(f"{name}: expected a (4, 4) numpy array, got {describe_value(transform)}")
+    matrix = np.asarray(transform, dtype=np.float64)
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{name}: the pose contains NaN or infinite values")
+    if not np.allclose(matrix[3], (0.0, 0.0, 0.0, 1.0), atol=ROTATION_TOLERANCE):
+        raise ValueError(f"{name}: last row must be [0, 0, 0, 1], got {matrix[3].tolist()}")
+    rotation = matrix[:3, :3]
+    if not np.allclose(rotation.T @ rotation, np.eye(3), atol=ROTATION_TOLERANCE):
+        raise ValueError(
+            f"{name}: not a rigid transform, the rotation block is not orthonormal "
+            "(scaling poses are refused)"
+        )
+    if np.linalg.det(rotation) < 0.0:
+        raise ValueError(f"{name}: not a rigid transform, the rotation block is a reflection")
+
+
+def check_intrinsics(intrinsics: object, name: str = "intrinsics") -> None:
+    """Raise ValueError unless `intrinsics` is a finite pinhole K with fx, fy > 0."""
+    if not isinstance(intrinsics, np.ndarray) or intrinsics.shape != (3, 3):
+        raise ValueError(f"{name}: expected a (3, 3) numpy array, got {describe_value(intrinsics)}")
+    matrix = np.asarray(intrinsics, dtype=np.float64)
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{name}: K must be finite, got {matrix.tolist()}")
+    if matrix[0, 0] <= 0.0 or matrix[1, 1] <= 0.0:
+        raise ValueError(f"{name}: fx and fy must be > 0, got {matrix[0, 0]}, {matrix[1, 1]}")
+    if not np.allclose(matrix[2], (0.0, 0.0, 1.0), atol=ROTATION_TOLERANCE):
+        raise ValueError(f"{name}: last row must be [0, 0, 1], got {matrix[2].tolist()}")
 
 
 def transform_points(target_from_source: FloatArray, points: FloatArray) -> FloatArray:

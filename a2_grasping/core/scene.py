@@ -7,41 +7,66 @@ validated once here, so every later stage can trust shapes, units and frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.geometry import check_rigid_transform
+from a2_grasping.core.geometry import check_intrinsics, check_rigid_transform, describe_value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CameraView:
-    """One camera's images at the scene stamp, calibrated in the robot base frame."""
+    """One calibrated RGB-D view; image, depth, K and pose travel together (spec §7 item 4)."""
 
-    name: str
-    color_rgb: NDArray[np.uint8]  # (H, W, 3)
-    depth_m: NDArray[np.float32]  # (H, W), metres along the optical axis; 0 or NaN = no data
-    intrinsics: NDArray[np.float64]  # (3, 3) K for both images
-    base_from_camera: NDArray[np.float64]  # (4, 4) optical frame (+z forward, +y down) in base
+    color_rgb: NDArray[np.uint8]  # (H, W, 3) uint8 RGB
+    depth_m: NDArray[np.floating[Any]]  # (H, W) metres along the optical axis; 0 or NaN = no data
+    intrinsics: NDArray[np.floating[Any]]  # (3, 3) K in pixels, valid for both images
+    base_from_camera: NDArray[np.floating[Any]]  # (4, 4) optical frame (+z fwd, +y down) in base
+    name: str = "camera"
 
     def __post_init__(self) -> None:
+        color, depth = self.color_rgb, self.depth_m
         if not self.name.strip():
             raise ValueError("camera name must not be empty")
-        if self.color_rgb.ndim != 3 or self.color_rgb.shape[2] != 3:
+        if not isinstance(color, np.ndarray) or color.dtype != np.uint8:
             raise ValueError(
-                f"{self.name}: color_rgb must be (H, W, 3), got {self.color_rgb.shape}"
+                f"color_rgb: expected a uint8 numpy array, got {describe_value(color)}"
             )
-        if self.color_rgb.dtype != np.uint8:
-            raise ValueError(f"{self.name}: color_rgb must be uint8, got {self.color_rgb.dtype}")
-        if self.depth_m.shape != self.color_rgb.shape[:2]:
+        if color.ndim != 3 or color.shape[2] != 3:
+            raise ValueError(f"color_rgb: expected shape (H, W, 3), got {color.shape}")
+        height, width = color.shape[:2]
+        if height < 2 or width < 2:
+            raise ValueError(f"color_rgb: need at least 2x2 pixels, got {height}x{width}")
+        if not isinstance(depth, np.ndarray) or not np.issubdtype(depth.dtype, np.floating):
             raise ValueError(
-                f"{self.name}: depth {self.depth_m.shape} is not registered to colour "
-                f"{self.color_rgb.shape[:2]}"
+                f"depth_m: expected a float numpy array in metres, got {describe_value(depth)} "
+                "(convert uint16 depth with the device's depth scale first)"
             )
-        k = self.intrinsics
-        if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
-            raise ValueError(f"{self.name}: intrinsics must be a finite 3x3 K with fx, fy > 0")
-        check_rigid_transform(self.base_from_camera, f"{self.name}: base_from_camera")
+        if depth.shape != (height, width):
+            raise ValueError(
+                f"depth_m: shape {depth.shape} does not match the colour image {height}x{width}; "
+                "register depth to colour at the same resolution"
+            )
+        check_intrinsics(self.intrinsics)
+        check_rigid_transform(self.base_from_camera, "base_from_camera")
+
+    @property
+    def height_px(self) -> int:
+        return int(self.color_rgb.shape[0])
+
+    @property
+    def width_px(self) -> int:
+        return int(self.color_rgb.shape[1])
+
+    def camera_from_base(self) -> NDArray[np.float64]:
+        """Inverse pose (base -> optical frame), the [R|t] that upstream calls extrinsics."""
+        pose = np.asarray(self.base_from_camera, dtype=np.float64)
+        rotation = pose[:3, :3]  # (3, 3)
+        inverse = np.eye(4)
+        inverse[:3, :3] = rotation.T
+        inverse[:3, 3] = -rotation.T @ pose[:3, 3]
+        return inverse
 
 
 @dataclass(frozen=True)

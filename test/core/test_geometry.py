@@ -28,7 +28,7 @@ def test_transform_points_matches_homogeneous_product():
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda t: t[:3], "4x4"),
+        (lambda t: t[:3], r"\(4, 4\)"),
         (lambda t: np.where(np.eye(4, dtype=bool), np.nan, t), "NaN"),
         (lambda t: t * np.diag([2.0, 1, 1, 1]), "orthonormal"),
         (lambda t: t @ np.diag([-1.0, 1, 1, 1]), "reflection"),
