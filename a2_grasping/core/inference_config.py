@@ -33,10 +33,23 @@ class InferenceConfig:
         min_value=1,
         max_value=1000,
     )
+    fusion_weights_path: str = config_field(
+        "",
+        "A2 fusion weights (sl_checkpoint_199.pth or .safetensors). Empty, or clip_model empty: "
+        "geometric mode (antipodal quality only, the instruction is not used).",
+    )
+    clip_model: str = config_field(
+        "",
+        "Local directory (or offline Hugging Face cache name) of the CLIP model for a2 mode.",
+    )
     autostart: bool = config_field(
         False,
         "Configure and activate right after start-up, without a lifecycle manager.",
     )
+
+    @property
+    def a2_mode_configured(self) -> bool:
+        return bool(self.fusion_weights_path.strip() and self.clip_model.strip())
 
     def __post_init__(self) -> None:
         validate_ranges(self)

@@ -22,20 +22,28 @@ def wait_for_service(client: Client, timeout_s: float) -> None:
         raise TimeoutError(f"service {client.srv_name} did not appear within {timeout_s:.1f} s")
 
 
-def call(node: Node, client: Client, request: Any, timeout_s: float) -> Any:
-    """Call and wait for the response, spinning `node` meanwhile; TimeoutError on no answer."""
-    future = client.call_async(request)
-    executor = SingleThreadedExecutor(context=node.context)
-    try:
-        executor.add_node(node)
-        executor.spin_until_future_complete(future, timeout_sec=timeout_s)
-    finally:
-        executor.remove_node(node)
-        executor.shutdown(timeout_sec=1.0)
-    if not future.done():
+def call(node: Node, client: Client, request: Any, timeout_s: float, attempts: int = 1) -> Any:
+    """Call and wait for the response, spinning `node` meanwhile; TimeoutError on no answer.
+
+    `attempts` > 1 re-sends after each timeout. Only for idempotent services (SelectGrasp is):
+    right after discovery a response can be lost because the server has not yet matched the
+    client's response reader, and the caller would otherwise wait out the full timeout.
+    """
+    for _ in range(attempts):
+        future = client.call_async(request)
+        executor = SingleThreadedExecutor(context=node.context)
+        try:
+            executor.add_node(node)
+            executor.spin_until_future_complete(future, timeout_sec=timeout_s)
+        finally:
+            executor.remove_node(node)
+            executor.shutdown(timeout_sec=1.0)
+        if future.done():
+            exception = future.exception()
+            if exception is not None:
+                raise exception
+            return future.result()
         client.remove_pending_request(future)
-        raise TimeoutError(f"{client.srv_name} did not answer within {timeout_s:.1f} s")
-    exception = future.exception()
-    if exception is not None:
-        raise exception
-    return future.result()
+    raise TimeoutError(
+        f"{client.srv_name} did not answer within {timeout_s:.1f} s ({attempts} attempts)"
+    )

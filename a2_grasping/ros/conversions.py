@@ -1,13 +1,30 @@
-"""The one place where messages become Python/numpy values and back."""
+"""The one place where messages become numpy/core values and back.
+
+Image encodings accepted (the same on PyPI installs and real ones; ROS cv_bridge is not used):
+colour rgb8, bgr8, rgba8, bgra8, mono8; depth 16UC1 (millimetres) and 32FC1 (metres).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose
+from numpy.typing import NDArray
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from a2_grasping.core.errors import GraspSelectionError
+from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.selection import RankedGrasps
+from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.srv import SelectGrasp
 
 _NS_PER_S = 1_000_000_000
+_COLOR_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
+_MM_PER_M = 1000.0
+
+
+class ConversionError(ValueError):
+    """A message that cannot be turned into core data; the text names the field and the fix."""
 
 
 def time_to_seconds(stamp: Time) -> float:
@@ -19,8 +36,261 @@ def seconds_to_time(seconds: float) -> Time:
     return Time(sec=total_ns // _NS_PER_S, nanosec=total_ns % _NS_PER_S)
 
 
-def is_zero_time(stamp: Time) -> bool:
-    return stamp.sec == 0 and stamp.nanosec == 0
+# ---- images ----
+
+
+def _image_rows(image: Image, bytes_per_pixel: int) -> NDArray[np.uint8]:
+    """(H, W * bytes_per_pixel) view of the pixel bytes, honouring the row step (padding)."""
+    row_bytes = image.width * bytes_per_pixel
+    if image.height == 0 or image.width == 0:
+        raise ConversionError(f"image is empty ({image.width}x{image.height})")
+    if image.step < row_bytes:
+        raise ConversionError(f"image step {image.step} < width x pixel size {row_bytes}")
+    if len(image.data) < image.step * image.height:
+        raise ConversionError(
+            f"image data has {len(image.data)} bytes, {image.step * image.height} expected"
+        )
+    raw = np.frombuffer(image.data, dtype=np.uint8, count=image.step * image.height)
+    return raw.reshape(image.height, image.step)[:, :row_bytes]
+
+
+def color_image_to_rgb(image: Image) -> NDArray[np.uint8]:
+    """(H, W, 3) uint8 RGB from any accepted colour encoding."""
+    channels = _COLOR_CHANNELS.get(image.encoding)
+    if channels is None:
+        raise ConversionError(
+            f"colour encoding '{image.encoding}' is not supported "
+            f"(accepted: {', '.join(_COLOR_CHANNELS)})"
+        )
+    pixels = _image_rows(image, channels).reshape(image.height, image.width, channels)
+    if image.encoding == "mono8":
+        return np.repeat(pixels, 3, axis=2)
+    rgb = pixels[..., :3]
+    if image.encoding.startswith("bgr"):
+        rgb = rgb[..., ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def depth_image_to_m(image: Image) -> NDArray[np.float32]:
+    """(H, W) float32 metres; invalid pixels (0, NaN, inf) become 0."""
+    if image.encoding == "16UC1":
+        rows = _image_rows(image, 2)
+        dtype = np.dtype(">u2" if image.is_bigendian else "<u2")
+        depth = rows.copy().view(dtype).reshape(image.height, image.width)
+        depth_m = depth.astype(np.float32) / _MM_PER_M
+    elif image.encoding == "32FC1":
+        rows = _image_rows(image, 4)
+        dtype = np.dtype(">f4" if image.is_bigendian else "<f4")
+        depth_m = rows.copy().view(dtype).reshape(image.height, image.width).astype(np.float32)
+    else:
+        raise ConversionError(
+            f"depth encoding '{image.encoding}' is not supported (accepted: 16UC1 mm, 32FC1 m)"
+        )
+    depth_m[~np.isfinite(depth_m) | (depth_m < 0)] = 0.0
+    return depth_m
+
+
+def rgb_to_image(rgb: NDArray[np.uint8], stamp: Time, frame_id: str) -> Image:
+    image = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
+    image.header.stamp, image.header.frame_id = stamp, frame_id
+    image.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()  # bytes: 1 ms, not 95 ms
+    return image
+
+
+def depth_m_to_image(depth_m: NDArray[np.float32], stamp: Time, frame_id: str) -> Image:
+    image = Image(
+        height=depth_m.shape[0], width=depth_m.shape[1], encoding="32FC1", step=depth_m.shape[1] * 4
+    )
+    image.header.stamp, image.header.frame_id = stamp, frame_id
+    image.data = np.ascontiguousarray(depth_m, dtype="<f4").tobytes()
+    return image
+
+
+def camera_info_to_intrinsics(info: CameraInfo, width: int, height: int) -> NDArray[np.float64]:
+    """K (3, 3), checked against the image size it must describe."""
+    if (info.width, info.height) != (width, height):
+        raise ConversionError(
+            f"CameraInfo is for {info.width}x{info.height} but the image is {width}x{height}"
+        )
+    k = np.array(info.k, dtype=np.float64).reshape(3, 3)
+    if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0 or k[2, 2] != 1.0:
+        raise ConversionError(f"CameraInfo K is not a valid intrinsic matrix: {k.tolist()}")
+    return k
+
+
+# ---- poses ----
+
+
+def pose_to_matrix(pose: Pose) -> NDArray[np.float64]:
+    q = np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w])
+    norm = np.linalg.norm(q)
+    if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
+        raise ConversionError(f"pose orientation is not a unit quaternion (norm {norm:.6f})")
+    x, y, z, w = q / norm
+    matrix = np.eye(4)
+    matrix[:3, :3] = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
+    matrix[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
+    if not np.all(np.isfinite(matrix)):
+        raise ConversionError("pose position is not finite")
+    return matrix
+
+
+def matrix_to_pose(matrix: NDArray[np.float64]) -> Pose:
+    r = matrix[:3, :3]
+    # Shepperd's method: pivot on the largest of w and the diagonal for numerical stability.
+    trace = np.trace(r)
+    candidates = np.array([trace, r[0, 0], r[1, 1], r[2, 2]])
+    pivot = int(np.argmax(candidates))
+    if pivot == 0:
+        s = 2.0 * np.sqrt(1.0 + trace)
+        w, x, y, z = (
+            s / 4,
+            (r[2, 1] - r[1, 2]) / s,
+            (r[0, 2] - r[2, 0]) / s,
+            (r[1, 0] - r[0, 1]) / s,
+        )
+    else:
+        i = pivot - 1
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + r[i, i] - r[j, j] - r[k, k])
+        q = np.zeros(3)
+        q[i] = s / 4
+        q[j] = (r[j, i] + r[i, j]) / s
+        q[k] = (r[k, i] + r[i, k]) / s
+        w = (r[k, j] - r[j, k]) / s
+        x, y, z = q
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in matrix[:3, 3])
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
+        float(x),
+        float(y),
+        float(z),
+        float(w),
+    )
+    return pose
+
+
+# ---- point clouds ----
+
+_XYZRGB_FIELDS = [
+    PointField(name="x", offset=0, datatype=PointField.FLOAT32, count=1),
+    PointField(name="y", offset=4, datatype=PointField.FLOAT32, count=1),
+    PointField(name="z", offset=8, datatype=PointField.FLOAT32, count=1),
+    PointField(name="rgb", offset=12, datatype=PointField.FLOAT32, count=1),
+]
+_XYZRGB_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<u4")])
+
+
+def xyzrgb_to_cloud(
+    points_xyz: NDArray[np.float32], colors_rgb: NDArray[np.uint8], stamp: Time, frame_id: str
+) -> PointCloud2:
+    """Unorganised x, y, z, rgb cloud (rgb packed 0x00RRGGBB in a float32 field, as RViz reads)."""
+    packed = np.empty(len(points_xyz), dtype=_XYZRGB_DTYPE)
+    packed["x"], packed["y"], packed["z"] = points_xyz.T.astype(np.float32)
+    c = colors_rgb.astype(np.uint32)
+    packed["rgb"] = (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
+    cloud = PointCloud2(
+        height=1,
+        width=len(points_xyz),
+        fields=_XYZRGB_FIELDS,
+        is_bigendian=False,
+        point_step=_XYZRGB_DTYPE.itemsize,
+        row_step=_XYZRGB_DTYPE.itemsize * len(points_xyz),
+        is_dense=True,
+    )
+    cloud.header.stamp, cloud.header.frame_id = stamp, frame_id
+    cloud.data = packed.tobytes()
+    return cloud
+
+
+def cloud_to_xyzrgb(cloud: PointCloud2) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
+    """(N, 3) float32 points and (N, 3) uint8 colours from an x, y, z, rgb cloud."""
+    offsets = {f.name: (f.offset, f.datatype) for f in cloud.fields}
+    for name in ("x", "y", "z", "rgb"):
+        if name not in offsets or offsets[name][1] != PointField.FLOAT32:
+            raise ConversionError(f"cloud needs float32 fields x, y, z, rgb; has {list(offsets)}")
+    if cloud.is_bigendian:
+        raise ConversionError("big-endian point clouds are not supported")
+    count = cloud.width * cloud.height
+    if len(cloud.data) < count * cloud.point_step:
+        raise ConversionError("cloud data is shorter than width x height x point_step")
+    dtype = np.dtype(
+        {
+            "names": ["x", "y", "z", "rgb"],
+            "formats": ["<f4", "<f4", "<f4", "<u4"],
+            "offsets": [offsets[n][0] for n in ("x", "y", "z", "rgb")],
+            "itemsize": cloud.point_step,
+        }
+    )
+    records = np.frombuffer(cloud.data, dtype=dtype, count=count)
+    points = np.stack([records["x"], records["y"], records["z"]], axis=1).astype(np.float32)
+    rgb = records["rgb"]
+    colors = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1).astype(np.uint8)
+    return points, colors
+
+
+# ---- scene and selection ----
+
+
+def scene_from_msg(msg: SceneSnapshot) -> Scene:
+    """Validated core Scene; raises ConversionError (or ValueError) naming the bad field."""
+    n = len(msg.camera_names)
+    for name in ("color_images", "depth_images", "camera_infos", "base_from_camera"):
+        if len(getattr(msg, name)) != n:
+            raise ConversionError(f"{name} has {len(getattr(msg, name))} entries, {n} cameras")
+    views = []
+    for i, camera in enumerate(msg.camera_names):
+        color = color_image_to_rgb(msg.color_images[i])
+        depth = depth_image_to_m(msg.depth_images[i])
+        k = camera_info_to_intrinsics(msg.camera_infos[i], color.shape[1], color.shape[0])
+        views.append(
+            CameraView(
+                name=camera,
+                color_rgb=color,
+                depth_m=depth,
+                intrinsics=k,
+                base_from_camera=pose_to_matrix(msg.base_from_camera[i]),
+            )
+        )
+    points, colors = cloud_to_xyzrgb(msg.points)
+    return Scene(
+        frame_id=msg.header.frame_id,
+        stamp_s=time_to_seconds(msg.header.stamp),
+        points_xyz=points,
+        colors_rgb=colors,
+        workspace_box_m=np.array(msg.workspace_box_m, dtype=np.float64),
+        views=tuple(views),
+    )
+
+
+def fill_selection_response(
+    ranked: RankedGrasps, frame_id: str, stamp: Time, response: SelectGrasp.Response
+) -> SelectGrasp.Response:
+    response.error_code = SelectGrasp.Response.NONE
+    response.error_message = ""
+    response.mode = ranked.mode.value
+    response.selected_index = ranked.selected_index
+    response.candidates = []
+    grasps = ranked.candidates
+    for i in range(len(grasps)):
+        candidate = GraspCandidate()
+        candidate.pose.header.frame_id = frame_id
+        candidate.pose.header.stamp = stamp
+        candidate.pose.pose = matrix_to_pose(grasps.tcp_poses[i])
+        candidate.score = float(ranked.score[i])
+        candidate.quality = float(grasps.quality[i])
+        candidate.width_m = float(grasps.width_m[i])
+        candidate.approach_depth_m = float(grasps.approach_depth_m[i])
+        candidate.candidate_id = int(grasps.candidate_id[i])
+        response.candidates.append(candidate)
+    for stage, ms in ranked.timings_ms.items():
+        response.timing_stages.append(stage)
+        response.timing_ms.append(float(ms))
+    return response
 
 
 def error_response(

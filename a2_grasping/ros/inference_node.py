@@ -1,26 +1,30 @@
 """inference_node: serves /select_grasp on the newest fused scene.
 
-A lifecycle node: `configure` builds the configuration (and, once the policy is integrated, loads
-and warms up the models); `activate` starts serving. While not active, every request is answered
-MODEL_NOT_READY rather than left unanswered, so callers never wait on a node that cannot help.
+A lifecycle node: `configure` builds the selection pipeline (a2 mode when fusion weights and a
+CLIP model are configured and load, geometric mode when none are configured), `activate` starts
+serving. While not active, every request is answered MODEL_NOT_READY rather than left
+unanswered, so callers never wait on a node that cannot help.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
-import rclpy
+from builtin_interfaces.msg import Time
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from a2_grasping.core.candidates.antipodal import AntipodalGenerator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.request import check_scene_age, validate_request
+from a2_grasping.core.scene import Scene
+from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.ros import conversions
+from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.srv import SelectGrasp
 
@@ -34,12 +38,20 @@ SCENE_QOS = QoSProfile(
 )
 
 
+@dataclass(frozen=True)
+class _ReceivedScene:
+    scene: Scene
+    stamp: Time
+
+
 class InferenceNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("inference_node")
         self._config = declare_config(self, InferenceConfig)
+        self._selection_config = declare_config(self, SelectionConfig)
+        self._selector: GraspSelector | None = None
         self._active = False
-        self._latest_scene: SceneSnapshot | None = None
+        self._latest: _ReceivedScene | None = None
         self._scene_lock = threading.Lock()
         # One selection at a time; a second concurrent request is refused BUSY at once.
         self._selection_lock = threading.Lock()
@@ -47,21 +59,19 @@ class InferenceNode(LifecycleNode):
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
         # callback and can be answered BUSY instead of waiting in the executor's queue.
-        self._scene_group = MutuallyExclusiveCallbackGroup()
-        self._service_group = ReentrantCallbackGroup()
         self.create_subscription(
             SceneSnapshot,
             self._config.scene_topic,
             self._on_scene,
             SCENE_QOS,
-            callback_group=self._scene_group,
+            callback_group=MutuallyExclusiveCallbackGroup(),
         )
         # Created at start-up (not on activate), so callers always get an answer.
         self.create_service(
             SelectGrasp,
             self._config.service_name,
             self._on_select_grasp,
-            callback_group=self._service_group,
+            callback_group=ReentrantCallbackGroup(),
         )
         if self._config.autostart:
             self.trigger_configure()
@@ -70,10 +80,21 @@ class InferenceNode(LifecycleNode):
     # ---- lifecycle ----
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().info(
-            "configured: no grasp-selection pipeline is integrated yet, requests on a valid "
-            "scene are answered MODEL_NOT_READY"
-        )
+        scorer: GraspScorer | None = None
+        if self._config.a2_mode_configured:
+            try:
+                scorer = self._load_a2_scorer()
+            except (OSError, ValueError) as error:
+                self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
+                return TransitionCallbackReturn.FAILURE
+        self._selector = GraspSelector(AntipodalGenerator(), self._selection_config, scorer=scorer)
+        if scorer is None:
+            self.get_logger().info(
+                "geometric mode: no fusion weights / CLIP model configured; grasps are ranked by "
+                "antipodal quality and instructions are not used"
+            )
+        else:
+            self.get_logger().info("a2 mode: CLIP + fusion network loaded")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -87,19 +108,41 @@ class InferenceNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
+        self._selector = None
         with self._scene_lock:
-            self._latest_scene = None
+            self._latest = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
         return TransitionCallbackReturn.SUCCESS
 
+    def _load_a2_scorer(self) -> GraspScorer:
+        from a2_grasping.core.policy.a2_scorer import A2Scorer
+        from a2_grasping.core.policy.checkpoints import load_fusion_model
+        from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+        from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+        from a2_grasping.core.policy.fusion_config import FusionConfig
+
+        clip = ClipFeatureExtractor.from_pretrained(
+            ClipFeatureConfig(model_name_or_path=self._config.clip_model)
+        )
+        fusion = load_fusion_model(self._config.fusion_weights_path, FusionConfig())
+        return A2Scorer(clip, fusion)
+
     # ---- callbacks ----
 
-    def _on_scene(self, scene: SceneSnapshot) -> None:
+    def _on_scene(self, msg: SceneSnapshot) -> None:
+        """Convert on arrival: a malformed scene is dropped here, never served."""
+        try:
+            scene = conversions.scene_from_msg(msg)
+        except ValueError as error:
+            self.get_logger().warning(
+                f"dropping malformed scene: {error}", throttle_duration_sec=5.0
+            )
+            return
         with self._scene_lock:
-            self._latest_scene = scene
+            self._latest = _ReceivedScene(scene, msg.header.stamp)
 
     def _on_select_grasp(
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
@@ -122,8 +165,9 @@ class InferenceNode(LifecycleNode):
             )
         finally:
             self._selection_lock.release()
-        response.timing_stages.append("total")
-        response.timing_ms.append((time.perf_counter() - started_s) * 1e3)
+        if "total" not in response.timing_stages:
+            response.timing_stages.append("total")
+            response.timing_ms.append((time.perf_counter() - started_s) * 1e3)
         if response.error_code != SelectErrorCode.NONE:
             self.get_logger().warning(
                 f"select_grasp refused ({SelectErrorCode(response.error_code).name}): "
@@ -133,7 +177,8 @@ class InferenceNode(LifecycleNode):
         return response
 
     def _select(self, request: SelectGrasp.Request, response: SelectGrasp.Response) -> None:
-        if not self._active:
+        selector = self._selector
+        if not self._active or selector is None:
             raise GraspSelectionError(
                 SelectErrorCode.MODEL_NOT_READY,
                 "inference_node is not active; configure and activate it (lifecycle) first",
@@ -147,44 +192,25 @@ class InferenceNode(LifecycleNode):
             default_max_input_age_s=self._config.max_input_age_s,
         )
         with self._scene_lock:
-            scene = self._latest_scene
-        scene_stamp_s = None if scene is None else conversions.time_to_seconds(scene.header.stamp)
+            latest = self._latest
         now_s = self.get_clock().now().nanoseconds * 1e-9
         age_s = check_scene_age(
-            scene_stamp_s,
+            None if latest is None else latest.scene.stamp_s,
             now_s,
             validated.max_input_age_s,
             max_future_s=self._config.max_future_stamp_s,
         )
-        assert scene is not None  # check_scene_age refused a missing scene
-        response.scene_stamp = scene.header.stamp
+        assert latest is not None  # check_scene_age refused a missing scene
+        response.scene_stamp = latest.stamp
         response.scene_age_s = age_s
-        unknown = sorted(set(validated.camera_names) - set(scene.camera_names))
-        if unknown:
-            raise GraspSelectionError(
-                SelectErrorCode.INVALID_REQUEST,
-                f"camera_names {unknown} are not in the scene (it has {list(scene.camera_names)})",
-            )
-        raise GraspSelectionError(
-            SelectErrorCode.MODEL_NOT_READY,
-            "no grasp-selection pipeline is integrated in this build yet",
-        )
+        response.mode = selector.mode.value
+        ranked = selector.select(latest.scene, validated)
+        conversions.fill_selection_response(ranked, latest.scene.frame_id, latest.stamp, response)
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = InferenceNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    spin.init(args)
+    return spin.run(InferenceNode())
 
 
 if __name__ == "__main__":

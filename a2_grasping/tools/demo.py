@@ -1,10 +1,10 @@
 """Run the main job on this machine and report what happened.
 
-Today the package provides inference_node and its /select_grasp contract. The demo starts the node
-as its own process (as `ros2 run` would), with the parameters of config/inference_node.yaml,
-asks it for a grasp, checks the answer, and writes a JSON report. With no camera or simulator
-running yet, the correct answer is NO_SCENE. The report lists the parts of the full pipeline
-(simulated cell, perception, selection models, pick executor) that are not built yet.
+Today the package provides inference_node (/select_grasp, geometric or A2 selection). The demo
+starts the node as its own process (as `ros2 run` would), with the parameters of
+config/inference_node.yaml, asks it for a grasp, checks the answer, and writes a JSON report.
+With no camera or simulator running yet, the correct answer is NO_SCENE. The report lists the
+parts of the full pipeline (simulated cell, perception, GraspNet, pick executor) not built yet.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 # Parts of the full pipeline that do not exist yet; each entry names the issue that adds it.
 NOT_YET_BUILT = (
-    "selection pipeline: geometric candidates + A2 scoring (issue 3), GraspNet (issue 4)",
+    "selection: geometric mode and A2 scoring are built; GraspNet candidates (issue 4)",
     "perception_node: cameras -> /a2/scene (issue 5)",
     "simulated UR5e + 2F-85 cell and executor_node /pick (issue 6)",
     "bringup: full launch, URDF, bag replay, behavior-tree client (issue 7)",
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             _say(f"2/3 calling /select_grasp: {args.instruction!r}")
             request = SelectGrasp.Request(instruction=args.instruction)
             started_s = time.monotonic()
-            response = clients.call(node, client, request, args.timeout_s)
+            response = clients.call(node, client, request, args.timeout_s / 3, attempts=3)
             code = SelectErrorCode(response.error_code)
             report.steps.append(
                 {

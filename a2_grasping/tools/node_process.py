@@ -86,7 +86,8 @@ class NodeProcess:
         return self._process.poll()
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout_s: float = 10.0) -> int:

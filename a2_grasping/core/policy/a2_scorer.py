@@ -1,0 +1,80 @@
+"""The A2 policy as a grasp scorer: CLIP point features + fusion network logits (spec §1.7).
+
+Candidates come from any generator as TCP poses; the network sees each as the 7-D action
+[x, y, z, qx, qy, qz, qw] of the spec's tip frame, which is our TCP frame (z = approach,
+y = closing axis), in raw base-frame metres.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
+
+from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.geometry import voxel_downsample
+from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+from a2_grasping.core.policy.fusion_model import A2FusionModel
+from a2_grasping.core.scene import CameraView
+
+# Sparse feature points: the cloud voxelised at 1 cm (spec §1.3 b).
+FEATURE_VOXEL_M = 0.01
+
+
+def tcp_poses_to_actions(base_from_tcp: NDArray[np.float64]) -> NDArray[np.float32]:
+    """(K, 4, 4) -> (K, 7) [x, y, z, qx, qy, qz, qw].
+
+    SciPy's matrix-to-quaternion sign convention is the one the network was trained with
+    (spec §2.6), so SciPy is used here rather than our own conversion.
+    """
+    quaternions = Rotation.from_matrix(base_from_tcp[:, :3, :3]).as_quat()  # (K, 4) xyzw
+    return np.concatenate([base_from_tcp[:, :3, 3], quaternions], axis=1).astype(np.float32)
+
+
+class A2Scorer:
+    """Scores candidates for an instruction; satisfies core.selection.GraspScorer."""
+
+    def __init__(self, clip: ClipFeatureExtractor, fusion: A2FusionModel) -> None:
+        if clip.feature_dim != fusion.config.width:
+            raise ValueError(
+                f"CLIP feature dim {clip.feature_dim} != fusion width {fusion.config.width}"
+            )
+        self._clip = clip
+        self._fusion = fusion.eval()
+
+    def score(
+        self,
+        object_points_xyz: NDArray[np.float64],
+        views: tuple[CameraView, ...],
+        base_from_tcp: NDArray[np.float64],
+        instruction: str,
+        timings_ms: dict[str, float],
+    ) -> NDArray[np.float64]:
+        if not views:
+            raise GraspSelectionError(
+                SelectErrorCode.INVALID_REQUEST,
+                "a2 mode needs camera images in the scene; none were selected",
+            )
+        started_s = time.perf_counter()
+        sparse = object_points_xyz[voxel_downsample(object_points_xyz, FEATURE_VOXEL_M)]
+        try:
+            sampled = self._clip.network_inputs(sparse, views, instruction)
+        except ValueError as error:  # e.g. an instruction longer than CLIP's context
+            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
+        clip_done_s = time.perf_counter()
+        timings_ms["clip"] = (clip_done_s - started_s) * 1e3
+
+        actions = torch.from_numpy(tcp_poses_to_actions(base_from_tcp))[None]  # (1, M, 7)
+        with torch.inference_mode():
+            logits = self._fusion(
+                sampled.positions_m[None],  # (1, K, 3)
+                sampled.features[None],  # (1, K, C)
+                sampled.similarities[None, :, None],  # (1, K, 1)
+                actions,
+            )  # (1, M)
+        timings_ms["fusion"] = (time.perf_counter() - clip_done_s) * 1e3
+        scores: NDArray[np.float64] = logits[0].double().numpy()
+        return scores

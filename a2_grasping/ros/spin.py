@@ -1,0 +1,51 @@
+"""Running a node until SIGINT/SIGTERM, and shutting it down in an order that cannot crash.
+
+rclpy's default signal handler shuts the context down from the signal, while executor threads
+may still be waiting on or executing with it; with a MultiThreadedExecutor that raced into a
+segmentation fault at exit in about one run in four. Here the signal only sets a flag; the main
+thread then stops spinning, waits for running callbacks, destroys the node and only then shuts
+the context down.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import rclpy
+from rclpy.executors import Executor, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+# How often the spin loop looks at the stop flag; bounds the reaction time to a signal.
+_SPIN_SLICE_S = 0.1
+# Upper bound on waiting for running callbacks (e.g. one grasp selection) at shutdown.
+_CALLBACK_DRAIN_TIMEOUT_S = 10.0
+
+
+def init(args: list[str] | None) -> None:
+    """rclpy.init without rclpy's own signal handlers (run() installs ours)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def run(node: Node, executor: Executor | None = None) -> int:
+    """Spin `node` until SIGINT or SIGTERM, then shut down cleanly; returns the exit code."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    executor = executor or MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        while not stop.is_set() and rclpy.ok(context=node.context):
+            executor.spin_once(timeout_sec=_SPIN_SLICE_S)
+    finally:
+        executor.shutdown(timeout_sec=_CALLBACK_DRAIN_TIMEOUT_S)
+        node.destroy_node()
+        rclpy.try_shutdown(context=node.context)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
