@@ -28,6 +28,7 @@ from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 from a2_grasping.core.policy.clip_config import ClipFeatureConfig
 from a2_grasping.core.policy.clip_features import ClipFeatureExtractor, sample_points
 from a2_grasping.core.scene import CameraView
+from a2_grasping.tools.offline_clip import LETTER_VOCAB_SIZE, letter_tokenizer
 
 GOLDEN_PATH = Path(__file__).with_name("clip_tiny.json")
 SEED = 20250601
@@ -60,27 +61,11 @@ TINY_FEATURE_CONFIG = {
     "point_batch_size": 5,
     "tile_batch_size": 3,
 }
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def write_tiny_vocab(directory: Path) -> tuple[Path, Path]:
-    """vocab.json (special tokens + one token per letter, word-final or not) and merges.txt."""
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for letter in LETTERS:
-        vocab[letter] = len(vocab)
-    for letter in LETTERS:
-        vocab[f"{letter}</w>"] = len(vocab)
-    vocab_path = directory / "vocab.json"
-    merges_path = directory / "merges.txt"
-    vocab_path.write_text(json.dumps(vocab))
-    merges_path.write_text("#version: 0.2\n")
-    return vocab_path, merges_path
 
 
 def make_tiny_tokenizer(directory: Path) -> CLIPTokenizer:
     """A letter-level CLIP tokenizer: enough to exercise padding and EOT pooling offline."""
-    vocab_path, merges_path = write_tiny_vocab(directory)
-    return CLIPTokenizer(vocab=str(vocab_path), merges=str(merges_path))
+    return letter_tokenizer(directory)
 
 
 def _uniform(generator: torch.Generator, shape: tuple[int, ...], low: float, high: float) -> Tensor:
@@ -92,7 +77,7 @@ def _uniform(generator: torch.Generator, shape: tuple[int, ...], low: float, hig
 def make_tiny_clip(seed: int = SEED) -> CLIPModel:
     """The tiny CLIPModel with every weight drawn from a seeded generator (sorted key order)."""
     torch.manual_seed(seed)
-    text = dict(TINY_TEXT, vocab_size=2 + 2 * len(LETTERS), bos_token_id=0, eos_token_id=1)
+    text = dict(TINY_TEXT, vocab_size=LETTER_VOCAB_SIZE, bos_token_id=0, eos_token_id=1)
     text["pad_token_id"] = 1
     config = CLIPConfig(text_config=text, vision_config=TINY_VISION, projection_dim=PROJECTION_DIM)
     model = CLIPModel(config).eval()
