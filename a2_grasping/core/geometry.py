@@ -88,3 +88,22 @@ def voxel_downsample(points: FloatArray, voxel_m: float) -> NDArray[np.intp]:
     first = np.ones(len(order), dtype=bool)
     first[1:] = cell_of_point[order][1:] != cell_of_point[order][:-1]
     return np.sort(order[first])
+
+
+def deproject(
+    depth_m: FloatArray, intrinsics: FloatArray, base_from_camera: FloatArray
+) -> tuple[FloatArray, NDArray[np.intp]]:
+    """Points (M, 3) in the base frame for the valid pixels, and their flat pixel indices.
+
+    Pixel (u, v) = (column, row) at depth d maps to x = (u - cx) d / fx, y = (v - cy) d / fy, z = d
+    in the optical frame (spec §1.3). Zero, negative and non-finite depths are skipped.
+    """
+    width = depth_m.shape[1]
+    flat = depth_m.reshape(-1)
+    valid = np.flatnonzero(np.isfinite(flat) & (flat > 0))  # (M,)
+    d = flat[valid].astype(np.float64)  # (M,)
+    u = (valid % width).astype(np.float64)  # (M,)
+    v = (valid // width).astype(np.float64)  # (M,)
+    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
+    camera_points = np.stack([(u - cx) * d / fx, (v - cy) * d / fy, d], axis=1)  # (M, 3)
+    return transform_points(base_from_camera, camera_points), valid
