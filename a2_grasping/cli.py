@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import check_checkpoint, demo
+    from a2_grasping.tools import bench_model, check_checkpoint, demo
 
     demo.add_arguments(
         commands.add_parser(
@@ -30,6 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
             "check-checkpoint",
             help="verify that weight files load strictly into the networks",
             description=check_checkpoint.__doc__,
+        )
+    )
+    bench = commands.add_parser("bench", help="benchmarks that save JSON").add_subparsers(
+        dest="bench", required=True, metavar="BENCHMARK"
+    )
+    bench_model.add_arguments(
+        bench.add_parser(
+            "model",
+            help="time the selection core (CLIP, fusion, candidates, full selection)",
+            description=bench_model.__doc__,
         )
     )
     return parser

@@ -141,7 +141,7 @@ class GraspSelector:
             views = scene.view_subset(request.camera_names)
         except KeyError as error:
             raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error.args[0])) from None
-        object_points = self._object_points(scene)
+        object_points = workspace_object_points(scene, self._config)
         stage_s = lap("prepare", started_s)
 
         candidates = self._generator.generate(
@@ -182,19 +182,24 @@ class GraspSelector:
             timings_ms=timings_ms,
         )
 
-    def _object_points(self, scene: Scene) -> NDArray[np.float64]:
-        """Workspace points above the table: what grasps may touch."""
-        points = scene.points_xyz
-        inside = crop_to_box(points, scene.workspace_box_m)
-        above = points[:, 2] > self._config.table_height_m + self._config.table_margin_m
-        selected = points[inside & above].astype(np.float64)
-        if len(selected) < self._config.min_object_points:
-            raise GraspSelectionError(
-                SelectErrorCode.EMPTY_WORKSPACE,
-                f"{len(selected)} points above the table inside the workspace "
-                f"(at least {self._config.min_object_points} needed); is anything on the table?",
-            )
-        return selected
+
+def workspace_object_points(scene: Scene, config: SelectionConfig) -> NDArray[np.float64]:
+    """Workspace points above the table: what grasps may touch.
+
+    Raises:
+        GraspSelectionError: EMPTY_WORKSPACE when too few remain.
+    """
+    points = scene.points_xyz
+    inside = crop_to_box(points, scene.workspace_box_m)
+    above = points[:, 2] > config.table_height_m + config.table_margin_m
+    selected = points[inside & above].astype(np.float64)
+    if len(selected) < config.min_object_points:
+        raise GraspSelectionError(
+            SelectErrorCode.EMPTY_WORKSPACE,
+            f"{len(selected)} points above the table inside the workspace "
+            f"(at least {config.min_object_points} needed); is anything on the table?",
+        )
+    return selected
 
 
 def _ranking(

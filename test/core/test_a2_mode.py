@@ -21,7 +21,12 @@ from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import CameraView, Scene
-from a2_grasping.core.selection import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection import (
+    GraspSelector,
+    SelectionConfig,
+    SelectionMode,
+    workspace_object_points,
+)
 from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -89,7 +94,7 @@ def test_a2_mode_ranks_by_fusion_logits(scorer):
     # The scores are the network's logits for exactly these candidate poses.
     timings: dict[str, float] = {}
     rescored = scorer.score(
-        selector._object_points(_scene()),
+        workspace_object_points(_scene(), SelectionConfig()),
         _scene().views,
         ranked.candidates.tcp_poses,
         "grasp the box",

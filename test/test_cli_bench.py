@@ -1,0 +1,39 @@
+"""`a2-grasping bench model` runs and writes its JSON (a smoke test; numbers are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from a2_grasping.tools.node_process import install_prefix
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_model_writes_every_stage(tmp_path):
+    out = tmp_path / "model.json"
+    command = [
+        str(install_prefix() / "bin" / "a2-grasping"),
+        "bench",
+        "model",
+        "--json",
+        str(out),
+        "--runs",
+        "1",
+        "--skip-vit-l",
+        "--threads",
+        "1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert set(report["stages"]) == {
+        "geometric_generator",
+        "select_geometric_640x480",
+        "fusion_500_points_200_candidates",
+        "clip_b32_1view_640x480_native",
+    }
+    assert all(stage["median_ms"] > 0 for stage in report["stages"].values())
+    assert report["object_points"] > 0
