@@ -10,6 +10,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose
 from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from a2_grasping.core.errors import GraspSelectionError
@@ -126,13 +127,8 @@ def pose_to_matrix(pose: Pose) -> NDArray[np.float64]:
     norm = np.linalg.norm(q)
     if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
         raise ConversionError(f"pose orientation is not a unit quaternion (norm {norm:.6f})")
-    x, y, z, w = q / norm
     matrix = np.eye(4)
-    matrix[:3, :3] = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
+    matrix[:3, :3] = Rotation.from_quat(q / norm).as_matrix()
     matrix[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
     if not np.all(np.isfinite(matrix)):
         raise ConversionError("pose position is not finite")
@@ -140,37 +136,10 @@ def pose_to_matrix(pose: Pose) -> NDArray[np.float64]:
 
 
 def matrix_to_pose(matrix: NDArray[np.float64]) -> Pose:
-    r = matrix[:3, :3]
-    # Shepperd's method: pivot on the largest of w and the diagonal for numerical stability.
-    trace = np.trace(r)
-    candidates = np.array([trace, r[0, 0], r[1, 1], r[2, 2]])
-    pivot = int(np.argmax(candidates))
-    if pivot == 0:
-        s = 2.0 * np.sqrt(1.0 + trace)
-        w, x, y, z = (
-            s / 4,
-            (r[2, 1] - r[1, 2]) / s,
-            (r[0, 2] - r[2, 0]) / s,
-            (r[1, 0] - r[0, 1]) / s,
-        )
-    else:
-        i = pivot - 1
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + r[i, i] - r[j, j] - r[k, k])
-        q = np.zeros(3)
-        q[i] = s / 4
-        q[j] = (r[j, i] + r[i, j]) / s
-        q[k] = (r[k, i] + r[i, k]) / s
-        w = (r[k, j] - r[j, k]) / s
-        x, y, z = q
     pose = Pose()
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in matrix[:3, 3])
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
-        float(x),
-        float(y),
-        float(z),
-        float(w),
-    )
+    x, y, z, w = (float(v) for v in Rotation.from_matrix(matrix[:3, :3]).as_quat())
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = x, y, z, w
     return pose
 
 
