@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from a2_grasping.tools.node_process import use_large_data_transport as _use_large_data_transport
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Before anything initialises rclpy in this process: loopback only, logs out of ~/.ros.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("ROS_LOCALHOST_ONLY", None)
 os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="a2_test_ros_log_")
+_use_large_data_transport(os.environ)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -71,39 +73,68 @@ def voxel_downsample(points: FloatArray, voxel_m: float) -> NDArray[np.intp]:
 
     Returning indices rather than new points keeps colours and features aligned with positions,
     and every returned point is a real measurement, not an average that may lie in free space.
+    One sort of packed voxel keys does the grouping (perception runs this per camera frame).
     """
     if voxel_m <= 0:
         raise ValueError(f"voxel_m must be positive, got {voxel_m}")
     if len(points) == 0:
         return np.zeros(0, dtype=np.intp)
-    cells = np.floor(points / voxel_m).astype(np.int64)  # (N, 3)
-    _, cell_of_point, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
-    cell_of_point = cell_of_point.reshape(-1)  # (N,)
-    sums = np.zeros((len(counts), 3))
-    np.add.at(sums, cell_of_point, points)
-    centroids = sums / counts[:, None]  # (C, 3)
-    distance = np.linalg.norm(points - centroids[cell_of_point], axis=1)  # (N,)
-    # Sort by (cell, distance) and keep the first point of each cell.
-    order = np.lexsort((distance, cell_of_point))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = cell_of_point[order][1:] != cell_of_point[order][:-1]
-    return np.sort(order[first])
+    cells = np.floor(points * (1.0 / voxel_m)).astype(np.int64)  # (N, 3)
+    cells -= cells.min(axis=0)
+    extent = cells.max(axis=0) + 1  # (3,)
+    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (N,)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])  # (C,)
+    counts = np.diff(np.r_[starts, len(order)])  # (C,)
+    sorted_points = points[order]
+    centroids = np.add.reduceat(sorted_points, starts, axis=0) / counts[:, None]  # (C, 3)
+    cell = np.repeat(np.arange(len(starts)), counts)  # (N,) cell of each sorted point
+    distance_sq = np.sum((sorted_points - centroids[cell]) ** 2, axis=1)  # (N,)
+    nearest = np.flatnonzero(distance_sq == np.minimum.reduceat(distance_sq, starts)[cell])
+    first_nearest = nearest[np.r_[True, cell[nearest][1:] != cell[nearest][:-1]]]  # (C,)
+    return np.sort(order[first_nearest])
+
+
+@functools.lru_cache(maxsize=16)
+def _normalised_pixel_rays(
+    intrinsics_key: tuple[float, float, float, float], height: int, width: int
+) -> NDArray[np.float32]:
+    """((u - cx) / fx, (v - cy) / fy) per pixel, flat (H*W, 2); cached per camera model."""
+    fx, fy, cx, cy = intrinsics_key
+    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
+    rays = np.stack([((u - cx) / fx).ravel(), ((v - cy) / fy).ravel()], axis=1)
+    rays.flags.writeable = False
+    return rays
 
 
 def deproject(
-    depth_m: FloatArray, intrinsics: FloatArray, base_from_camera: FloatArray
+    depth_m: FloatArray,
+    intrinsics: FloatArray,
+    base_from_camera: FloatArray,
+    min_depth_m: float = 0.0,
+    max_depth_m: float = float("inf"),
 ) -> tuple[FloatArray, NDArray[np.intp]]:
     """Points (M, 3) in the base frame for the valid pixels, and their flat pixel indices.
 
     Pixel (u, v) = (column, row) at depth d maps to x = (u - cx) d / fx, y = (v - cy) d / fy, z = d
-    in the optical frame (spec §1.3). Zero, negative and non-finite depths are skipped.
+    in the optical frame (spec §1.3). Depths outside (min_depth_m, max_depth_m] (zero, negative
+    and non-finite included) are skipped. float32 points: depth sensors are not more precise.
     """
-    width = depth_m.shape[1]
+    height, width = depth_m.shape
+    intrinsics_key = (
+        float(intrinsics[0, 0]),
+        float(intrinsics[1, 1]),
+        float(intrinsics[0, 2]),
+        float(intrinsics[1, 2]),
+    )
+    rays = _normalised_pixel_rays(intrinsics_key, height, width)
     flat = depth_m.reshape(-1)
-    valid = np.flatnonzero(np.isfinite(flat) & (flat > 0))  # (M,)
-    d = flat[valid].astype(np.float64)  # (M,)
-    u = (valid % width).astype(np.float64)  # (M,)
-    v = (valid // width).astype(np.float64)  # (M,)
-    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
-    camera_points = np.stack([(u - cx) * d / fx, (v - cy) * d / fy, d], axis=1)  # (M, 3)
-    return transform_points(base_from_camera, camera_points), valid
+    with np.errstate(invalid="ignore"):
+        valid = np.flatnonzero((flat > max(min_depth_m, 0.0)) & (flat <= max_depth_m))  # (M,)
+    d = flat[valid].astype(np.float32)  # (M,)
+    camera_points = np.empty((len(valid), 3), dtype=np.float32)
+    camera_points[:, :2] = rays[valid] * d[:, None]
+    camera_points[:, 2] = d
+    pose = np.asarray(base_from_camera, dtype=np.float32)
+    return transform_points(pose, camera_points), valid

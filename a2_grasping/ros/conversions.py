@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Pose
+from geometry_msgs.msg import Pose, Transform
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
@@ -91,20 +91,57 @@ def depth_image_to_m(image: Image) -> NDArray[np.float32]:
     return depth_m
 
 
-def rgb_to_image(rgb: NDArray[np.uint8], stamp: Time, frame_id: str) -> Image:
-    image = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", step=rgb.shape[1] * 3)
+def rgb_to_image(
+    rgb: NDArray[np.uint8], stamp: Time, frame_id: str, encoding: str = "rgb8"
+) -> Image:
+    """Image in any accepted colour encoding (rgb8 unless asked; others are for drivers/tests)."""
+    channels = _COLOR_CHANNELS.get(encoding)
+    if channels is None:
+        raise ConversionError(f"cannot encode colour as '{encoding}'")
+    pixels = np.asarray(rgb, dtype=np.uint8)
+    if encoding == "mono8":
+        pixels = np.round(pixels @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)[..., None]
+    else:
+        pixels = pixels[..., ::-1] if encoding.startswith("bgr") else pixels
+        if channels == 4:
+            pixels = np.concatenate([pixels, np.full((*pixels.shape[:2], 1), 255, np.uint8)], 2)
+    height, width = rgb.shape[:2]
+    image = Image(height=height, width=width, encoding=encoding, step=width * channels)
     image.header.stamp, image.header.frame_id = stamp, frame_id
-    image.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()  # bytes: 1 ms, not 95 ms
+    image.data = np.ascontiguousarray(pixels).tobytes()  # bytes: 1 ms, not 95 ms
     return image
 
 
-def depth_m_to_image(depth_m: NDArray[np.float32], stamp: Time, frame_id: str) -> Image:
-    image = Image(
-        height=depth_m.shape[0], width=depth_m.shape[1], encoding="32FC1", step=depth_m.shape[1] * 4
-    )
+def depth_m_to_image(
+    depth_m: NDArray[np.floating], stamp: Time, frame_id: str, encoding: str = "32FC1"
+) -> Image:
+    """32FC1 metres (0 = no data), or 16UC1 millimetres as depth drivers publish it."""
+    height, width = depth_m.shape
+    if encoding == "32FC1":
+        data = np.ascontiguousarray(depth_m, dtype="<f4")
+    elif encoding == "16UC1":
+        depth_mm = np.nan_to_num(np.asarray(depth_m, dtype=np.float64) * _MM_PER_M, nan=0.0)
+        data = np.clip(np.round(depth_mm), 0, 65535).astype("<u2")
+    else:
+        raise ConversionError(f"cannot encode depth as '{encoding}' (16UC1 or 32FC1)")
+    image = Image(height=height, width=width, encoding=encoding, step=width * data.dtype.itemsize)
     image.header.stamp, image.header.frame_id = stamp, frame_id
-    image.data = np.ascontiguousarray(depth_m, dtype="<f4").tobytes()
+    image.data = data.tobytes()
     return image
+
+
+def intrinsics_to_camera_info(
+    intrinsics: NDArray[np.floating], width: int, height: int, stamp: Time, frame_id: str
+) -> CameraInfo:
+    """CameraInfo of an undistorted pinhole camera with matrix K (P = [K | 0])."""
+    k = np.asarray(intrinsics, dtype=np.float64)
+    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+    info.header.stamp, info.header.frame_id = stamp, frame_id
+    info.d = [0.0] * 5
+    info.k = [float(v) for v in k.reshape(-1)]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [float(v) for v in np.c_[k, np.zeros(3)].reshape(-1)]
+    return info
 
 
 def camera_info_to_intrinsics(info: CameraInfo, width: int, height: int) -> NDArray[np.float64]:
@@ -133,6 +170,16 @@ def pose_to_matrix(pose: Pose) -> NDArray[np.float64]:
     if not np.all(np.isfinite(matrix)):
         raise ConversionError("pose position is not finite")
     return matrix
+
+
+def transform_to_matrix(transform: Transform) -> NDArray[np.float64]:
+    """4x4 matrix of a geometry_msgs/Transform (as TF returns it)."""
+    pose = Pose()
+    pose.position.x = transform.translation.x
+    pose.position.y = transform.translation.y
+    pose.position.z = transform.translation.z
+    pose.orientation = transform.rotation
+    return pose_to_matrix(pose)
 
 
 def matrix_to_pose(matrix: NDArray[np.float64]) -> Pose:
@@ -203,6 +250,56 @@ def cloud_to_xyzrgb(cloud: PointCloud2) -> tuple[NDArray[np.float32], NDArray[np
 
 
 # ---- scene and selection ----
+
+
+def camera_view_from_msgs(
+    name: str,
+    color: Image,
+    depth: Image,
+    info: CameraInfo,
+    base_from_camera: NDArray[np.float64],
+) -> CameraView:
+    """A validated view from one synchronised colour/depth/CameraInfo triple.
+
+    Raises ConversionError (or ValueError) naming the camera, e.g. for an unsupported encoding or
+    depth that is not registered to the colour image (different size).
+    """
+    try:
+        rgb = color_image_to_rgb(color)
+        depth_m = depth_image_to_m(depth)
+        if depth_m.shape != rgb.shape[:2]:
+            raise ConversionError(
+                f"depth is {depth.width}x{depth.height} but colour is {color.width}x"
+                f"{color.height}; depth must be registered to colour (aligned_depth_to_color)"
+            )
+        k = camera_info_to_intrinsics(info, rgb.shape[1], rgb.shape[0])
+        return CameraView(rgb, depth_m, k, base_from_camera, name=name)
+    except ValueError as error:
+        raise ConversionError(f"camera '{name}': {error}") from None
+
+
+def scene_to_msg(
+    scene: Scene, stamp: Time, view_stamps: dict[str, Time], view_frames: dict[str, str]
+) -> SceneSnapshot:
+    """SceneSnapshot of a fused scene; each view keeps its sensor stamp and optical frame."""
+    msg = SceneSnapshot()
+    msg.header.stamp, msg.header.frame_id = stamp, scene.frame_id
+    msg.points = xyzrgb_to_cloud(scene.points_xyz, scene.colors_rgb, stamp, scene.frame_id)
+    msg.workspace_box_m = [float(v) for v in scene.workspace_box_m]
+    for view in scene.views:
+        view_stamp, frame = view_stamps[view.name], view_frames[view.name]
+        msg.camera_names.append(view.name)
+        msg.color_images.append(rgb_to_image(view.color_rgb, view_stamp, frame))
+        msg.depth_images.append(
+            depth_m_to_image(view.depth_m.astype(np.float32, copy=False), view_stamp, frame)
+        )
+        msg.camera_infos.append(
+            intrinsics_to_camera_info(
+                view.intrinsics, view.width_px, view.height_px, view_stamp, frame
+            )
+        )
+        msg.base_from_camera.append(matrix_to_pose(np.asarray(view.base_from_camera)))
+    return msg
 
 
 def scene_from_msg(msg: SceneSnapshot) -> Scene:

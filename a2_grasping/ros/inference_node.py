@@ -209,8 +209,7 @@ class InferenceNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    spin.init(args)
-    return spin.run(InferenceNode())
+    return spin.main(InferenceNode, args)
 
 
 if __name__ == "__main__":

@@ -9,25 +9,45 @@ from typing import Any, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 ConfigT = TypeVar("ConfigT")
 _UNBOUNDED_INT = 2**62
+_ARRAY_TYPES = {
+    float: Parameter.Type.DOUBLE_ARRAY,
+    int: Parameter.Type.INTEGER_ARRAY,
+    str: Parameter.Type.STRING_ARRAY,
+}
 
 
-def declare_config(node: Node, config_type: type[ConfigT]) -> ConfigT:
-    """Declare one parameter per dataclass field and build the validated config.
+def declare_config(node: Node, config_type: type[ConfigT], prefix: str = "") -> ConfigT:
+    """Declare one parameter per dataclass field (named `prefix + field`) and build the config.
 
     A value outside a field's range or of the wrong type raises ValueError (from rclpy's descriptor
     check or the dataclass's own validation) naming the parameter, so a node never starts with a
-    bad configuration.
+    bad configuration. Array fields are tuples in the config; an empty default is declared by
+    type, so YAML can fill it.
     """
     hints = typing.get_type_hints(config_type)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(config_type):  # type: ignore[arg-type]
-        descriptor = _descriptor(field, hints[field.name])
-        parameter = node.declare_parameter(field.name, field.default, descriptor)
-        values[field.name] = parameter.value
-    return config_type(**values)
+        hint = hints[field.name]
+        descriptor = _descriptor(field, hint)
+        default: Any = field.default
+        if default == () and typing.get_origin(hint) is tuple:
+            default = _ARRAY_TYPES[typing.get_args(hint)[0]]
+        name = prefix + field.name
+        try:
+            value = node.declare_parameter(name, default, descriptor).value
+        except Exception as error:  # rclpy raises several types; all mean "bad value"
+            raise ValueError(f"parameter '{name}': {error}") from None
+        if typing.get_origin(hint) is tuple:
+            value = tuple(value) if value is not None else ()
+        values[field.name] = value
+    try:
+        return config_type(**values)
+    except ValueError as error:
+        raise ValueError(f"{prefix}{error}" if prefix else str(error)) from None
 
 
 def _descriptor(field: dataclasses.Field[Any], type_hint: Any) -> ParameterDescriptor:

@@ -10,7 +10,9 @@ the context down.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import rclpy
@@ -27,6 +29,19 @@ _CALLBACK_DRAIN_TIMEOUT_S = 10.0
 def init(args: list[str] | None) -> None:
     """rclpy.init without rclpy's own signal handlers (run() installs ours)."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def main(make_node: Callable[[], Node], args: list[str] | None) -> int:
+    """init, build the node, run it. A configuration error (ValueError while the node declares
+    and validates its parameters) ends the process with one clear line and exit code 2."""
+    init(args)
+    try:
+        node = make_node()
+    except ValueError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
+    return run(node)
 
 
 def run(node: Node, executor: Executor | None = None) -> int:

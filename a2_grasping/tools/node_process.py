@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
 import a2_grasping
@@ -36,6 +36,23 @@ def node_executable(name: str) -> Path:
     return path
 
 
+def large_data_profile() -> Path:
+    """The installed Fast DDS profile with a shared-memory segment large enough for scenes."""
+    return install_prefix() / "share" / "a2_grasping" / "config" / "fastdds_large_data.xml"
+
+
+def use_large_data_transport(env: MutableMapping[str, str]) -> None:
+    """Point Fast DDS at `large_data_profile` unless the caller chose a profile already.
+
+    Without it 640x480 images and scenes exceed the default 512 KB shared-memory segment and
+    best-effort streams lose about half the frames. Jazzy's Fast DDS 2.x reads the FASTRTPS name,
+    3.x the FASTDDS one; both are set.
+    """
+    profile = str(large_data_profile())
+    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        env.setdefault(name, profile)
+
+
 def local_ros_environment(
     domain_id: int | None = None, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -51,6 +68,7 @@ def local_ros_environment(
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env.pop("ROS_LOCALHOST_ONLY", None)
     env["PYTHONUNBUFFERED"] = "1"
+    use_large_data_transport(env)
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
     return env

@@ -1,0 +1,103 @@
+"""From calibrated RGB-D frames to one scene in the robot base frame.
+
+Per camera: deproject valid depth, transform to the base frame, crop to the workspace box,
+voxel-downsample (`frame_cloud`). Across cameras: concatenate, downsample again so that surfaces
+seen twice are not twice as dense, optionally remove statistical outliers (`fuse_frames`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from a2_grasping.core.geometry import crop_to_box, deproject, voxel_downsample
+from a2_grasping.core.perception_config import PerceptionConfig
+from a2_grasping.core.scene import CameraView, Scene
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """A synchronised, converted frame of one camera and the stamp its images carry."""
+
+    view: CameraView
+    stamp_s: float
+
+
+@dataclass(frozen=True)
+class FrameCloud:
+    points_xyz: NDArray[np.float32]  # (N, 3) base frame, inside the workspace box
+    colors_rgb: NDArray[np.uint8]  # (N, 3)
+
+
+class PerceptionError(ValueError):
+    """Frames that cannot make a scene; the message says which camera and why."""
+
+
+def frame_cloud(view: CameraView, config: PerceptionConfig) -> FrameCloud:
+    """The workspace part of one camera's depth, downsampled, with the colours of its pixels."""
+    points, pixels = deproject(
+        view.depth_m, view.intrinsics, view.base_from_camera, config.min_depth_m, config.max_depth_m
+    )
+    inside = crop_to_box(points, np.asarray(config.workspace_box_m))
+    points, pixels = points[inside], pixels[inside]
+    keep = voxel_downsample(points, config.voxel_size_m)
+    colors = view.color_rgb.reshape(-1, 3)[pixels[keep]]
+    return FrameCloud(points[keep].astype(np.float32, copy=False), colors)
+
+
+def remove_statistical_outliers(
+    points: NDArray[np.floating], neighbors: int, std_ratio: float
+) -> NDArray[np.bool_]:
+    """Mask of inliers: points whose mean distance to their `neighbors` nearest points is at most
+    mean + std_ratio x std of that quantity over the cloud (flying pixels at depth edges)."""
+    if neighbors <= 0 or len(points) <= neighbors:
+        return np.ones(len(points), dtype=bool)
+    distances, _ = cKDTree(points).query(points, k=neighbors + 1)  # (N, k+1); first is itself
+    mean_distance = distances[:, 1:].mean(axis=1)  # (N,)
+    limit = mean_distance.mean() + std_ratio * mean_distance.std()
+    inliers: NDArray[np.bool_] = mean_distance <= limit
+    return inliers
+
+
+def fuse_frames(
+    frames: dict[str, CameraFrame],
+    config: PerceptionConfig,
+    clouds: dict[str, FrameCloud] | None = None,
+) -> Scene:
+    """One Scene from one frame per configured camera, stamped with the oldest frame.
+
+    `clouds` may carry per-camera clouds already computed (they are cached per frame).
+    Raises PerceptionError when a configured camera has no frame or the stamps are too far apart.
+    """
+    missing = [name for name in config.camera_names if name not in frames]
+    if missing:
+        raise PerceptionError(f"no synchronised frame yet from cameras {missing}")
+    stamps = [frames[name].stamp_s for name in config.camera_names]
+    if max(stamps) - min(stamps) > config.cross_camera_slop_s:
+        raise PerceptionError(
+            f"camera frames span {max(stamps) - min(stamps):.3f} s, more than "
+            f"cross_camera_slop_s={config.cross_camera_slop_s} s; are all cameras streaming?"
+        )
+    per_camera = [
+        (clouds or {}).get(name) or frame_cloud(frames[name].view, config)
+        for name in config.camera_names
+    ]
+    points = np.concatenate([cloud.points_xyz for cloud in per_camera])
+    colors = np.concatenate([cloud.colors_rgb for cloud in per_camera])
+    if len(config.camera_names) > 1:
+        keep = voxel_downsample(points, config.voxel_size_m)
+        points, colors = points[keep], colors[keep]
+    inliers = remove_statistical_outliers(
+        points, config.outlier_neighbors, config.outlier_std_ratio
+    )
+    return Scene(
+        frame_id=config.base_frame,
+        stamp_s=min(stamps),
+        points_xyz=points[inliers].astype(np.float32, copy=False),
+        colors_rgb=colors[inliers],
+        workspace_box_m=np.asarray(config.workspace_box_m, dtype=np.float64),
+        views=tuple(frames[name].view for name in config.camera_names),
+    )

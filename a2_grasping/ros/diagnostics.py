@@ -1,0 +1,30 @@
+"""Building diagnostic_msgs entries the same way in every node (rqt_runtime_monitor reads them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+
+
+def status(
+    name: str, hardware_id: str, level: bytes, message: str, values: Mapping[str, object]
+) -> DiagnosticStatus:
+    entry = DiagnosticStatus(name=name, hardware_id=hardware_id, level=level, message=message)
+    entry.values = [KeyValue(key=key, value=_text(value)) for key, value in values.items()]
+    return entry
+
+
+def array(stamp: Time, statuses: Sequence[DiagnosticStatus]) -> DiagnosticArray:
+    message = DiagnosticArray(status=list(statuses))
+    message.header.stamp = stamp
+    return message
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,271 @@
+"""perception_node: RGB-D cameras -> one fused scene in the base frame (/a2/scene, /a2/points).
+
+Per camera, colour, depth and CameraInfo are matched by stamp (ApproximateSync); the newest
+matched triple is kept. A timer builds the scene from the newest frame of every camera, only
+when all of them are fresh and close in time, and publishes it. Bad input (unsupported
+encodings, sizes that disagree with CameraInfo, unregistered depth, missing extrinsics) is
+rejected per frame with a throttled log line and a diagnostics entry; the node keeps running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from a2_grasping.core.perception import (
+    CameraFrame,
+    FrameCloud,
+    PerceptionError,
+    frame_cloud,
+    fuse_frames,
+)
+from a2_grasping.core.perception_config import CameraConfig, PerceptionConfig
+from a2_grasping.core.stats import EventCounts, RollingPercentiles
+from a2_grasping.core.sync import ApproximateSync
+from a2_grasping.msg import SceneSnapshot
+from a2_grasping.ros import conversions, diagnostics, spin
+from a2_grasping.ros.extrinsics import Extrinsics, ExtrinsicsUnavailableError, make_extrinsics
+from a2_grasping.ros.inference_node import SCENE_QOS
+from a2_grasping.ros.parameters import declare_config
+
+# The cloud for RViz shows the latest scene: reliable (RViz's default), volatile, latest only.
+POINTS_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10)
+DIAGNOSTICS_PERIOD_S = 1.0
+LOG_THROTTLE_S = 5.0
+STREAMS = ("color", "depth", "info")
+
+
+@dataclass
+class _CameraState:
+    config: CameraConfig
+    extrinsics: Extrinsics
+    sync: ApproximateSync[Image | CameraInfo]
+    latest: tuple[Image, Image, CameraInfo, Time, float] | None = None  # ..., stamp, stamp_s
+    frame: CameraFrame | None = None  # converted `latest`, built at most once per frame
+    frame_stamp: Time = field(default_factory=Time)
+    cloud: FrameCloud | None = None
+    frames_matched: int = 0
+    rejections: EventCounts = field(default_factory=EventCounts)
+    last_problem: str = ""
+
+
+class PerceptionNode(Node):
+    def __init__(self) -> None:
+        super().__init__("perception_node")
+        self._config = declare_config(self, PerceptionConfig)
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self._config.queue_size,
+            reliability=ReliabilityPolicy.BEST_EFFORT
+            if self._config.image_reliability == "best_effort"
+            else ReliabilityPolicy.RELIABLE,
+        )
+        self._lock = threading.Lock()  # guards the cameras' `latest` between the two groups
+        self._cameras: dict[str, _CameraState] = {}
+        # Matching is cheap and must keep up with the cameras; scene building is heavier and runs
+        # in its own group so it never delays incoming frames.
+        input_group = MutuallyExclusiveCallbackGroup()
+        for name in self._config.camera_names:
+            camera = declare_config(self, CameraConfig, prefix=f"{name}.")
+            self._cameras[name] = _CameraState(
+                config=camera,
+                extrinsics=make_extrinsics(self, camera, self._config.base_frame),
+                sync=ApproximateSync(STREAMS, self._config.sync_slop_s, self._config.queue_size),
+            )
+            for stream, topic, message_type in zip(
+                STREAMS, camera.topics(name), (Image, Image, CameraInfo), strict=True
+            ):
+                self.create_subscription(
+                    message_type,
+                    topic,
+                    lambda msg, camera=name, stream=stream: self._on_message(camera, stream, msg),
+                    qos,
+                    callback_group=input_group,
+                )
+        self._scene_publisher = self.create_publisher(
+            SceneSnapshot, self._config.scene_topic, SCENE_QOS
+        )
+        self._points_publisher = self.create_publisher(
+            PointCloud2, self._config.points_topic, POINTS_QOS
+        )
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS
+        )
+        self._last_published_s = float("-inf")
+        self._scenes_published = 0
+        self._not_published = EventCounts()
+        self._last_logged_s: dict[str, float] = {}
+        self._build_ms = RollingPercentiles()
+        self._latency_ms = RollingPercentiles()  # sensor stamp -> scene published
+        output_group = MutuallyExclusiveCallbackGroup()
+        self.create_timer(
+            1.0 / self._config.publish_rate_hz, self._publish_scene, callback_group=output_group
+        )
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, output_group)
+        self.get_logger().info(
+            f"fusing {len(self._cameras)} camera(s) {list(self._cameras)} into "
+            f"{self._config.scene_topic} at {self._config.publish_rate_hz} Hz"
+        )
+
+    # ---- input ----
+
+    def _on_message(self, camera: str, stream: str, msg: Image | CameraInfo) -> None:
+        state = self._cameras[camera]
+        match = state.sync.add(stream, conversions.time_to_seconds(msg.header.stamp), msg)
+        if match is None:
+            return
+        color, depth, info = (match.items[s] for s in STREAMS)
+        assert isinstance(color, Image) and isinstance(depth, Image)
+        assert isinstance(info, CameraInfo)
+        with self._lock:
+            state.latest = (color, depth, info, color.header.stamp, match.stamp_s)
+            state.frames_matched += 1
+
+    # ---- output ----
+
+    def _publish_scene(self) -> None:
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        started_s = time.perf_counter()
+        frames: dict[str, CameraFrame] = {}
+        clouds: dict[str, FrameCloud] = {}
+        stamps: dict[str, Time] = {}
+        for name, state in self._cameras.items():
+            frame = self._current_frame(name, state, now_s)
+            if frame is None:
+                return
+            frames[name], stamps[name] = frame, state.frame_stamp
+            if state.cloud is None:
+                state.cloud = frame_cloud(frame.view, self._config)
+            clouds[name] = state.cloud
+        scene_stamp_s = min(frame.stamp_s for frame in frames.values())
+        if scene_stamp_s <= self._last_published_s:
+            return  # nothing new since the last scene
+        try:
+            scene = fuse_frames(frames, self._config, clouds)
+        except PerceptionError as error:
+            self._skip("cameras_out_of_sync", str(error))
+            return
+        stamp = min(stamps.values(), key=conversions.time_to_seconds)
+        frame_ids = {name: state.config.frame(name) for name, state in self._cameras.items()}
+        self._scene_publisher.publish(conversions.scene_to_msg(scene, stamp, stamps, frame_ids))
+        self._points_publisher.publish(
+            conversions.xyzrgb_to_cloud(
+                scene.points_xyz, scene.colors_rgb, stamp, self._config.base_frame
+            )
+        )
+        self._last_published_s = scene_stamp_s
+        self._scenes_published += 1
+        self._build_ms.add((time.perf_counter() - started_s) * 1e3)
+        published_s = self.get_clock().now().nanoseconds * 1e-9
+        self._latency_ms.add((published_s - scene_stamp_s) * 1e3)
+
+    def _current_frame(self, name: str, state: _CameraState, now_s: float) -> CameraFrame | None:
+        """The camera's newest frame, converted once; None (and why, logged) when unusable."""
+        with self._lock:
+            latest = state.latest
+        if latest is None:
+            self._skip("waiting_for_camera", f"no synchronised frame from '{name}' yet")
+            return None
+        color, depth, info, stamp, stamp_s = latest
+        if now_s - stamp_s > self._config.max_frame_age_s:
+            self._skip(
+                "stale_camera",
+                f"newest frame of '{name}' is {now_s - stamp_s:.2f} s old "
+                f"(max_frame_age_s={self._config.max_frame_age_s})",
+            )
+            return None
+        if state.frame is not None and state.frame.stamp_s == stamp_s:
+            return state.frame
+        try:
+            base_from_optical = state.extrinsics.base_from_optical(state.config.frame(name), stamp)
+            view = conversions.camera_view_from_msgs(name, color, depth, info, base_from_optical)
+        except (ValueError, ExtrinsicsUnavailableError) as error:
+            reason = (
+                "no_extrinsics" if isinstance(error, ExtrinsicsUnavailableError) else "bad_frame"
+            )
+            state.rejections[reason] += 1
+            state.last_problem = str(error)
+            self._skip(reason, f"rejected frame of '{name}': {error}")
+            with self._lock:
+                if state.latest is latest:
+                    state.latest = None  # never fuse this frame
+            return None
+        state.frame, state.frame_stamp, state.cloud = CameraFrame(view, stamp_s), stamp, None
+        state.last_problem = ""
+        return state.frame
+
+    def _skip(self, reason: str, message: str) -> None:
+        """Count why no scene was published; log it, throttled per reason (rclpy throttles per
+        call site, which would let one reason hide all the others)."""
+        self._not_published[reason] += 1
+        now_s = time.monotonic()
+        if now_s - self._last_logged_s.get(reason, float("-inf")) >= LOG_THROTTLE_S:
+            self._last_logged_s[reason] = now_s
+            self.get_logger().warning(f"no scene: {message}")
+
+    def _publish_diagnostics(self) -> None:
+        statuses = []
+        for name, state in self._cameras.items():
+            rejected = sum(state.rejections.values())
+            level = diagnostics.WARN if state.last_problem else diagnostics.OK
+            if state.frames_matched == 0:
+                level = diagnostics.ERROR
+            statuses.append(
+                diagnostics.status(
+                    f"perception_node: camera {name}",
+                    name,
+                    level,
+                    state.last_problem or ("no frames yet" if not state.frames_matched else "ok"),
+                    {
+                        "frames_matched": state.frames_matched,
+                        "frames_rejected": rejected,
+                        "rejections": state.rejections.summary(),
+                        "out_of_order_dropped": state.sync.dropped_out_of_order,
+                    },
+                )
+            )
+        statuses.append(
+            diagnostics.status(
+                "perception_node: scene",
+                self._config.base_frame,
+                diagnostics.OK if self._scenes_published else diagnostics.WARN,
+                f"{self._scenes_published} scenes published",
+                {
+                    "scenes_published": self._scenes_published,
+                    "not_published": self._not_published.summary(),
+                    "build_ms_p50": self._build_ms.percentile(50),
+                    "latency_ms_p50": self._latency_ms.percentile(50),
+                    "latency_ms_p95": self._latency_ms.percentile(95),
+                },
+            )
+        )
+        self._diagnostics_publisher.publish(
+            diagnostics.array(self.get_clock().now().to_msg(), statuses)
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin.main(PerceptionNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

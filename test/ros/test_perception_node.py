@@ -1,0 +1,208 @@
+"""perception_node over real DDS, fed by analytically rendered RGB-D cameras from the test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from copy import deepcopy
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from a2_grasping.core.errors import SelectErrorCode
+from a2_grasping.msg import SceneSnapshot
+from a2_grasping.ros import clients, conversions
+from a2_grasping.srv import SelectGrasp
+from a2_grasping.tools.synthetic_cameras import (
+    RenderedFrame,
+    SyntheticCamera,
+    SyntheticCameraPublisher,
+    render_frame,
+)
+from a2_grasping.tools.synthetic_rgbd import Box
+
+pytestmark = pytest.mark.ros
+WAIT_S = 15.0
+BOX = Box((0.5, 0.0), (0.05, 0.06, 0.08), yaw_rad=0.2, color_rgb=(220, 20, 20))
+SIZE_PX = (240, 320)  # small frames keep the tests fast; the benchmark uses 640x480
+LEFT = SyntheticCamera.looking_at("left", (0.95, 0.5, 0.5), (0.5, 0.0, 0.04), SIZE_PX)
+RIGHT = SyntheticCamera.looking_at("right", (0.95, -0.5, 0.5), (0.5, 0.0, 0.04), SIZE_PX)
+SCENE_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+
+
+def _perception_args(*cameras: SyntheticCamera, rate_hz: float = 10.0) -> list[str]:
+    names = ",".join(camera.name for camera in cameras)
+    args = ["-p", f"camera_names:=[{names}]", "-p", f"publish_rate_hz:={rate_hz}"]
+    for camera in cameras:
+        args += camera.parameters()
+    return args
+
+
+class _Listener:
+    """Collects scenes and diagnostics on the test node."""
+
+    def __init__(self, ros_node) -> None:
+        self.node = ros_node
+        self.scenes: list[SceneSnapshot] = []
+        self.diagnostics: list[DiagnosticStatus] = []
+        ros_node.create_subscription(SceneSnapshot, "/a2/scene", self.scenes.append, SCENE_QOS)
+        ros_node.create_subscription(
+            DiagnosticArray, "/diagnostics", lambda m: self.diagnostics.extend(m.status), 10
+        )
+        self._executor = SingleThreadedExecutor(context=ros_node.context)
+        self._executor.add_node(ros_node)
+
+    def spin_while(
+        self, publisher: SyntheticCameraPublisher | None, done: Callable[[], bool], timeout_s: float
+    ) -> bool:
+        """Stream frames at ~15 Hz and spin until `done()` or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if publisher is not None:
+                publisher.publish()
+            self._executor.spin_once(timeout_sec=0.066)
+            if done():
+                return True
+        return False
+
+    def camera_status(self, camera: str) -> DiagnosticStatus | None:
+        entries = [s for s in self.diagnostics if s.name == f"perception_node: camera {camera}"]
+        return entries[-1] if entries else None
+
+    def close(self) -> None:
+        self._executor.remove_node(self.node)
+        self._executor.shutdown(timeout_sec=1.0)
+
+
+@pytest.fixture
+def listener(ros_node):
+    collected = _Listener(ros_node)
+    yield collected
+    collected.close()
+
+
+def test_two_cameras_fuse_into_a_scene_and_a_grasp_is_selected_on_the_box(
+    start_node, ros_node, listener
+):
+    start_node("perception_node", *_perception_args(LEFT, RIGHT))
+    start_node("inference_node", "-p", "autostart:=true")
+    # Different encodings per camera: the node converts each (bgr8 + mm, rgba8 + metres).
+    publisher = SyntheticCameraPublisher(
+        ros_node,
+        {
+            "left": render_frame(LEFT, (BOX,), "bgr8", "16UC1"),
+            "right": render_frame(RIGHT, (BOX,), "rgba8", "32FC1"),
+        },
+    )
+    assert listener.spin_while(publisher, lambda: bool(listener.scenes), WAIT_S)
+    scene_msg = listener.scenes[-1]
+    assert scene_msg.header.frame_id == "base_link"
+    assert list(scene_msg.camera_names) == ["left", "right"]
+    assert [image.encoding for image in scene_msg.color_images] == ["rgb8", "rgb8"]
+    assert [image.encoding for image in scene_msg.depth_images] == ["32FC1", "32FC1"]
+    scene = conversions.scene_from_msg(scene_msg)
+    box_points = scene.points_xyz[scene.points_xyz[:, 2] > 0.005]
+    # The box (and only the box) stands above the table, in its colour, where it was placed.
+    assert len(box_points) > 200
+    centre_xy = (box_points[:, :2].min(axis=0) + box_points[:, :2].max(axis=0)) / 2
+    np.testing.assert_allclose(centre_xy, BOX.center_xy_m, atol=0.01)
+    assert box_points[:, 2].max() == pytest.approx(BOX.size_m[2], abs=0.004)
+    above = scene.colors_rgb[scene.points_xyz[:, 2] > 0.01]
+    assert np.all(above == BOX.color_rgb)
+    np.testing.assert_allclose(scene.views[0].base_from_camera, LEFT.base_from_optical, atol=1e-5)
+
+    client = ros_node.create_client(SelectGrasp, "/select_grasp")
+    clients.wait_for_service(client, WAIT_S)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        publisher.publish()  # keep the scene fresh (max_input_age_s 2 s)
+        response = clients.call(
+            ros_node, client, SelectGrasp.Request(instruction="the red box"), 4.0, attempts=3
+        )
+        if response.error_code != SelectErrorCode.NO_SCENE or time.monotonic() > deadline:
+            break
+    assert response.error_code == SelectErrorCode.NONE, response.error_message
+    assert response.mode == "geometric" and response.selected_index == 0
+    best = conversions.pose_to_matrix(response.candidates[0].pose.pose)
+    np.testing.assert_allclose(best[:2, 3], BOX.center_xy_m, atol=0.03)
+    assert 0.0 < best[2, 3] < BOX.size_m[2] + 0.01
+    assert response.candidates[0].width_m < 0.085
+
+
+def _mutated(frame: RenderedFrame, change: Callable[[RenderedFrame], None]) -> RenderedFrame:
+    copy = deepcopy(frame)
+    change(copy)
+    return copy
+
+
+def _set(message_name: str, **fields) -> Callable[[RenderedFrame], None]:
+    def change(frame: RenderedFrame) -> None:
+        for name, value in fields.items():
+            setattr(getattr(frame, message_name), name, value)
+
+    return change
+
+
+def _half_size_depth(frame: RenderedFrame) -> None:
+    depth = np.full((SIZE_PX[0] // 2, SIZE_PX[1] // 2), 0.8, np.float32)
+    frame.depth = conversions.depth_m_to_image(depth, frame.depth.header.stamp, "left")
+
+
+MALFORMED = {
+    "unsupported colour encoding": (_set("color", encoding="yuv422"), "yuv422"),
+    "unsupported depth encoding": (_set("depth", encoding="8UC1"), "depth encoding '8UC1'"),
+    "CameraInfo size differs": (_set("info", width=640, height=480), "CameraInfo is for 640x480"),
+    "depth not registered": (_half_size_depth, "registered to colour"),
+    "truncated image data": (_set("color", data=b"\x00" * 100), "bytes"),
+    "invalid K": (_set("info", k=[0.0] * 9), "not a valid intrinsic matrix"),
+}
+
+
+def test_malformed_frames_are_rejected_with_diagnostics_and_the_node_recovers(
+    start_node, ros_node, listener
+):
+    node = start_node("perception_node", *_perception_args(LEFT))
+    good = render_frame(LEFT, (BOX,))
+    for case, (change, expected) in MALFORMED.items():
+        bad = SyntheticCameraPublisher(ros_node, {"left": _mutated(good, change)})
+        listener.diagnostics.clear()
+        listener.scenes.clear()
+
+        def reported(expected=expected) -> bool:
+            status = listener.camera_status("left")
+            return status is not None and expected in status.message
+
+        assert listener.spin_while(bad, reported, WAIT_S), (case, listener.camera_status("left"))
+        assert listener.camera_status("left").level == DiagnosticStatus.WARN
+        assert not listener.scenes, f"{case}: a scene was built from a malformed frame"
+        assert node.poll() is None, node.output()
+        # Good frames right after: scenes flow again.
+        recovered = SyntheticCameraPublisher(ros_node, {"left": good})
+        assert listener.spin_while(recovered, lambda: bool(listener.scenes), WAIT_S), case
+    assert "rejected frame of 'left'" in node.output()
+
+
+def test_stale_frames_produce_no_scene(start_node, ros_node, listener):
+    node = start_node("perception_node", *_perception_args(LEFT))
+    publisher = SyntheticCameraPublisher(ros_node, {"left": render_frame(LEFT, (BOX,))})
+    old_s = ros_node.get_clock().now().nanoseconds * 1e-9 - 30.0
+    for i in range(40):
+        publisher.publish(conversions.seconds_to_time(old_s + 0.1 * i))
+        listener.spin_while(None, lambda: False, 0.1)
+    assert not listener.scenes
+    assert "s old (max_frame_age_s=1.0)" in node.output()
+
+
+def test_missing_extrinsics_stop_start_up_with_a_clear_error(start_node):
+    process = start_node("perception_node", "-p", "camera_names:=[wrist]")
+    deadline = time.monotonic() + WAIT_S
+    while process.poll() is None:
+        assert time.monotonic() < deadline, "node kept running without extrinsics"
+        time.sleep(0.05)
+    assert process.poll() == 2
+    assert "wrist.base_from_optical" in process.output()
