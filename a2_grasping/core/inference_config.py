@@ -42,6 +42,23 @@ class InferenceConfig:
         "",
         "Local directory (or offline Hugging Face cache name) of the CLIP model for a2 mode.",
     )
+    check_reachability: bool = config_field(
+        True,
+        "Drop grasps the UR5e cannot reach (analytic IK of the grasp and of its pre-grasp pose); "
+        "the scene's frame must be the robot's base_link. All unreachable: "
+        "NO_REACHABLE_CANDIDATE.",
+    )
+    queue_timeout_s: float = config_field(
+        0.0,
+        "A request arriving while another selection runs: 0 refuses it with BUSY at once; > 0 "
+        "waits up to this many seconds for its turn, then BUSY.",
+        min_value=0.0,
+        max_value=60.0,
+    )
+    markers_topic: str = config_field(
+        "/a2/grasp_markers",
+        "RViz markers (visualization_msgs/MarkerArray) of the last answer's candidates.",
+    )
     autostart: bool = config_field(
         False,
         "Configure and activate right after start-up, without a lifecycle manager.",
@@ -53,6 +70,6 @@ class InferenceConfig:
 
     def __post_init__(self) -> None:
         validate_ranges(self)
-        for name in ("scene_topic", "service_name"):
+        for name in ("scene_topic", "service_name", "markers_topic"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")

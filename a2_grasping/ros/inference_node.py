@@ -13,18 +13,24 @@ import time
 from dataclasses import dataclass
 
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from visualization_msgs.msg import MarkerArray
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import InferenceConfig
+from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
+from a2_grasping.core.stats import EventCounts, RollingPercentiles
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.ros import conversions, spin
+from a2_grasping.ros import conversions, diagnostics, spin
+from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.srv import SelectGrasp
 
@@ -36,6 +42,9 @@ SCENE_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
+
+
+DIAGNOSTICS_PERIOD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,13 @@ class InferenceNode(LifecycleNode):
         self._active = False
         self._latest: _ReceivedScene | None = None
         self._scene_lock = threading.Lock()
-        # One selection at a time; a second concurrent request is refused BUSY at once.
+        # One selection at a time; a concurrent request is refused BUSY (or waits its turn for at
+        # most queue_timeout_s).
         self._selection_lock = threading.Lock()
+        self._latency_ms = RollingPercentiles()
+        self._answers = EventCounts()
+        self._last_scene_age_s = float("nan")
+        self._gripper = GripperGeometry()
 
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
@@ -73,6 +87,18 @@ class InferenceNode(LifecycleNode):
             self._on_select_grasp,
             callback_group=ReentrantCallbackGroup(),
         )
+        # RViz may start after the last answer: latch it.
+        self._markers_publisher = self.create_publisher(
+            MarkerArray,
+            self._config.markers_topic,
+            QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+        )
+        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(
+            DIAGNOSTICS_PERIOD_S,
+            self._publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
         if self._config.autostart:
             self.trigger_configure()
             self.trigger_activate()
@@ -87,7 +113,10 @@ class InferenceNode(LifecycleNode):
             except (OSError, ValueError) as error:
                 self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
                 return TransitionCallbackReturn.FAILURE
-        self._selector = GraspSelector(AntipodalGenerator(), self._selection_config, scorer=scorer)
+        reachability = UR5eReachability() if self._config.check_reachability else None
+        self._selector = GraspSelector(
+            AntipodalGenerator(), self._selection_config, scorer=scorer, reachability=reachability
+        )
         if scorer is None:
             self.get_logger().info(
                 "geometric mode: no fusion weights / CLIP model configured; grasps are ranked by "
@@ -148,9 +177,19 @@ class InferenceNode(LifecycleNode):
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
     ) -> SelectGrasp.Response:
         started_s = time.perf_counter()
-        if not self._selection_lock.acquire(blocking=False):
+        queue_timeout_s = self._config.queue_timeout_s
+        acquired = (
+            self._selection_lock.acquire(timeout=queue_timeout_s)
+            if queue_timeout_s > 0
+            else self._selection_lock.acquire(blocking=False)
+        )
+        if not acquired:
+            waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
+            self._answers[SelectErrorCode.BUSY.name] += 1
             return conversions.error_response(
-                GraspSelectionError(SelectErrorCode.BUSY, "another selection is running"),
+                GraspSelectionError(
+                    SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
+                ),
                 response,
             )
         try:
@@ -168,6 +207,8 @@ class InferenceNode(LifecycleNode):
         if "total" not in response.timing_stages:
             response.timing_stages.append("total")
             response.timing_ms.append((time.perf_counter() - started_s) * 1e3)
+        self._latency_ms.add((time.perf_counter() - started_s) * 1e3)
+        self._answers[SelectErrorCode(response.error_code).name] += 1
         if response.error_code != SelectErrorCode.NONE:
             self.get_logger().warning(
                 f"select_grasp refused ({SelectErrorCode(response.error_code).name}): "
@@ -204,8 +245,46 @@ class InferenceNode(LifecycleNode):
         response.scene_stamp = latest.stamp
         response.scene_age_s = age_s
         response.mode = selector.mode.value
+        self._last_scene_age_s = age_s
         ranked = selector.select(latest.scene, validated)
         conversions.fill_selection_response(ranked, latest.scene.frame_id, latest.stamp, response)
+        self._markers_publisher.publish(
+            grasp_markers(
+                ranked.candidates,
+                ranked.selected_index,
+                latest.scene.frame_id,
+                latest.stamp,
+                self._gripper,
+            )
+        )
+
+    def _publish_diagnostics(self) -> None:
+        selector = self._selector
+        mode = selector.mode.value if selector is not None else "unconfigured"
+        model = (
+            f"fusion={self._config.fusion_weights_path} clip={self._config.clip_model}"
+            if self._config.a2_mode_configured
+            else "antipodal sampler (no weights)"
+        )
+        level = diagnostics.OK if self._active else diagnostics.WARN
+        status = diagnostics.status(
+            "inference_node: grasp selection",
+            self._config.service_name,
+            level,
+            f"{'active' if self._active else 'not active'}, mode {mode}",
+            {
+                "mode": mode,
+                "model": model,
+                "device": "cpu" if mode == "a2" else "none",
+                "last_scene_age_s": self._last_scene_age_s,
+                "latency_ms_p50": self._latency_ms.percentile(50),
+                "latency_ms_p95": self._latency_ms.percentile(95),
+                "answers": self._answers.summary(),
+            },
+        )
+        self._diagnostics_publisher.publish(
+            diagnostics.array(self.get_clock().now().to_msg(), [status])
+        )
 
 
 def main(args: list[str] | None = None) -> int:

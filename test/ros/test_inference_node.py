@@ -7,10 +7,13 @@ import time
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo
+from visualization_msgs.msg import Marker, MarkerArray
 
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.msg import SceneSnapshot
@@ -38,11 +41,19 @@ def _client(ros_node):
     return client
 
 
-def _scene_msg(stamp: Time, camera_names=("front",)) -> SceneSnapshot:
-    """A valid scene: a 5 x 4 x 6 cm box on the table, one small camera image per name."""
+def _scene_msg(
+    stamp: Time,
+    camera_names=("front",),
+    box_size_m=(0.05, 0.04, 0.06),
+    offset_xy_m=(0.5, 0.0),
+    workspace_box_m=(0.2, 0.8, -0.3, 0.3, -0.01, 0.4),
+) -> SceneSnapshot:
+    """A valid scene: a 5 x 4 x 6 cm box on the table, one small camera image per name.
+    box_size_m=None gives an empty table."""
     rng = np.random.default_rng(0)
-    points = tabletop_cloud(rng, box_points(rng, (0.05, 0.04, 0.06), (0.0, 0.0), 4000))
-    points[:, 0] += 0.5  # table centred in front of the robot
+    objects = [] if box_size_m is None else [box_points(rng, box_size_m, (0.0, 0.0), 4000)]
+    points = tabletop_cloud(rng, *objects)
+    points[:, :2] += offset_xy_m  # table centred in front of the robot
     scene = SceneSnapshot()
     scene.header.frame_id = "base_link"
     scene.header.stamp = stamp
@@ -50,7 +61,7 @@ def _scene_msg(stamp: Time, camera_names=("front",)) -> SceneSnapshot:
     scene.points = conversions.xyzrgb_to_cloud(
         points.astype(np.float32), colors, stamp, "base_link"
     )
-    scene.workspace_box_m = [0.2, 0.8, -0.3, 0.3, -0.01, 0.4]
+    scene.workspace_box_m = list(workspace_box_m)
     for name in camera_names:
         frame = f"{name}_color_optical_frame"
         scene.camera_names.append(name)
@@ -69,7 +80,7 @@ def _scene_msg(stamp: Time, camera_names=("front",)) -> SceneSnapshot:
     return scene
 
 
-def _publish_scene(ros_node, stamp: Time, camera_names=("front",)):
+def _publish_scene(ros_node, stamp: Time, camera_names=("front",), **scene_fields):
     publisher = ros_node.create_publisher(
         SceneSnapshot,
         "/a2/scene",
@@ -79,7 +90,7 @@ def _publish_scene(ros_node, stamp: Time, camera_names=("front",)):
             durability=DurabilityPolicy.TRANSIENT_LOCAL,
         ),
     )
-    publisher.publish(_scene_msg(stamp, camera_names))
+    publisher.publish(_scene_msg(stamp, camera_names, **scene_fields))
     return publisher
 
 
@@ -212,3 +223,116 @@ def test_out_of_range_parameter_stops_start_up_with_a_clear_error(start_node):
         time.sleep(0.05)
     assert process.poll() != 0
     assert "max_candidates" in process.output()
+
+
+@pytest.mark.parametrize(
+    ("scene_fields", "node_parameters", "expected"),
+    [
+        ({"box_size_m": None}, (), (SelectErrorCode.EMPTY_WORKSPACE, "anything on the table")),
+        # 20 cm wide in both directions: nothing fits the 85 mm stroke.
+        ({"box_size_m": (0.2, 0.2, 0.06)}, (), (SelectErrorCode.NO_CANDIDATES, "no collision")),
+        # A box 1.4 m from the base: beyond the UR5e's 0.85 m reach.
+        (
+            {"offset_xy_m": (1.4, 0.0), "workspace_box_m": (1.1, 1.7, -0.3, 0.3, -0.01, 0.4)},
+            (),
+            (SelectErrorCode.NO_REACHABLE_CANDIDATE, "reachable"),
+        ),
+        ({}, ("time_budget_s:=0.01",), (SelectErrorCode.TIMEOUT, "budget")),
+    ],
+    ids=["empty", "too_big", "out_of_reach", "timeout"],
+)
+def test_selection_failures_over_dds(start_node, ros_node, scene_fields, node_parameters, expected):
+    code, text = expected
+    parameters = [arg for value in node_parameters for arg in ("-p", value)]
+    start_node("inference_node", "-p", "autostart:=true", *parameters)
+    client = _client(ros_node)
+    _publish_scene(ros_node, _now(ros_node), **scene_fields)
+    response = _select_once_scene_arrived(ros_node, client)
+    assert response.error_code == code, response.error_message
+    assert text in response.error_message
+    assert list(response.candidates) == [] and response.selected_index == -1
+
+
+def _concurrent_answers(ros_node, client, count: int) -> list[int]:
+    """Send `count` requests at once and collect their error codes."""
+    futures = [client.call_async(SelectGrasp.Request(instruction="grasp")) for _ in range(count)]
+    executor = SingleThreadedExecutor(context=ros_node.context)
+    executor.add_node(ros_node)
+    deadline = time.monotonic() + 3 * CALL_TIMEOUT_S
+    try:
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.remove_node(ros_node)
+        executor.shutdown(timeout_sec=1.0)
+    assert all(f.done() for f in futures), "a request was left unanswered"
+    return sorted(f.result().error_code for f in futures)
+
+
+@pytest.mark.parametrize(("queue_timeout_s", "expect_busy"), [(0.0, True), (5.0, False)])
+def test_concurrent_requests_are_refused_busy_or_queued(
+    start_node, ros_node, queue_timeout_s, expect_busy
+):
+    start_node(
+        "inference_node",
+        *("-p", "autostart:=true", "-p", "max_input_age_s:=60.0"),
+        *("-p", f"queue_timeout_s:={queue_timeout_s}"),
+    )
+    client = _client(ros_node)
+    _publish_scene(ros_node, _now(ros_node))
+    assert _select_once_scene_arrived(ros_node, client).error_code == SelectErrorCode.NONE
+    codes = _concurrent_answers(ros_node, client, 4)
+    if expect_busy:
+        assert SelectErrorCode.NONE in codes and SelectErrorCode.BUSY in codes
+        assert set(codes) == {SelectErrorCode.NONE, SelectErrorCode.BUSY}
+    else:
+        assert codes == [SelectErrorCode.NONE] * 4
+
+
+def test_markers_and_diagnostics_describe_the_answers(start_node, ros_node):
+    start_node("inference_node", "-p", "autostart:=true")
+    markers: list[MarkerArray] = []
+    statuses: list[DiagnosticStatus] = []
+    ros_node.create_subscription(
+        MarkerArray,
+        "/a2/grasp_markers",
+        markers.append,
+        QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+    )
+    ros_node.create_subscription(
+        DiagnosticArray, "/diagnostics", lambda m: statuses.extend(m.status), 10
+    )
+    client = _client(ros_node)
+    _publish_scene(ros_node, _now(ros_node))
+    response = _select_once_scene_arrived(ros_node, client, max_candidates=3)
+    assert response.error_code == SelectErrorCode.NONE
+    assert _select(ros_node, client, instruction=" ").error_code == SelectErrorCode.INVALID_REQUEST
+
+    executor = SingleThreadedExecutor(context=ros_node.context)
+    executor.add_node(ros_node)
+    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+    while time.monotonic() < deadline and not (
+        markers and any("INVALID_REQUEST=1" in _values(s).get("answers", "") for s in statuses)
+    ):
+        executor.spin_once(timeout_sec=0.1)
+    executor.remove_node(ros_node)
+    executor.shutdown(timeout_sec=1.0)
+
+    shapes = markers[-1].markers
+    assert shapes[0].action == Marker.DELETEALL
+    boxes = shapes[1:]
+    assert len(boxes) == 3 * len(response.candidates)  # two fingers and a palm per grasp
+    selected = [m for m in boxes if m.color.g > 0.8]
+    assert len(selected) == 3 and {m.id for m in selected} == {0, 1, 2}
+    finger_centre = np.mean([[m.pose.position.x, m.pose.position.y] for m in selected[:2]], 0)
+    best = response.candidates[0].pose.pose.position
+    np.testing.assert_allclose(finger_centre, (best.x, best.y), atol=0.03)
+
+    values = _values(next(s for s in reversed(statuses) if "answers" in _values(s)))
+    assert values["mode"] == "geometric" and values["device"] == "none"
+    assert "NONE=" in values["answers"] and "INVALID_REQUEST=1" in values["answers"]
+    assert float(values["latency_ms_p50"]) > 0.0
+
+
+def _values(status: DiagnosticStatus) -> dict[str, str]:
+    return {entry.key: entry.value for entry in status.values}
