@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import bench_model, check_checkpoint, demo
+    from a2_grasping.tools import bench_model, bench_pipeline, check_checkpoint, demo
 
     demo.add_arguments(
         commands.add_parser(
@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
             "model",
             help="time the selection core (CLIP, fusion, candidates, full selection)",
             description=bench_model.__doc__,
+        )
+    )
+    bench_pipeline.add_arguments(
+        bench.add_parser(
+            "pipeline",
+            help="time perception per frame, camera-to-scene latency, /select_grasp over DDS",
+            description=bench_pipeline.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
     return parser

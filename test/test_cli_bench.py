@@ -37,3 +37,22 @@ def test_bench_model_writes_every_stage(tmp_path):
     }
     assert all(stage["median_ms"] > 0 for stage in report["stages"].values())
     assert report["object_points"] > 0
+
+
+@pytest.mark.ros
+def test_bench_pipeline_writes_perception_latency_and_round_trips(tmp_path, ros_domain_id):
+    out = tmp_path / "pipeline.json"
+    command = [
+        str(install_prefix() / "bin" / "a2-grasping"),
+        *("bench", "pipeline", "--json", str(out)),
+        *("--frames", "3", "--calls", "3", "--domain-id", str(ros_domain_id)),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    frame = report["perception_frame_640x480"]
+    assert set(frame) >= {"convert", "deproject_transform", "crop", "voxel", "total"}
+    assert frame["points_after_voxel"] > 1000
+    assert report["camera_to_scene_latency"]["count"] == 3
+    assert report["select_grasp_round_trip"]["count"] == 3
+    assert report["select_grasp_error_codes"] == [0]  # every call returned a grasp

@@ -11,6 +11,8 @@ FloatArray = NDArray[np.floating]
 
 # Tolerance of the rotation / intrinsics checks: float32 calibration files carry ~1e-6 rounding.
 ROTATION_TOLERANCE = 1e-4
+# Resolution of the distance-to-centre tie-break packed into voxel sort keys.
+_DISTANCE_BITS = 20
 
 
 def describe_value(value: object) -> str:
@@ -62,48 +64,61 @@ def transform_points(target_from_source: FloatArray, points: FloatArray) -> Floa
 
 def crop_to_box(points: FloatArray, box_m: FloatArray) -> NDArray[np.bool_]:
     """Mask of points inside [x_min, x_max, y_min, y_max, z_min, z_max] (bounds inclusive)."""
-    low = box_m[0::2]  # (3,)
-    high = box_m[1::2]  # (3,)
-    inside: NDArray[np.bool_] = np.all((points >= low) & (points <= high), axis=1)  # (N,)
+    bounds = np.asarray(box_m, dtype=points.dtype)  # compare in the points' precision, no copies
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    inside: NDArray[np.bool_] = (
+        (x >= bounds[0])
+        & (x <= bounds[1])
+        & (y >= bounds[2])
+        & (y <= bounds[3])
+        & (z >= bounds[4])
+        & (z <= bounds[5])
+    )
     return inside
 
 
 def voxel_downsample(points: FloatArray, voxel_m: float) -> NDArray[np.intp]:
-    """Indices of one representative point per occupied voxel (the one nearest its centroid).
+    """Indices (ascending) of one representative point per occupied voxel: the point nearest the
+    voxel's centre.
 
     Returning indices rather than new points keeps colours and features aligned with positions,
     and every returned point is a real measurement, not an average that may lie in free space.
-    One sort of packed voxel keys does the grouping (perception runs this per camera frame).
+    Perception runs this per camera frame, so it is one sort of packed integer keys (voxel index
+    in the high bits, quantised distance to the voxel centre in the low bits).
     """
     if voxel_m <= 0:
         raise ValueError(f"voxel_m must be positive, got {voxel_m}")
     if len(points) == 0:
         return np.zeros(0, dtype=np.intp)
-    cells = np.floor(points * (1.0 / voxel_m)).astype(np.int64)  # (N, 3)
+    scaled = np.asarray(points) * (1.0 / voxel_m)  # (N, 3) in voxel units
+    cells_f = np.floor(scaled)
+    offset = scaled - cells_f - 0.5  # (N, 3) from the voxel centre, each in [-0.5, 0.5)
+    distance_sq = np.einsum("ij,ij->i", offset, offset)  # (N,) in [0, 0.75]
+    cells = cells_f.astype(np.int64)
     cells -= cells.min(axis=0)
     extent = cells.max(axis=0) + 1  # (3,)
-    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (N,)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])  # (C,)
-    counts = np.diff(np.r_[starts, len(order)])  # (C,)
-    sorted_points = points[order]
-    centroids = np.add.reduceat(sorted_points, starts, axis=0) / counts[:, None]  # (C, 3)
-    cell = np.repeat(np.arange(len(starts)), counts)  # (N,) cell of each sorted point
-    distance_sq = np.sum((sorted_points - centroids[cell]) ** 2, axis=1)  # (N,)
-    nearest = np.flatnonzero(distance_sq == np.minimum.reduceat(distance_sq, starts)[cell])
-    first_nearest = nearest[np.r_[True, cell[nearest][1:] != cell[nearest][:-1]]]  # (C,)
-    return np.sort(order[first_nearest])
+    cell_key = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (N,)
+    if int(np.prod(extent)) < 2 ** (62 - _DISTANCE_BITS):
+        quantised = (distance_sq * ((2**_DISTANCE_BITS - 1) / 0.75)).astype(np.int64)
+        order = np.argsort((cell_key << _DISTANCE_BITS) | quantised)
+    else:  # an enormous extent for this voxel size: two-key sort instead of packing
+        order = np.lexsort((distance_sq, cell_key))
+    sorted_cells = cell_key[order]
+    first = np.r_[True, sorted_cells[1:] != sorted_cells[:-1]]
+    return np.sort(order[first])
 
 
 @functools.lru_cache(maxsize=16)
-def _normalised_pixel_rays(
-    intrinsics_key: tuple[float, float, float, float], height: int, width: int
+def _base_frame_pixel_rays(
+    intrinsics_key: tuple[float, ...], pose_key: tuple[float, ...], height: int, width: int
 ) -> NDArray[np.float32]:
-    """((u - cx) / fx, (v - cy) / fy) per pixel, flat (H*W, 2); cached per camera model."""
+    """Per pixel (flat, (H*W, 3)) the base-frame direction R @ ((u-cx)/fx, (v-cy)/fy, 1): a point
+    at optical depth d is origin + d * ray. Cached per camera model and pose (mounts are static)."""
     fx, fy, cx, cy = intrinsics_key
+    rotation = np.asarray(pose_key, dtype=np.float32).reshape(4, 4)[:3, :3]
     v, u = np.mgrid[0:height, 0:width].astype(np.float32)
-    rays = np.stack([((u - cx) / fx).ravel(), ((v - cy) / fy).ravel()], axis=1)
+    optical = np.stack([((u - cx) / fx).ravel(), ((v - cy) / fy).ravel()], axis=1)
+    rays: NDArray[np.float32] = np.c_[optical, np.ones(len(optical), np.float32)] @ rotation.T
     rays.flags.writeable = False
     return rays
 
@@ -122,19 +137,17 @@ def deproject(
     and non-finite included) are skipped. float32 points: depth sensors are not more precise.
     """
     height, width = depth_m.shape
-    intrinsics_key = (
-        float(intrinsics[0, 0]),
-        float(intrinsics[1, 1]),
-        float(intrinsics[0, 2]),
-        float(intrinsics[1, 2]),
+    k = np.asarray(intrinsics, dtype=np.float64)
+    pose = np.asarray(base_from_camera, dtype=np.float64)
+    rays = _base_frame_pixel_rays(
+        (float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])),
+        tuple(float(v) for v in pose.reshape(-1)),
+        height,
+        width,
     )
-    rays = _normalised_pixel_rays(intrinsics_key, height, width)
     flat = depth_m.reshape(-1)
     with np.errstate(invalid="ignore"):
         valid = np.flatnonzero((flat > max(min_depth_m, 0.0)) & (flat <= max_depth_m))  # (M,)
-    d = flat[valid].astype(np.float32)  # (M,)
-    camera_points = np.empty((len(valid), 3), dtype=np.float32)
-    camera_points[:, :2] = rays[valid] * d[:, None]
-    camera_points[:, 2] = d
-    pose = np.asarray(base_from_camera, dtype=np.float32)
-    return transform_points(pose, camera_points), valid
+    depth = flat[valid].astype(np.float32)[:, None]  # (M, 1)
+    points: FloatArray = rays[valid] * depth + pose[:3, 3].astype(np.float32)  # (M, 3)
+    return points, valid

@@ -51,13 +51,13 @@ def test_voxel_downsample_keeps_one_real_point_per_voxel():
     points = np.array(
         [
             [0.001, 0.001, 0.001],
-            [0.004, 0.004, 0.004],  # same 1 cm voxel as the first and third; centroid 0.0047
+            [0.004, 0.004, 0.004],  # same 1 cm voxel as the first and third; nearest its centre
             [0.009, 0.009, 0.009],
             [0.015, 0.0, 0.0],  # next voxel along x
         ]
     )
     kept = voxel_downsample(points, 0.01)
-    assert kept.tolist() == [1, 3]  # the point nearest the centroid (0.0047) and the loner
+    assert kept.tolist() == [1, 3]  # the point nearest the centre (0.005) and the loner
     assert voxel_downsample(np.zeros((0, 3)), 0.01).shape == (0,)
     with pytest.raises(ValueError, match="voxel_m"):
         voxel_downsample(points, 0.0)
