@@ -59,6 +59,11 @@ class InferenceConfig:
         "/a2/grasp_markers",
         "RViz markers (visualization_msgs/MarkerArray) of the last answer's candidates.",
     )
+    record_path: str = config_field(
+        "",
+        "Directory of a new MCAP bag that records every request: the scene it ran on and the "
+        "request + response as service events. Empty: no recording.",
+    )
     autostart: bool = config_field(
         False,
         "Configure and activate right after start-up, without a lifecycle manager.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -32,6 +33,7 @@ from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.request_recorder import RequestRecorder
 from a2_grasping.srv import SelectGrasp
 
 # The scene is state, not a stream: a late-starting inference node must still get the last one,
@@ -51,6 +53,7 @@ DIAGNOSTICS_PERIOD_S = 1.0
 class _ReceivedScene:
     scene: Scene
     stamp: Time
+    msg: SceneSnapshot | None  # kept only while requests are recorded
 
 
 class InferenceNode(LifecycleNode):
@@ -69,6 +72,7 @@ class InferenceNode(LifecycleNode):
         self._answers = EventCounts()
         self._last_scene_age_s = float("nan")
         self._gripper = GripperGeometry()
+        self._recorder: RequestRecorder | None = None
 
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
@@ -113,6 +117,15 @@ class InferenceNode(LifecycleNode):
             except (OSError, ValueError) as error:
                 self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
                 return TransitionCallbackReturn.FAILURE
+        if self._config.record_path and self._recorder is None:
+            path = Path(self._config.record_path).expanduser()
+            if path.exists():
+                self.get_logger().error(f"configure failed: record_path {path} exists already")
+                return TransitionCallbackReturn.FAILURE
+            self._recorder = RequestRecorder(
+                path, self._config.scene_topic, self._config.service_name
+            )
+            self.get_logger().info(f"recording every request to {path}")
         reachability = UR5eReachability() if self._config.check_reachability else None
         self._selector = GraspSelector(
             AntipodalGenerator(), self._selection_config, scorer=scorer, reachability=reachability
@@ -140,11 +153,26 @@ class InferenceNode(LifecycleNode):
         self._selector = None
         with self._scene_lock:
             self._latest = None
+        self._close_recorder()
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
+        self._close_recorder()
         return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        self._close_recorder()  # process exit without a lifecycle shutdown: still a valid bag
+        super().destroy_node()
+
+    def _close_recorder(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close()
+            self.get_logger().info(
+                f"request recording closed: {recorder.written} written, {recorder.dropped} "
+                f"dropped, {recorder.failed} failed {recorder.last_error}"
+            )
 
     def _load_a2_scorer(self) -> GraspScorer:
         from a2_grasping.core.policy.a2_scorer import A2Scorer
@@ -171,12 +199,15 @@ class InferenceNode(LifecycleNode):
             )
             return
         with self._scene_lock:
-            self._latest = _ReceivedScene(scene, msg.header.stamp)
+            self._latest = _ReceivedScene(
+                scene, msg.header.stamp, msg if self._recorder is not None else None
+            )
 
     def _on_select_grasp(
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
     ) -> SelectGrasp.Response:
         started_s = time.perf_counter()
+        received = self.get_clock().now().to_msg()
         queue_timeout_s = self._config.queue_timeout_s
         acquired = (
             self._selection_lock.acquire(timeout=queue_timeout_s)
@@ -192,8 +223,9 @@ class InferenceNode(LifecycleNode):
                 ),
                 response,
             )
+        served: _ReceivedScene | None = None
         try:
-            self._select(request, response)
+            served = self._select(request, response)
         except GraspSelectionError as error:
             conversions.error_response(error, response)
         except Exception as error:  # a request must never take the node down
@@ -209,6 +241,18 @@ class InferenceNode(LifecycleNode):
             response.timing_ms.append((time.perf_counter() - started_s) * 1e3)
         self._latency_ms.add((time.perf_counter() - started_s) * 1e3)
         self._answers[SelectErrorCode(response.error_code).name] += 1
+        recorder = self._recorder
+        if recorder is not None:
+            if served is None:  # refused: record the scene the node held, if any
+                with self._scene_lock:
+                    served = self._latest
+            recorder.record(
+                served.msg if served is not None else None,
+                request,
+                response,
+                received,
+                self.get_clock().now().to_msg(),
+            )
         if response.error_code != SelectErrorCode.NONE:
             self.get_logger().warning(
                 f"select_grasp refused ({SelectErrorCode(response.error_code).name}): "
@@ -217,7 +261,11 @@ class InferenceNode(LifecycleNode):
             )
         return response
 
-    def _select(self, request: SelectGrasp.Request, response: SelectGrasp.Response) -> None:
+    def _select(
+        self, request: SelectGrasp.Request, response: SelectGrasp.Response
+    ) -> _ReceivedScene:
+        """Fill `response` from the newest scene and return that scene (GraspSelectionError on
+        refusal)."""
         selector = self._selector
         if not self._active or selector is None:
             raise GraspSelectionError(
@@ -257,6 +305,7 @@ class InferenceNode(LifecycleNode):
                 self._gripper,
             )
         )
+        return latest
 
     def _publish_diagnostics(self) -> None:
         selector = self._selector

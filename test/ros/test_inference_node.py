@@ -336,3 +336,38 @@ def test_markers_and_diagnostics_describe_the_answers(start_node, ros_node):
 
 def _values(status: DiagnosticStatus) -> dict[str, str]:
     return {entry.key: entry.value for entry in status.values}
+
+
+def test_requests_are_recorded_to_an_mcap_bag(start_node, ros_node, tmp_path):
+    from a2_grasping.ros.bags import read_messages
+
+    bag = tmp_path / "requests"
+    node = start_node("inference_node", "-p", "autostart:=true", "-p", f"record_path:={bag}")
+    client = _client(ros_node)
+    stamp = _now(ros_node)
+    _publish_scene(ros_node, stamp)
+    first = _select_once_scene_arrived(ros_node, client, max_candidates=2)
+    assert first.error_code == SelectErrorCode.NONE
+    refused = _select(ros_node, client, instruction=" ")
+    assert refused.error_code == SelectErrorCode.INVALID_REQUEST
+    assert node.stop(timeout_s=10.0) == 0, node.output()
+
+    types = {
+        "a2_grasping/msg/SceneSnapshot": SceneSnapshot,
+        "a2_grasping/srv/SelectGrasp_Event": SelectGrasp.Event,
+    }
+    records = list(read_messages(bag, types))
+    scenes = [m for topic, _, m in records if topic == "/a2/scene"]
+    events = [m for topic, _, m in records if topic == "/select_grasp/_service_event"]
+    assert len(scenes) == 1  # stored once, although two requests used it
+    assert (scenes[0].header.stamp.sec, scenes[0].header.stamp.nanosec) == (
+        stamp.sec,
+        stamp.nanosec,
+    )
+    assert len(scenes[0].points.data) == len(_scene_msg(stamp).points.data)
+    responses = [e.response[0] for e in events if e.response]
+    requests = [e.request[0] for e in events if e.request]
+    # Every call that reached the service is there (the first may follow NO_SCENE answers).
+    assert [r.error_code for r in responses][-2:] == [0, SelectErrorCode.INVALID_REQUEST]
+    assert requests[-1].instruction == " "
+    assert responses[-2].candidates[0].pose.pose == first.candidates[0].pose.pose

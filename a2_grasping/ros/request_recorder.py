@@ -1,0 +1,93 @@
+"""Recording each /select_grasp request with the scene it ran on, for offline replay of failures.
+
+Writes happen on a background thread so a request is never delayed by the disk (a two-camera
+scene is ~4.5 MB); when the disk cannot keep up, records are dropped and counted, never queued
+without bound.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+from builtin_interfaces.msg import Time
+from service_msgs.msg import ServiceEventInfo
+
+from a2_grasping.msg import SceneSnapshot
+from a2_grasping.ros.bags import BagWriter
+from a2_grasping.srv import SelectGrasp
+
+QUEUE_DEPTH = 8
+_STOP = None
+
+
+class RequestRecorder:
+    """Appends (scene, request, response) to an MCAP bag: the scene on `scene_topic` (once per
+    scene stamp) and the call as two service events on `<service>/_service_event`."""
+
+    def __init__(self, path: Path, scene_topic: str, service_name: str) -> None:
+        self._writer = BagWriter(path)
+        self._scene_topic = scene_topic
+        self._event_topic = f"{service_name}/_service_event"
+        self._queue: queue.Queue[
+            tuple[SceneSnapshot | None, SelectGrasp.Event, SelectGrasp.Event] | None
+        ] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._last_scene_stamp: tuple[int, int] | None = None
+        self._sequence = 0
+        self.dropped = 0
+        self.failed = 0
+        self.last_error = ""
+        self.written = 0
+        self._thread = threading.Thread(target=self._run, name="request_recorder", daemon=True)
+        self._thread.start()
+
+    def record(
+        self,
+        scene: SceneSnapshot | None,
+        request: SelectGrasp.Request,
+        response: SelectGrasp.Response,
+        received: Time,
+        sent: Time,
+    ) -> None:
+        self._sequence += 1
+        stamp = None if scene is None else (scene.header.stamp.sec, scene.header.stamp.nanosec)
+        new_scene = scene if stamp is not None and stamp != self._last_scene_stamp else None
+        events = []
+        for kind, when, req, res in (
+            (ServiceEventInfo.REQUEST_RECEIVED, received, [request], []),
+            (ServiceEventInfo.RESPONSE_SENT, sent, [], [response]),
+        ):
+            info = ServiceEventInfo(event_type=kind, stamp=when, sequence_number=self._sequence)
+            events.append(SelectGrasp.Event(info=info, request=req, response=res))
+        try:
+            self._queue.put_nowait((new_scene, events[0], events[1]))
+        except queue.Full:
+            self.dropped += 1
+            return
+        if new_scene is not None:
+            self._last_scene_stamp = stamp
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Flush what is queued (bounded wait) and close the bag."""
+        self._queue.put(_STOP, timeout=timeout_s)
+        self._thread.join(timeout=timeout_s)
+        self._writer.close()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            scene, request_event, response_event = item
+            try:
+                if scene is not None:
+                    self._writer.write(self._scene_topic, scene, _ns(scene.header.stamp))
+                for event in (request_event, response_event):
+                    self._writer.write(self._event_topic, event, _ns(event.info.stamp))
+            except Exception as error:  # keep recording later requests; report, don't die
+                self.failed += 1
+                self.last_error = repr(error)
+            else:
+                self.written += 1
+
+
+def _ns(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
