@@ -1,7 +1,9 @@
 """UR5e kinematics shared by grasp selection (reachability) and the executor (planning).
 
-Analytic IK (`ur_analytic_ik`, all 8 solutions) in the ROS `base_link` frame to `tool0`. Joint
-order is the UR driver's: shoulder_pan, shoulder_lift, elbow, wrist_1, wrist_2, wrist_3.
+Analytic IK (`ur_analytic_ik`, all 8 solutions) from the ROS `base_link` frame to `tool0`. The
+solver works in UR's own `base` frame, which ur_description places at base_link rotated by π
+about z; the conversion happens here and nowhere else. Joint order is the UR driver's:
+shoulder_pan, shoulder_lift, elbow, wrist_1, wrist_2, wrist_3.
 """
 
 from __future__ import annotations
@@ -26,19 +28,23 @@ UR_JOINT_NAMES = (
 # description does) because beyond it the forearm folds into the upper arm.
 JOINT_LOWER_RAD = np.array([-2 * np.pi, -2 * np.pi, -np.pi, -2 * np.pi, -2 * np.pi, -2 * np.pi])
 JOINT_UPPER_RAD = -JOINT_LOWER_RAD
+# base_link <- base (UR controller frame): a rotation of π about z (ur_description).
+BASE_LINK_FROM_UR_BASE = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def forward_kinematics(joints_rad: NDArray[np.float64]) -> NDArray[np.float64]:
     """base_from_tool0 (4, 4) for one joint vector."""
-    pose: NDArray[np.float64] = np.asarray(
+    ur_base_from_tool0 = np.asarray(
         ur_analytic_ik.ur5e.forward_kinematics(*(float(q) for q in joints_rad)), dtype=np.float64
     )
+    pose: NDArray[np.float64] = BASE_LINK_FROM_UR_BASE @ ur_base_from_tool0
     return pose
 
 
 def inverse_kinematics(base_from_tool0_pose: NDArray[np.float64]) -> NDArray[np.float64]:
     """(S, 6) joint solutions within the limits (S = 0 when the pose is out of reach)."""
-    raw = ur_analytic_ik.ur5e.inverse_kinematics(np.ascontiguousarray(base_from_tool0_pose))
+    ur_base_from_tool0 = BASE_LINK_FROM_UR_BASE @ np.asarray(base_from_tool0_pose, np.float64)
+    raw = ur_analytic_ik.ur5e.inverse_kinematics(np.ascontiguousarray(ur_base_from_tool0))
     if not raw:
         return np.zeros((0, 6))
     solutions = np.asarray(raw, dtype=np.float64)  # (S, 6)
