@@ -1,0 +1,1 @@
+"""Motion planning for picks: collision checking, joint-space and Cartesian paths, timing."""

@@ -1,0 +1,156 @@
+"""Collision checking of the UR5e + 2F-85 against the table, known obstacles and the scene cloud.
+
+pinocchio places the arm's collision geometry (from the UR5e URDF) and the gripper (the same
+boxes grasp generation uses, attached to tool0); coal tests them against the environment: the
+table as a box under its top, obstacles as boxes, and the perceived cloud as an octree.
+The object being grasped is part of the cloud; for the straight-line approach, the lift and the
+retreat the points near the grasp are ignored (the fingers must touch them), see `ignore_near`.
+Self-collision is not checked: the elbow limit of ±π keeps the UR5e's forearm out of its upper
+arm, and every plan starts from a state the robot is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import coal
+import numpy as np
+import pinocchio as pin
+from numpy.typing import NDArray
+
+from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.robot_description import ur5e_urdf_path
+
+# Links that stand on the table: never checked against it.
+_MOUNTED_LINKS = ("base_link_inertia", "shoulder_link")
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """An axis-aligned box in the base frame (metres)."""
+
+    center_m: tuple[float, float, float]
+    size_m: tuple[float, float, float]
+
+
+class CollisionChecker:
+    """Answers "is the robot collision-free at these joints?" for one planning problem."""
+
+    def __init__(
+        self,
+        table_height_m: float,
+        gripper: GripperGeometry,
+        *,
+        gripper_opening_m: float | None = None,
+        obstacles: tuple[Obstacle, ...] = (),
+        scene_points_m: NDArray[np.floating] | None = None,
+        octree_resolution_m: float = 0.01,
+        table_clearance_m: float = 0.005,
+    ) -> None:
+        urdf = str(ur5e_urdf_path())
+        self.model = pin.buildModelFromUrdf(urdf)
+        self.geometry = pin.buildGeomFromUrdf(
+            self.model,
+            urdf,
+            pin.GeometryType.COLLISION,
+            package_dirs=[str(ur5e_urdf_path().parent)],
+        )
+        self._robot_ids = list(range(self.geometry.ngeoms))
+        self._add_gripper(gripper, gripper_opening_m)
+        self._table_id = self._add_environment(
+            "table",
+            coal.Box(4.0, 4.0, 1.0),
+            (0.0, 0.0, table_height_m - table_clearance_m - 0.5),
+        )
+        environment = [self._table_id]
+        for index, obstacle in enumerate(obstacles):
+            environment.append(
+                self._add_environment(
+                    f"obstacle_{index}", coal.Box(*obstacle.size_m), obstacle.center_m
+                )
+            )
+        self._scene_points = (
+            np.zeros((0, 3)) if scene_points_m is None else np.asarray(scene_points_m, np.float64)
+        )
+        self._octree_resolution_m = octree_resolution_m
+        self._scene_ids: list[int] = []
+        for robot_id in self._robot_ids:
+            link = self.geometry.geometryObjects[robot_id].name.rsplit("_", 1)[0]
+            for environment_id in environment:
+                if environment_id == self._table_id and link in _MOUNTED_LINKS:
+                    continue
+                self.geometry.addCollisionPair(pin.CollisionPair(robot_id, environment_id))
+        self._scene_id: int | None = None
+        self.data = self.model.createData()
+        self.geometry_data = pin.GeometryData(self.geometry)
+        self.ignore_near(None, 0.0)
+
+    def _add_gripper(self, gripper: GripperGeometry, opening_m: float | None) -> None:
+        tool0 = self.model.getFrameId("tool0")
+        frame = self.model.frames[tool0]
+        boxes = gripper.collision_boxes(opening_m)
+        tool0_from_tcp = gripper.tool0_from_tcp()
+        for name, lower, upper in zip(boxes.names, boxes.lower_m, boxes.upper_m, strict=True):
+            tcp_from_box = np.eye(4)
+            tcp_from_box[:3, 3] = (lower + upper) / 2
+            joint_from_box = frame.placement.homogeneous @ tool0_from_tcp @ tcp_from_box
+            geometry = pin.GeometryObject(
+                f"gripper_{name}_0",
+                frame.parentJoint,
+                tool0,
+                pin.SE3(joint_from_box),
+                coal.Box(*(upper - lower)),
+            )
+            self._robot_ids.append(self.geometry.addGeometryObject(geometry))
+
+    def _add_environment(
+        self, name: str, shape: coal.CollisionGeometry, center_m: tuple[float, float, float]
+    ) -> int:
+        placement = pin.SE3(np.eye(3), np.asarray(center_m, dtype=np.float64))
+        return int(
+            self.geometry.addGeometryObject(pin.GeometryObject(name, 0, 0, placement, shape))
+        )
+
+    def ignore_near(self, center_m: NDArray[np.floating] | None, radius_m: float) -> None:
+        """Check against the scene cloud except the points within `radius_m` of `center_m`
+        (the object being grasped); None: the whole cloud."""
+        points = self._scene_points
+        if center_m is not None and len(points):
+            far = np.linalg.norm(points - np.asarray(center_m, np.float64), axis=1) > radius_m
+            points = points[far]
+        if self._scene_id is not None:  # replace the previous octree's shape in place
+            self.geometry.geometryObjects[self._scene_id].geometry = self._octree(points)
+            self.geometry_data = pin.GeometryData(self.geometry)
+            return
+        if not len(points):
+            return
+        self._scene_id = self._add_environment("scene", self._octree(points), (0.0, 0.0, 0.0))
+        for robot_id in self._robot_ids:
+            self.geometry.addCollisionPair(pin.CollisionPair(robot_id, self._scene_id))
+        self.geometry_data = pin.GeometryData(self.geometry)
+
+    def _octree(self, points: NDArray[np.float64]) -> coal.CollisionGeometry:
+        if not len(points):  # an octree needs a point; put one far below the table
+            points = np.array([[0.0, 0.0, -10.0]])
+        return coal.makeOctree(np.ascontiguousarray(points), self._octree_resolution_m)
+
+    def is_free(self, joints_rad: NDArray[np.floating]) -> bool:
+        q = np.asarray(joints_rad, dtype=np.float64)
+        return not pin.computeCollisions(
+            self.model, self.data, self.geometry, self.geometry_data, q, True
+        )
+
+    def colliding_pairs(self, joints_rad: NDArray[np.floating]) -> list[tuple[str, str]]:
+        """Names of every colliding (robot, environment) pair, for error messages."""
+        q = np.asarray(joints_rad, dtype=np.float64)
+        pin.computeCollisions(self.model, self.data, self.geometry, self.geometry_data, q, False)
+        names = []
+        for index, pair in enumerate(self.geometry.collisionPairs):
+            if self.geometry_data.collisionResults[index].isCollision():
+                names.append(
+                    (
+                        self.geometry.geometryObjects[pair.first].name,
+                        self.geometry.geometryObjects[pair.second].name,
+                    )
+                )
+        return names

@@ -1,0 +1,75 @@
+"""Planner and pick-sequence parameters (the executor node declares them as ROS parameters)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from a2_grasping.core.config_fields import config_field, validate_ranges
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    table_height_m: float = config_field(
+        0.0, "Table top height in the base frame (m).", min_value=-2.0, max_value=2.0
+    )
+    table_clearance_m: float = config_field(
+        0.005, "The robot must stay this far above the table (m).", min_value=0.0, max_value=0.1
+    )
+    safety_box_m: tuple[float, ...] = config_field(
+        (-0.4, 1.0, -0.8, 0.8, -0.05, 1.2),
+        "Box in the base frame [x_min, x_max, y_min, y_max, z_min, z_max] (m) the tool flange "
+        "may not leave at any point of a plan.",
+    )
+    pregrasp_distance_m: float = config_field(
+        0.10,
+        "The straight-line approach starts this far back along the approach axis (m).",
+        min_value=0.02,
+        max_value=0.3,
+    )
+    lift_height_m: float = config_field(
+        0.10, "Straight-up lift after closing (m).", min_value=0.0, max_value=0.4
+    )
+    object_clearance_radius_m: float = config_field(
+        0.08,
+        "Cloud points this close to the grasp point are the object: ignored on approach and lift.",
+        min_value=0.0,
+        max_value=0.5,
+    )
+    octree_resolution_m: float = config_field(
+        0.01,
+        "Resolution of the scene cloud's collision octree (m).",
+        min_value=0.002,
+        max_value=0.1,
+    )
+    cartesian_step_m: float = config_field(
+        0.005, "Step of straight-line segments (m).", min_value=0.001, max_value=0.05
+    )
+    max_joint_step_rad: float = config_field(
+        0.15,
+        "Largest joint change between two steps of a straight-line segment; larger means the "
+        "IK branch flipped and the segment is refused.",
+        min_value=0.01,
+        max_value=1.0,
+    )
+    planning_timeout_s: float = config_field(
+        2.0, "Time budget of one joint-space query (RRTConnect), s.", min_value=0.05, max_value=60.0
+    )
+    max_grasps_tried: int = config_field(
+        10, "Ranked grasps tried before giving up as unreachable.", min_value=1, max_value=200
+    )
+    max_joint_velocity_rad_s: float = config_field(
+        math.pi, "UR5e joint speed limit (rad/s), scaled by velocity scaling.", min_value=0.1
+    )
+    max_joint_acceleration_rad_s2: float = config_field(
+        4.0, "Joint acceleration limit (rad/s^2), scaled by velocity scaling.", min_value=0.1
+    )
+    collision_check_step_rad: float = config_field(
+        0.02, "Joint-space resolution of collision checks along motions (rad).", min_value=0.001
+    )
+
+    def __post_init__(self) -> None:
+        validate_ranges(self)
+        box = self.safety_box_m
+        if len(box) != 6 or any(box[2 * i] >= box[2 * i + 1] for i in range(3)):
+            raise ValueError(f"safety_box_m must be 6 bounds with min < max, got {list(box)}")

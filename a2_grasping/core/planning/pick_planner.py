@@ -1,0 +1,305 @@
+"""Planning a pick: transit to the pre-grasp pose, straight-line approach, lift, retreat.
+
+For each ranked grasp (best first) and each IK solution of its pre-grasp pose (nearest to the
+start first): the approach and lift are straight lines in Cartesian space (IK at every step,
+staying on one branch), the transit from the current joints is an OMPL RRTConnect query in
+joint space, and the retreat returns to the start joints. Every state of every segment is
+collision-checked and kept inside the joint limits and the safety box. The first grasp that
+plans completely wins; each segment is then time-parameterised with TOPP-RA under the scaled
+velocity and acceleration limits.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import toppra
+import toppra.algorithm
+import toppra.constraint
+from numpy.typing import NDArray
+from ompl import base as ob
+from ompl import geometric as og
+from ompl import util as ou
+
+from a2_grasping.core.gripper import GripperGeometry, base_from_tool0
+from a2_grasping.core.kinematics import (
+    JOINT_LOWER_RAD,
+    JOINT_UPPER_RAD,
+    forward_kinematics,
+    inverse_kinematics,
+)
+from a2_grasping.core.planning.collision import CollisionChecker
+from a2_grasping.core.planning.config import PlannerConfig
+
+ou.setLogLevel(ou.LogLevel.LOG_WARN)
+toppra.setup_logging("WARNING")
+FloatArray = NDArray[np.float64]
+
+
+class PlanFailure(enum.Enum):
+    NO_REACHABLE_CANDIDATE = "no_reachable_candidate"  # no grasp has IK + free straight lines
+    PLANNING_FAILED = "planning_failed"  # reachable, but no transit found in time
+    START_IN_COLLISION = "start_in_collision"
+
+
+class PlanningError(Exception):
+    def __init__(self, failure: PlanFailure, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TimedPath:
+    """A time-parameterised joint path: positions (T, 6) and velocities (T, 6) at times_s (T,)."""
+
+    times_s: FloatArray
+    positions_rad: FloatArray
+    velocities_rad_s: FloatArray
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.times_s[-1])
+
+
+@dataclass(frozen=True)
+class PickPlan:
+    """Segments in execution order; the gripper opens before `approach` and closes after it."""
+
+    grasp_index: int
+    transit: TimedPath
+    approach: TimedPath
+    lift: TimedPath
+    retreat: TimedPath
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def segments(self) -> dict[str, TimedPath]:
+        return {
+            "transit": self.transit,
+            "approach": self.approach,
+            "lift": self.lift,
+            "retreat": self.retreat,
+        }
+
+
+class PickPlanner:
+    def __init__(self, config: PlannerConfig, gripper: GripperGeometry | None = None) -> None:
+        self.config = config
+        self.gripper = gripper or GripperGeometry()
+
+    def plan(
+        self,
+        start_rad: FloatArray,
+        grasps_base_from_tcp: FloatArray,
+        checker: CollisionChecker,
+        velocity_scaling: float = 1.0,
+        deadline_s: float | None = None,
+    ) -> PickPlan:
+        """Plan the best plannable grasp of the ranked (K, 4, 4) TCP poses.
+
+        Raises PlanningError: START_IN_COLLISION, NO_REACHABLE_CANDIDATE (no grasp has a free
+        straight-line approach and lift), PLANNING_FAILED (no transit found within the budget).
+        """
+        started_s = time.perf_counter()
+        deadline_s = deadline_s or started_s + 4 * self.config.planning_timeout_s
+        start = np.asarray(start_rad, dtype=np.float64)
+        checker.ignore_near(None, 0.0)
+        if not checker.is_free(start):
+            pairs = checker.colliding_pairs(start)
+            raise PlanningError(
+                PlanFailure.START_IN_COLLISION, f"the current joint state collides: {pairs[:3]}"
+            )
+        transit_failures = 0
+        for index, grasp in enumerate(grasps_base_from_tcp[: self.config.max_grasps_tried]):
+            if time.perf_counter() > deadline_s:
+                break
+            straight = self._straight_segments(start, np.asarray(grasp, np.float64), checker)
+            if straight is None:
+                continue
+            approach, lift = straight
+            checker.ignore_near(None, 0.0)
+            transit = self._transit(start, approach[0], checker)
+            if transit is None:
+                transit_failures += 1
+                continue
+            retreat = self._transit(lift[-1], start, checker, ignore_object_at=grasp[:3, 3])
+            if retreat is None:
+                transit_failures += 1
+                continue
+            timed = {
+                name: time_parameterise(path, self.config, velocity_scaling)
+                for name, path in (
+                    ("transit", transit),
+                    ("approach", approach),
+                    ("lift", lift),
+                    ("retreat", retreat),
+                )
+            }
+            return PickPlan(
+                grasp_index=index,
+                timings_ms={"planning": (time.perf_counter() - started_s) * 1e3},
+                **timed,
+            )
+        if transit_failures:
+            raise PlanningError(
+                PlanFailure.PLANNING_FAILED,
+                f"{transit_failures} reachable grasp(s), but no collision-free joint-space path "
+                f"was found within {self.config.planning_timeout_s:.1f} s each",
+            )
+        raise PlanningError(
+            PlanFailure.NO_REACHABLE_CANDIDATE,
+            f"none of the {min(len(grasps_base_from_tcp), self.config.max_grasps_tried)} grasps "
+            "has a reachable, collision-free pre-grasp, approach and lift",
+        )
+
+    # ---- segments ----
+
+    def _straight_segments(
+        self, start: FloatArray, grasp: FloatArray, checker: CollisionChecker
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """(approach, lift) joint paths for one grasp, or None when it cannot be executed."""
+        cfg = self.config
+        back_off = np.eye(4)
+        back_off[2, 3] = -cfg.pregrasp_distance_m
+        pregrasp = grasp @ back_off
+        lifted = grasp.copy()
+        lifted[2, 3] += cfg.lift_height_m
+        solutions = inverse_kinematics(base_from_tool0(pregrasp, self.gripper))
+        order = np.argsort(np.abs(solutions - start).sum(axis=1))
+        for solution in solutions[order]:
+            checker.ignore_near(None, 0.0)
+            if not self._state_ok(solution, checker):
+                continue
+            checker.ignore_near(grasp[:3, 3], cfg.object_clearance_radius_m)
+            approach = self._cartesian(solution, pregrasp, grasp, checker)
+            if approach is None:
+                continue
+            lift = self._cartesian(approach[-1], grasp, lifted, checker)
+            if lift is not None:
+                return approach, lift
+        return None
+
+    def _cartesian(
+        self,
+        start: FloatArray,
+        from_tcp: FloatArray,
+        to_tcp: FloatArray,
+        checker: CollisionChecker,
+    ) -> FloatArray | None:
+        """Joint path along the straight line between two TCP poses (same orientation)."""
+        distance = float(np.linalg.norm(to_tcp[:3, 3] - from_tcp[:3, 3]))
+        steps = max(2, int(np.ceil(distance / self.config.cartesian_step_m)) + 1)
+        path = [start]
+        for fraction in np.linspace(0.0, 1.0, steps)[1:]:
+            pose = from_tcp.copy()
+            pose[:3, 3] = from_tcp[:3, 3] + fraction * (to_tcp[:3, 3] - from_tcp[:3, 3])
+            solutions = inverse_kinematics(base_from_tool0(pose, self.gripper))
+            if not len(solutions):
+                return None
+            nearest = solutions[np.argmin(np.abs(solutions - path[-1]).sum(axis=1))]
+            if np.max(np.abs(nearest - path[-1])) > self.config.max_joint_step_rad:
+                return None  # the IK branch flipped: not a straight line for the arm
+            if not self._state_ok(nearest, checker):
+                return None
+            path.append(nearest)
+        return np.asarray(path)
+
+    def _transit(
+        self,
+        start: FloatArray,
+        goal: FloatArray,
+        checker: CollisionChecker,
+        ignore_object_at: FloatArray | None = None,
+    ) -> FloatArray | None:
+        """Collision-free joint path (RRTConnect, simplified), densified for timing."""
+        checker.ignore_near(ignore_object_at, self.config.object_clearance_radius_m)
+        if not self._state_ok(goal, checker):
+            return None
+        if self._motion_ok(start, goal, checker):
+            return _densify(np.stack([start, goal]), self.config.collision_check_step_rad * 5)
+        space = ob.RealVectorStateSpace(6)
+        bounds = ob.RealVectorBounds(6)
+        for joint in range(6):
+            bounds.setLow(joint, float(JOINT_LOWER_RAD[joint]))
+            bounds.setHigh(joint, float(JOINT_UPPER_RAD[joint]))
+        space.setBounds(bounds)
+        setup = og.SimpleSetup(space)
+        setup.setStateValidityChecker(
+            lambda state: self._state_ok(np.array([state[i] for i in range(6)]), checker)
+        )
+        information = setup.getSpaceInformation()
+        extent = float(space.getMaximumExtent())
+        information.setStateValidityCheckingResolution(
+            self.config.collision_check_step_rad / extent
+        )
+        setup.setPlanner(og.RRTConnect(information))
+        start_state, goal_state = space.allocState(), space.allocState()
+        for joint in range(6):
+            start_state[joint], goal_state[joint] = float(start[joint]), float(goal[joint])
+        setup.setStartAndGoalStates(start_state, goal_state)
+        if not setup.solve(self.config.planning_timeout_s) or not setup.haveExactSolutionPath():
+            return None
+        setup.simplifySolution(min(0.5, self.config.planning_timeout_s))
+        solution = setup.getSolutionPath()
+        waypoints = np.array(
+            [[solution.getState(i)[j] for j in range(6)] for i in range(solution.getStateCount())]
+        )
+        return _densify(waypoints, self.config.collision_check_step_rad * 5)
+
+    # ---- checks ----
+
+    def _state_ok(self, joints: FloatArray, checker: CollisionChecker) -> bool:
+        if np.any(joints < JOINT_LOWER_RAD) or np.any(joints > JOINT_UPPER_RAD):
+            return False
+        flange = forward_kinematics(joints)[:3, 3]
+        box = self.config.safety_box_m
+        if np.any(flange < box[0::2]) or np.any(flange > box[1::2]):
+            return False
+        return checker.is_free(joints)
+
+    def _motion_ok(self, start: FloatArray, goal: FloatArray, checker: CollisionChecker) -> bool:
+        return all(
+            self._state_ok(state, checker)
+            for state in _densify(np.stack([start, goal]), self.config.collision_check_step_rad)
+        )
+
+
+def _densify(waypoints: FloatArray, max_step_rad: float) -> FloatArray:
+    """Linear interpolation so consecutive states differ by at most `max_step_rad` per joint:
+    the time-parameterising spline then cannot bulge far from the checked straight segments."""
+    dense = [waypoints[0]]
+    for a, b in itertools.pairwise(waypoints):
+        count = max(1, int(np.ceil(np.max(np.abs(b - a)) / max_step_rad)))
+        dense.extend(a + (b - a) * (i / count) for i in range(1, count + 1))
+    return np.asarray(dense)
+
+
+def time_parameterise(
+    path: FloatArray, config: PlannerConfig, velocity_scaling: float, sample_period_s: float = 0.02
+) -> TimedPath:
+    """Fastest timing of `path` (starting and ending at rest) under scaled joint limits."""
+    scaling = float(np.clip(velocity_scaling, 1e-3, 1.0))
+    velocity = np.full(6, config.max_joint_velocity_rad_s * scaling)
+    acceleration = np.full(6, config.max_joint_acceleration_rad_s2 * scaling)
+    keep = np.r_[True, np.any(np.abs(np.diff(path, axis=0)) > 1e-9, axis=1)]
+    path = path[keep]
+    if len(path) < 2:
+        still = np.repeat(path[:1], 2, axis=0)
+        return TimedPath(np.array([0.0, sample_period_s]), still, np.zeros_like(still))
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))]
+    spline = toppra.SplineInterpolator(arc / arc[-1], path, bc_type="clamped")
+    constraints = [
+        toppra.constraint.JointVelocityConstraint(np.c_[-velocity, velocity]),
+        toppra.constraint.JointAccelerationConstraint(np.c_[-acceleration, acceleration]),
+    ]
+    algorithm = toppra.algorithm.TOPPRA(constraints, spline, parametrizer="ParametrizeConstAccel")
+    trajectory = algorithm.compute_trajectory(0.0, 0.0)
+    if trajectory is None:
+        raise PlanningError(PlanFailure.PLANNING_FAILED, "time parameterisation failed")
+    count = max(2, int(np.ceil(trajectory.duration / sample_period_s)) + 1)
+    times = np.linspace(0.0, trajectory.duration, count)
+    return TimedPath(times, np.asarray(trajectory(times)), np.asarray(trajectory(times, 1)))

@@ -1,0 +1,105 @@
+"""Pick planning: collision-free transit, straight approach and lift, limits and timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from a2_grasping.core.gripper import GripperGeometry, base_from_tool0
+from a2_grasping.core.kinematics import (
+    JOINT_LOWER_RAD,
+    JOINT_UPPER_RAD,
+    forward_kinematics,
+    inverse_kinematics,
+)
+from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
+from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.planning.pick_planner import (
+    PickPlanner,
+    PlanFailure,
+    PlanningError,
+    _densify,
+)
+from a2_grasping.tools.synthetic_clouds import box_points
+
+GRIPPER = GripperGeometry()
+CONFIG = PlannerConfig()
+HOME = np.array([0.0, -1.57, 1.57, -1.57, -1.57, 0.0])
+
+
+def _top_down(x: float, y: float, z: float) -> np.ndarray:
+    grasp = np.eye(4)
+    grasp[:3, :3] = np.diag([1.0, -1.0, -1.0])  # approach (TCP z) straight down
+    grasp[:3, 3] = (x, y, z)
+    return grasp
+
+
+def _box_cloud(x: float, y: float) -> np.ndarray:
+    return box_points(np.random.default_rng(0), (0.05, 0.05, 0.06), (x, y), 3000)
+
+
+def test_pick_plan_reaches_the_grasp_lifts_and_respects_limits():
+    checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
+    grasp = _top_down(0.5, 0.0, 0.04)
+    plan = PickPlanner(CONFIG).plan(HOME, grasp[None], checker, velocity_scaling=0.5)
+    assert plan.grasp_index == 0
+    np.testing.assert_allclose(plan.transit.positions_rad[0], HOME, atol=1e-6)
+    # The approach ends at the grasp; the lift rises straight up by lift_height_m.
+    reached = forward_kinematics(plan.approach.positions_rad[-1])
+    np.testing.assert_allclose(reached, base_from_tool0(grasp, GRIPPER), atol=1e-3)
+    lifted = forward_kinematics(plan.lift.positions_rad[-1])[:3, 3]
+    np.testing.assert_allclose(lifted - reached[:3, 3], (0, 0, CONFIG.lift_height_m), atol=1e-3)
+    approach_xy = [forward_kinematics(q)[:2, 3] for q in plan.approach.positions_rad]
+    np.testing.assert_allclose(
+        approach_xy, np.repeat(reached[None, :2, 3], len(approach_xy), 0), atol=2e-3
+    )
+    np.testing.assert_allclose(plan.retreat.positions_rad[-1], HOME, atol=1e-6)
+    for name, segment in plan.segments().items():
+        assert np.all(np.diff(segment.times_s) > 0), name
+        assert np.all(segment.positions_rad >= JOINT_LOWER_RAD - 1e-9), name
+        assert np.all(segment.positions_rad <= JOINT_UPPER_RAD + 1e-9), name
+        assert (
+            np.max(np.abs(segment.velocities_rad_s)) <= 0.5 * CONFIG.max_joint_velocity_rad_s + 1e-3
+        )
+        np.testing.assert_allclose(segment.velocities_rad_s[[0, -1]], 0.0, atol=1e-6)
+    checker.ignore_near(None, 0.0)
+    assert all(checker.is_free(q) for q in plan.transit.positions_rad)
+
+
+def test_transit_goes_around_an_obstacle_between_start_and_goal():
+    start = np.array([1.2, -1.57, 1.57, -1.57, -1.57, 0.0])
+    grasp = _top_down(0.5, -0.2, 0.04)
+    pregrasp = grasp.copy()
+    pregrasp[2, 3] += CONFIG.pregrasp_distance_m
+    goals = inverse_kinematics(base_from_tool0(pregrasp, GRIPPER))
+    goal = goals[np.argmin(np.abs(goals - start).sum(axis=1))]
+    straight = _densify(np.stack([start, goal]), 0.02)
+    middle = forward_kinematics(straight[len(straight) // 2])[:3, 3]
+    checker = CollisionChecker(0.0, GRIPPER, obstacles=(Obstacle(tuple(middle), (0.1, 0.1, 0.1)),))
+    assert checker.is_free(start) and checker.is_free(goal)
+    assert not all(checker.is_free(q) for q in straight)  # the direct motion would hit it
+
+    plan = PickPlanner(CONFIG).plan(start, grasp[None], checker)
+    checker.ignore_near(None, 0.0)
+    assert all(checker.is_free(q) for q in plan.transit.positions_rad)
+
+
+def test_unreachable_grasps_are_refused_as_such():
+    checker = CollisionChecker(0.0, GRIPPER)
+    with pytest.raises(PlanningError) as raised:
+        PickPlanner(CONFIG).plan(HOME, _top_down(1.5, 0.0, 0.04)[None], checker)
+    assert raised.value.failure is PlanFailure.NO_REACHABLE_CANDIDATE
+
+
+def test_a_start_state_in_collision_is_refused():
+    checker = CollisionChecker(0.0, GRIPPER)
+    into_table = np.array([0.0, -0.5, 2.3, -1.8, -1.57, 0.0])
+    with pytest.raises(PlanningError, match="collides") as raised:
+        PickPlanner(CONFIG).plan(into_table, _top_down(0.5, 0.0, 0.04)[None], checker)
+    assert raised.value.failure is PlanFailure.START_IN_COLLISION
+
+
+def test_the_next_grasp_is_tried_when_the_best_cannot_be_executed():
+    checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
+    grasps = np.stack([_top_down(1.5, 0.0, 0.04), _top_down(0.5, 0.0, 0.04)])
+    assert PickPlanner(CONFIG).plan(HOME, grasps, checker).grasp_index == 1
