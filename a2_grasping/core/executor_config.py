@@ -1,0 +1,100 @@
+"""Configuration of executor_node: controller interfaces, gripper, timeouts and safety limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.kinematics import UR_JOINT_NAMES
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    action_name: str = config_field("/pick", "Name of the Pick action server.")
+    select_service: str = config_field("/select_grasp", "SelectGrasp service to ask for grasps.")
+    scene_topic: str = config_field(
+        "/a2/scene", "Fused scene; its cloud is the collision environment of planning."
+    )
+    joint_states_topic: str = config_field("/joint_states", "Robot joint states.")
+    trajectory_topic: str = config_field(
+        "/scaled_joint_trajectory_controller/joint_trajectory",
+        "JointTrajectory topic of the arm controller (UR driver: scaled_joint_trajectory_"
+        "controller).",
+    )
+    gripper_command_topic: str = config_field(
+        "/robotiq_gripper_controller/commands",
+        "Gripper position command (std_msgs/Float64MultiArray, one value: knuckle angle, rad).",
+    )
+    planned_path_topic: str = config_field(
+        "/a2/planned_path", "Every plan is published here as a JointTrajectory (dry runs too)."
+    )
+    joint_names: tuple[str, ...] = config_field(
+        UR_JOINT_NAMES, "Arm joints in planning order, as the controller names them."
+    )
+    gripper_joint: str = config_field(
+        "robotiq_85_left_knuckle_joint", "Gripper joint reported in joint states."
+    )
+    gripper_open_rad: float = config_field(
+        0.0, "Knuckle angle of the fully open gripper (rad).", min_value=-1.0, max_value=1.0
+    )
+    gripper_closed_rad: float = config_field(
+        0.8, "Knuckle angle of the fully closed gripper (rad).", min_value=0.0, max_value=1.0
+    )
+    hold_margin_rad: float = config_field(
+        0.03,
+        "Holding an object: the fingers stopped at least this far before fully closed (rad).",
+        min_value=0.0,
+        max_value=0.5,
+    )
+    default_velocity_scaling: float = config_field(
+        0.3, "Velocity scaling when a goal leaves it at 0.", min_value=0.01, max_value=1.0
+    )
+    max_velocity_scaling: float = config_field(
+        0.5, "Cap on a goal's velocity scaling.", min_value=0.01, max_value=1.0
+    )
+    select_timeout_s: float = config_field(
+        20.0, "Wait for /select_grasp at most this long (s).", min_value=0.1, max_value=600.0
+    )
+    execution_margin_s: float = config_field(
+        5.0,
+        "A segment taking longer than its planned duration plus this (s) is aborted.",
+        min_value=0.1,
+        max_value=120.0,
+    )
+    gripper_timeout_s: float = config_field(
+        4.0, "Wait for the gripper to settle at most this long (s).", min_value=0.1, max_value=60.0
+    )
+    stop_timeout_s: float = config_field(
+        2.0,
+        "After a stop (cancel, abort) the arm must be still within this (s).",
+        min_value=0.1,
+        max_value=30.0,
+    )
+    max_joint_state_age_s: float = config_field(
+        0.5,
+        "Joint states older than this (s) are stale: nothing is planned or moved on them.",
+        min_value=0.01,
+        max_value=10.0,
+    )
+    max_scene_age_s: float = config_field(
+        5.0,
+        "A scene older than this (s) is not used as the collision environment.",
+        min_value=0.01,
+        max_value=3600.0,
+    )
+    start_tolerance_rad: float = config_field(
+        0.03,
+        "A segment starts only when every joint is this close to the plan's start (rad).",
+        min_value=0.001,
+        max_value=0.5,
+    )
+    goal_tolerance_rad: float = config_field(
+        0.02, "A segment is done when every joint is this close to its end (rad).", min_value=0.001
+    )
+
+    def __post_init__(self) -> None:
+        validate_ranges(self)
+        if len(self.joint_names) != len(UR_JOINT_NAMES):
+            raise ValueError(f"joint_names must name 6 joints, got {list(self.joint_names)}")
+        if self.gripper_closed_rad <= self.gripper_open_rad:
+            raise ValueError("gripper_closed_rad must be greater than gripper_open_rad")

@@ -1,0 +1,180 @@
+"""Talking to the arm and gripper controllers, and watching the robot state.
+
+Topic backend (works everywhere, tested against the simulator): JointTrajectory on the arm
+controller's topic, a Float64MultiArray position command for the gripper, progress observed in
+/joint_states. Labs with `control_msgs` can use the controllers' actions instead; that adapter is
+not written yet (the topic interface is accepted by the same UR and ros2_control controllers).
+All waits are bounded and poll a cancel predicate, so a cancel stops the arm promptly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from a2_grasping.core.planning.pick_planner import TimedPath
+from a2_grasping.ros import conversions
+
+POLL_S = 0.01
+STILL_VELOCITY_RAD_S = 0.01
+
+
+class ExecutionError(Exception):
+    """A controller did not do what was asked in time; the message says what and where."""
+
+
+class CanceledError(Exception):
+    """The caller asked to stop; the arm has been stopped."""
+
+
+@dataclass(frozen=True)
+class RobotState:
+    arm_rad: NDArray[np.float64]  # (6,) in planning order
+    arm_velocity_rad_s: NDArray[np.float64]  # (6,)
+    gripper_rad: float
+    stamp_s: float  # of the JointState message
+    received_monotonic_s: float  # local arrival time, for staleness checks
+
+
+class JointStateMonitor:
+    """Keeps the newest arm + gripper state from /joint_states (any joint order)."""
+
+    def __init__(self, joint_names: tuple[str, ...], gripper_joint: str) -> None:
+        self._arm_names = joint_names
+        self._gripper_joint = gripper_joint
+        self._lock = threading.Lock()
+        self._state: RobotState | None = None
+        self._previous_arm: tuple[float, NDArray[np.float64]] | None = None
+
+    def on_joint_state(self, msg: JointState) -> None:
+        index = {name: i for i, name in enumerate(msg.name)}
+        if any(name not in index for name in (*self._arm_names, self._gripper_joint)):
+            return  # another publisher's joints (e.g. a second robot): not ours
+        positions = np.array([msg.position[index[n]] for n in self._arm_names], dtype=np.float64)
+        if not np.all(np.isfinite(positions)):
+            return
+        stamp_s = conversions.time_to_seconds(msg.header.stamp)
+        if len(msg.velocity) == len(msg.name):
+            velocity = np.array([msg.velocity[index[n]] for n in self._arm_names])
+        elif self._previous_arm is not None and stamp_s > self._previous_arm[0]:
+            velocity = (positions - self._previous_arm[1]) / (stamp_s - self._previous_arm[0])
+        else:
+            velocity = np.zeros(len(self._arm_names))
+        self._previous_arm = (stamp_s, positions)
+        state = RobotState(
+            positions,
+            velocity,
+            float(msg.position[index[self._gripper_joint]]),
+            stamp_s,
+            time.monotonic(),
+        )
+        with self._lock:
+            self._state = state
+
+    def latest(self, max_age_s: float) -> RobotState | None:
+        """The newest state, or None when there is none younger than `max_age_s`."""
+        with self._lock:
+            state = self._state
+        if state is None or time.monotonic() - state.received_monotonic_s > max_age_s:
+            return None
+        return state
+
+
+class TopicArmController:
+    def __init__(
+        self,
+        node: Node,
+        topic: str,
+        joint_names: tuple[str, ...],
+        monitor: JointStateMonitor,
+        max_state_age_s: float,
+    ) -> None:
+        self._publisher = node.create_publisher(JointTrajectory, topic, 10)
+        self._joint_names = joint_names
+        self._monitor = monitor
+        self._max_state_age_s = max_state_age_s
+
+    def execute(
+        self,
+        path: TimedPath,
+        goal_tolerance_rad: float,
+        timeout_s: float,
+        canceled: Callable[[], bool],
+    ) -> None:
+        """Send the trajectory and wait until the arm rests at its end.
+
+        Raises ExecutionError (no state, timeout) or CanceledError; both stop the arm first.
+        """
+        self._publisher.publish(
+            conversions.trajectory_to_msg(
+                self._joint_names, path.times_s, path.positions_rad, path.velocities_rad_s
+            )
+        )
+        deadline = time.monotonic() + timeout_s
+        goal = path.positions_rad[-1]
+        while True:
+            if canceled():
+                self.stop(timeout_s=2.0)
+                raise CanceledError("canceled during motion")
+            state = self._monitor.latest(self._max_state_age_s)
+            if state is None:
+                self.stop(timeout_s=2.0)
+                raise ExecutionError("joint states stopped arriving during motion")
+            at_goal = np.max(np.abs(state.arm_rad - goal)) <= goal_tolerance_rad
+            if at_goal and np.max(np.abs(state.arm_velocity_rad_s)) < 5 * STILL_VELOCITY_RAD_S:
+                return
+            if time.monotonic() > deadline:
+                self.stop(timeout_s=2.0)
+                error = np.max(np.abs(state.arm_rad - goal))
+                raise ExecutionError(
+                    f"the arm did not reach the segment's end within {timeout_s:.1f} s "
+                    f"(largest joint error {error:.3f} rad)"
+                )
+            time.sleep(POLL_S)
+
+    def stop(self, timeout_s: float) -> bool:
+        """Empty trajectory = stop (joint trajectory controller semantics); True once still."""
+        self._publisher.publish(JointTrajectory(joint_names=list(self._joint_names)))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self._monitor.latest(self._max_state_age_s)
+            if (
+                state is not None
+                and np.max(np.abs(state.arm_velocity_rad_s)) < STILL_VELOCITY_RAD_S
+            ):
+                return True
+            time.sleep(POLL_S)
+        return False
+
+
+class TopicGripper:
+    def __init__(self, node: Node, topic: str, monitor: JointStateMonitor) -> None:
+        self._publisher = node.create_publisher(Float64MultiArray, topic, 10)
+        self._monitor = monitor
+
+    def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
+        """Command a knuckle angle; return where the fingers settled (they stop on an object)."""
+        self._publisher.publish(Float64MultiArray(data=[float(position_rad)]))
+        deadline = time.monotonic() + timeout_s
+        history: list[tuple[float, float]] = []
+        while time.monotonic() < deadline:
+            state = self._monitor.latest(max_state_age_s)
+            if state is None:
+                raise ExecutionError("joint states stopped arriving while the gripper moved")
+            now = time.monotonic()
+            history.append((now, state.gripper_rad))
+            recent = [p for t, p in history if now - t <= 0.3]
+            settled = now - history[0][0] > 0.3 and max(recent) - min(recent) < 0.002
+            if abs(state.gripper_rad - position_rad) < 0.01 or settled:
+                return state.gripper_rad
+            time.sleep(POLL_S)
+        raise ExecutionError(f"the gripper did not settle within {timeout_s:.1f} s")
