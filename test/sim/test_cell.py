@@ -1,9 +1,8 @@
-"""The MuJoCo cell: kinematics vs ur_analytic_ik, cameras, determinism, tracking, a scripted pick."""
+"""The MuJoCo cell: kinematics, cameras, determinism, arm tracking and a scripted pick."""
 
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -14,10 +13,8 @@ from a2_grasping.core.gripper import TOOL0_R_TCP
 from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, SimConfig
 from a2_grasping.sim.objects import COLORS, Shape, generate_objects
+from a2_grasping.sim.scripted_pick import pick
 from a2_grasping.sim.trajectory import TrajectoryError
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from picking import pick  # noqa: E402
 
 pytestmark = pytest.mark.sim
 
@@ -140,7 +137,8 @@ def test_physical_arm_tracks_a_trajectory_and_respects_limits(box_cell):
 def test_empty_trajectory_stops_the_physical_arm(box_cell):
     home = np.array(box_cell.config.home_joint_positions)
     box_cell.set_arm_positions(home)
-    box_cell.command_trajectory(ARM_JOINTS, [2.0], [(home + [-1.5, 0.5, -1.0, 1, 1, 1]).tolist()])
+    target = home + np.array([-1.5, 0.5, -1.0, 1.0, 1.0, 1.0])
+    box_cell.command_trajectory(ARM_JOINTS, [2.0], [target.tolist()])
     box_cell.step(0.8)
     assert np.max(np.abs(box_cell.joint_velocities()[:6])) > 0.3
     box_cell.command_trajectory(ARM_JOINTS, [], [])

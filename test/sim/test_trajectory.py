@@ -76,7 +76,7 @@ def test_reaches_the_goal_within_limits_and_reports_completion():
     goal = np.array([1.0, -0.5, 0.8, 0.0, 0.3, -1.0])
     follower.start(_plan([0.5, 1.5], [list(goal / 3), list(goal)]), now_s=0.0)
     assert follower.executing
-    times, q = _run(follower, 0.0, 2.5)
+    _, q = _run(follower, 0.0, 2.5)
     np.testing.assert_allclose(q[-1], goal, atol=1e-4)
     assert not follower.executing
     v = np.diff(q, axis=0) / DT_S

@@ -1,4 +1,8 @@
-"""A scripted top-down pick through the ROS-free cell API (IK from ur_analytic_ik)."""
+"""A scripted top-down pick through the ROS-free cell API, using ground truth (IK: ur_analytic_ik).
+
+A sanity check of the cell's physics and kinematics (tests, debugging), not part of the pipeline:
+it reads object poses from ground truth, which the pipeline must never do.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import ARM_JOINTS
 from a2_grasping.sim.objects import ObjectSpec
 
+# The menagerie 2F-85's pinch site, measured in test/sim/test_cell.py.
 PINCH_FROM_TOOL0_M = 0.1558
 JOINT_SPEED_RAD_S = 1.0
 
