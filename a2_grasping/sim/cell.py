@@ -21,7 +21,6 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede importing mujoco
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -30,7 +29,7 @@ from numpy.typing import NDArray
 
 from a2_grasping.sim.cameras import CameraSpec
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, GRIPPER_JOINT, SimConfig
-from a2_grasping.sim.objects import ObjectSpec, SceneKind, Shape, generate_objects
+from a2_grasping.sim.objects import ObjectSpec, ObjectState, SceneKind, Shape, generate_objects
 from a2_grasping.sim.trajectory import (
     JointLimits,
     TrajectoryError,
@@ -51,14 +50,6 @@ _TABLE_RGBA = (0.72, 0.72, 0.70, 1.0)
 _OBJECT_FRICTION = (1.0, 0.005, 0.0001)  # sliding, torsional, rolling
 # Nominal UR5e kinematics (Universal Robots DH: d1, a2, a3, d4, d5, d6), as in ur_analytic_ik.
 _UR5E_D1, _UR5E_A3, _UR5E_D4, _UR5E_D5, _UR5E_D6 = 0.1625, 0.3922, 0.1333, 0.0997, 0.0996
-
-
-@dataclass(frozen=True)
-class ObjectState:
-    """Ground truth of one object (scoring only; nothing in the pipeline may use it)."""
-
-    spec: ObjectSpec
-    base_from_object: NDArray[np.float64]  # 4x4
 
 
 class SimCell:
@@ -242,14 +233,14 @@ class SimCell:
             pose = np.eye(4)
             pose[:3, :3] = self.data.xmat[body.id].reshape(3, 3)
             pose[:3, 3] = self.data.xpos[body.id]
-            states.append(ObjectState(spec, pose))
+            states.append(ObjectState(spec, pose, float(pose[2, 3] - self._spawn_z[spec.name])))
         return states
 
     def object_height_gain_m(self, name: str) -> float:
         """How far the object's centre is above where it rested at the start of the episode."""
         for state in self.object_states():
             if state.spec.name == name:
-                return float(state.base_from_object[2, 3] - self._spawn_z[name])
+                return state.height_gain_m
         raise KeyError(f"no object named {name!r}; objects: {[o.name for o in self.objects]}")
 
     def lifted(self, name: str, min_rise_m: float = 0.05) -> bool:

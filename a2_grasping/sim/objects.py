@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+from numpy.typing import NDArray
 
 # Where objects spawn (object centres), in the base frame; the table top is z = 0.
 SPAWN_X_M = (0.35, 0.65)
@@ -84,6 +85,15 @@ class ObjectSpec:
     def footprint_radius_m(self) -> float:
         """Radius of the circle around the centre that covers the object seen from above."""
         return 0.5 * math.hypot(self.size_m[0], self.size_m[1])
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """Ground truth of one object during an episode (scoring only, never the pipeline)."""
+
+    spec: ObjectSpec
+    base_from_object: NDArray[np.float64]  # 4x4, the object's centre
+    height_gain_m: float  # centre height above its resting height at the episode start
 
 
 def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]:
