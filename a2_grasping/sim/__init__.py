@@ -8,3 +8,9 @@ Modules: `objects` (seeded scene descriptions, numpy only), `cameras` (optical-f
 intrinsics), `trajectory` (the joint-trajectory controller), `config`, and `cell` (MuJoCo; the
 only module that imports it).
 """
+
+import os
+
+# Headless rendering through EGL. MuJoCo reads this when it is first imported, so it is set as
+# soon as anything of the simulated cell is imported (before cell.py imports mujoco).
+os.environ.setdefault("MUJOCO_GL", "egl")

@@ -125,9 +125,10 @@ class SimCell:
     def step(self, duration_s: float) -> None:
         """Advance physics and controllers by `duration_s` (rounded to whole 2 ms steps)."""
         for _ in range(max(0, round(duration_s / PHYSICS_TIMESTEP_S))):
-            now_s = self.data.time
-            setpoint = self._follower.update(now_s + PHYSICS_TIMESTEP_S, PHYSICS_TIMESTEP_S)
-            self._apply_controls(setpoint, self._follower.setpoint_velocity_rad_s)
+            if not self._follower.at_rest:  # a resting arm keeps its servo targets
+                now_s = self.data.time + PHYSICS_TIMESTEP_S
+                setpoint = self._follower.update(now_s, PHYSICS_TIMESTEP_S)
+                self._apply_controls(setpoint, self._follower.setpoint_velocity_rad_s)
             mujoco.mj_step(self.model, self.data)
 
     def _apply_controls(self, arm_rad: NDArray[np.float64], arm_rad_s: NDArray[np.float64]) -> None:
@@ -181,6 +182,9 @@ class SimCell:
                 f"gripper position {position_rad!r} rad outside 0 .. {GRIPPER_CLOSED_RAD}"
             )
         self._gripper_target_rad = float(position_rad)
+        self.data.ctrl[self._gripper_act] = (
+            self._gripper_target_rad / GRIPPER_CLOSED_RAD * _GRIPPER_CTRL_MAX
+        )
 
     @property
     def arm_executing(self) -> bool:
@@ -222,6 +226,7 @@ class SimCell:
         self.data.qpos[self._arm_qpos] = positions_rad
         self.data.qvel[self._arm_dof] = 0.0
         self._follower.reset(np.asarray(positions_rad, dtype=np.float64))
+        self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
         mujoco.mj_forward(self.model, self.data)
 
     # ---- ground truth (scoring only) ----
@@ -269,7 +274,14 @@ class SimCell:
 
     def _renderer_for(self, spec: CameraSpec) -> mujoco.Renderer:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, spec.height, spec.width)
+            try:
+                self._renderer = mujoco.Renderer(self.model, spec.height, spec.width)
+            except mujoco.FatalError as error:
+                raise RuntimeError(
+                    f"cannot create an OpenGL context ({error}); MUJOCO_GL is "
+                    f"{os.environ.get('MUJOCO_GL')!r}: set MUJOCO_GL=egl before mujoco is first "
+                    "imported (importing a2_grasping.sim first does that)"
+                ) from error
         return self._renderer
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ _LIMIT_TOLERANCE = 0.02
 # A trajectory counts as finished when the setpoint is this close to its last point.
 _SETTLED_POSITION_RAD = 1e-4
 _SETTLED_VELOCITY_RAD_S = 1e-3
+_REST_TOLERANCE = 1e-9
 
 
 class TrajectoryError(ValueError):
@@ -183,6 +184,16 @@ class TrajectoryFollower:
     def executing(self) -> bool:
         """True while a trajectory runs or the arm is braking to a stop."""
         return self._plan is not None or self._stopping
+
+    @property
+    def at_rest(self) -> bool:
+        """Nothing running and the setpoint converged onto the hold position (1 nrad): further
+        updates would change nothing that matters, so the cell may skip them."""
+        return (
+            not self.executing
+            and bool(np.all(np.abs(self._v) < _REST_TOLERANCE))
+            and bool(np.all(np.abs(self._q - self._hold_q) < _REST_TOLERANCE))
+        )
 
     def start(self, plan: TrajectoryPlan, now_s: float) -> None:
         """Replace whatever runs with `plan`, starting from the current setpoint.
