@@ -6,22 +6,30 @@ colour rgb8, bgr8, rgba8, bgra8, mono8; depth 16UC1 (millimetres) and 32FC1 (met
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
-from builtin_interfaces.msg import Time
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Pose, Transform
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection import RankedGrasps
-from a2_grasping.msg import GraspCandidate, SceneSnapshot
+from a2_grasping.msg import GraspCandidate, SceneSnapshot, SimObject
 from a2_grasping.srv import SelectGrasp
+
+if TYPE_CHECKING:
+    from a2_grasping.sim.objects import ObjectState
 
 _NS_PER_S = 1_000_000_000
 _COLOR_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 _MM_PER_M = 1000.0
+_UINT16_MAX = 65535
 
 
 class ConversionError(ValueError):
@@ -35,6 +43,10 @@ def time_to_seconds(stamp: Time) -> float:
 def seconds_to_time(seconds: float) -> Time:
     total_ns = round(seconds * _NS_PER_S)
     return Time(sec=total_ns // _NS_PER_S, nanosec=total_ns % _NS_PER_S)
+
+
+def duration_to_seconds(duration: Duration) -> float:
+    return duration.sec + duration.nanosec / _NS_PER_S
 
 
 # ---- images ----
@@ -119,9 +131,10 @@ def depth_m_to_image(
     height, width = depth_m.shape
     if encoding == "32FC1":
         data = np.ascontiguousarray(depth_m, dtype="<f4")
-    elif encoding == "16UC1":
+    elif encoding == "16UC1":  # 0 = no return, also for depths the format cannot hold
         depth_mm = np.nan_to_num(np.asarray(depth_m, dtype=np.float64) * _MM_PER_M, nan=0.0)
-        data = np.clip(np.round(depth_mm), 0, 65535).astype("<u2")
+        depth_mm[(depth_mm <= 0.0) | (depth_mm > _UINT16_MAX)] = 0.0
+        data = np.rint(depth_mm).astype("<u2")
     else:
         raise ConversionError(f"cannot encode depth as '{encoding}' (16UC1 or 32FC1)")
     image = Image(height=height, width=width, encoding=encoding, step=width * data.dtype.itemsize)
@@ -133,7 +146,8 @@ def depth_m_to_image(
 def intrinsics_to_camera_info(
     intrinsics: NDArray[np.floating], width: int, height: int, stamp: Time, frame_id: str
 ) -> CameraInfo:
-    """CameraInfo of an undistorted pinhole camera with matrix K (P = [K | 0])."""
+    """CameraInfo of an undistorted pinhole camera with matrix K (P = [K | 0]): the inverse of
+    camera_info_to_intrinsics."""
     k = np.asarray(intrinsics, dtype=np.float64)
     info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
     info.header.stamp, info.header.frame_id = stamp, frame_id
@@ -154,6 +168,74 @@ def camera_info_to_intrinsics(info: CameraInfo, width: int, height: int) -> NDAr
     if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0 or k[2, 2] != 1.0:
         raise ConversionError(f"CameraInfo K is not a valid intrinsic matrix: {k.tolist()}")
     return k
+
+
+# ---- joints ----
+
+
+def joint_state(
+    names: tuple[str, ...],
+    positions: NDArray[np.float64],
+    velocities: NDArray[np.float64],
+    stamp: Time,
+) -> JointState:
+    msg = JointState(name=list(names))
+    msg.header.stamp = stamp
+    msg.position = [float(v) for v in positions]
+    msg.velocity = [float(v) for v in velocities]
+    return msg
+
+
+@dataclass(frozen=True)
+class TrajectoryCommand:
+    """A JointTrajectory's content as plain numbers (validation happens in the controller)."""
+
+    joint_names: tuple[str, ...]
+    times_s: tuple[float, ...]
+    positions_rad: tuple[tuple[float, ...], ...]
+    velocities_rad_s: tuple[tuple[float, ...], ...]  # per point, empty when not given
+
+
+def trajectory_from_msg(msg: JointTrajectory) -> TrajectoryCommand:
+    return TrajectoryCommand(
+        joint_names=tuple(msg.joint_names),
+        times_s=tuple(duration_to_seconds(p.time_from_start) for p in msg.points),
+        positions_rad=tuple(tuple(float(v) for v in p.positions) for p in msg.points),
+        velocities_rad_s=tuple(tuple(float(v) for v in p.velocities) for p in msg.points),
+    )
+
+
+def trajectory_to_msg(
+    joint_names: tuple[str, ...],
+    times_s: NDArray[np.float64],
+    positions_rad: NDArray[np.float64],
+    velocities_rad_s: NDArray[np.float64] | None = None,
+) -> JointTrajectory:
+    """JointTrajectory (header stamp 0: start on receipt, as the JTC does)."""
+    msg = JointTrajectory(joint_names=list(joint_names))
+    for i, t in enumerate(times_s):
+        point = JointTrajectoryPoint(positions=[float(v) for v in positions_rad[i]])
+        if velocities_rad_s is not None:
+            point.velocities = [float(v) for v in velocities_rad_s[i]]
+        total_ns = round(float(t) * _NS_PER_S)
+        point.time_from_start = Duration(sec=total_ns // _NS_PER_S, nanosec=total_ns % _NS_PER_S)
+        msg.points.append(point)
+    return msg
+
+
+# ---- simulated cell (sim-only messages) ----
+
+
+def sim_object_to_msg(state: ObjectState) -> SimObject:
+    spec = state.spec
+    return SimObject(
+        name=spec.name,
+        shape=spec.shape.value,
+        color=spec.color,
+        size_m=list(spec.size_m),
+        pose=matrix_to_pose(state.base_from_object),
+        height_gain_m=state.height_gain_m,
+    )
 
 
 # ---- poses ----

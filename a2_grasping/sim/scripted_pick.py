@@ -1,0 +1,73 @@
+"""A scripted top-down pick through the ROS-free cell API, using ground truth (IK: ur_analytic_ik).
+
+A sanity check of the cell's physics and kinematics (tests, debugging), not part of the pipeline:
+it reads object poses from ground truth, which the pipeline must never do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ur_analytic_ik
+
+from a2_grasping.sim.cell import SimCell
+from a2_grasping.sim.config import ARM_JOINTS
+from a2_grasping.sim.objects import ObjectSpec
+
+# The menagerie 2F-85's pinch site, measured in test/sim/test_cell.py.
+PINCH_FROM_TOOL0_M = 0.1558
+JOINT_SPEED_RAD_S = 1.0
+
+
+def top_down_tool0(position_m: np.ndarray, closing_axis: np.ndarray) -> np.ndarray:
+    """base_from_tool0 with tool0 z pointing down, x along the closing axis, pinch at position."""
+    x = np.array([closing_axis[0], closing_axis[1], 0.0])
+    x /= np.linalg.norm(x)
+    z = np.array([0.0, 0.0, -1.0])
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+    pose[:3, 3] = position_m - PINCH_FROM_TOOL0_M * z
+    return pose
+
+
+def ik_closest(pose: np.ndarray, seed_rad: np.ndarray) -> np.ndarray:
+    solutions = ur_analytic_ik.ur5e.inverse_kinematics_closest(
+        np.ascontiguousarray(pose), *seed_rad
+    )
+    assert solutions, "target out of reach"
+    return np.asarray(solutions[0])
+
+
+def move_through(cell: SimCell, waypoints: list[np.ndarray], settle_s: float = 0.3) -> None:
+    """Send waypoints as one positions-only trajectory at a safe joint speed and wait for it."""
+    current = cell.joint_positions()[:6]
+    times, t = [], 0.0
+    for q in waypoints:
+        t += max(0.2, float(np.max(np.abs(q - current))) / JOINT_SPEED_RAD_S)
+        times.append(t)
+        current = q
+    cell.command_trajectory(ARM_JOINTS, times, [q.tolist() for q in waypoints])
+    cell.step(t + settle_s)
+
+
+def pick(cell: SimCell, target: ObjectSpec, lift_m: float = 0.15) -> None:
+    """Open, pre-grasp 12 cm above, descend, close, lift."""
+    state = next(s for s in cell.object_states() if s.spec.name == target.name)
+    centre = state.base_from_object[:3, 3]
+    closing = state.base_from_object[:3, 1]  # object y: the graspable width of every shape
+    grasp_z = max(centre[2], 0.022)  # fingertips reach below the pinch as the fingers close
+    q = cell.joint_positions()[:6]
+    cell.command_gripper(0.0)
+    pre = ik_closest(top_down_tool0(np.r_[centre[:2], grasp_z + 0.12], closing), q)
+    descend = [
+        ik_closest(top_down_tool0(np.r_[centre[:2], z], closing), pre)
+        for z in np.linspace(grasp_z + 0.09, grasp_z, 4)
+    ]
+    move_through(cell, [pre])
+    move_through(cell, descend)
+    cell.command_gripper(0.8)
+    cell.step(1.0)
+    lift = [
+        ik_closest(top_down_tool0(np.r_[centre[:2], z], closing), descend[-1])
+        for z in np.linspace(grasp_z + 0.05, grasp_z + lift_m, 3)
+    ]
+    move_through(cell, lift, settle_s=0.5)

@@ -1,0 +1,224 @@
+"""sim_node over real DDS: the node in its own process, the test as the drivers' consumer."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from a2_grasping.core.config_fields import describe
+from a2_grasping.ros import clients, conversions
+from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_JOINT, SimConfig
+from a2_grasping.srv import SimObjects, SimReset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 30.0  # process start, model compile, renderer, DDS discovery
+MOTION_TIMEOUT_S = 15.0
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+TRAJECTORY_TOPIC = "/scaled_joint_trajectory_controller/joint_trajectory"
+GRIPPER_TOPIC = "/robotiq_gripper_controller/commands"
+
+
+def test_config_file_documents_the_defaults():
+    document = yaml.safe_load((REPO_ROOT / "config" / "sim_node.yaml").read_text())
+    values = document["sim_node"]["ros__parameters"]
+    assert set(values) == set(describe(SimConfig))
+    assert all(describe(SimConfig).values()), "every parameter needs a description"
+    defaults = {f.name: f.default for f in dataclasses.fields(SimConfig)}
+    assert dataclasses.asdict(SimConfig(**values)) == defaults
+
+
+class _Recorder:
+    """Keeps every message per topic (the test reads them after spinning)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.messages: dict[str, list] = {}
+        self.executor = SingleThreadedExecutor(context=node.context)
+        self.executor.add_node(node)
+
+    def subscribe(self, msg_type, topic, qos=RELIABLE):
+        self.messages[topic] = []
+        self.node.create_subscription(msg_type, topic, self.messages[topic].append, qos)
+
+    def spin_until(self, predicate, timeout_s, what):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            self.executor.spin_once(timeout_sec=0.05)
+        raise TimeoutError(f"{what} not within {timeout_s} s")
+
+    def latest_joints(self):
+        msg = self.messages["/joint_states"][-1]
+        return np.array(msg.position)
+
+    def close(self):
+        self.executor.remove_node(self.node)
+        self.executor.shutdown(timeout_sec=1.0)
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+def test_sim_node_publishes_like_the_drivers_and_obeys_commands(start_node, ros_node):
+    sim = start_node("sim_node", "-p", "camera_rate_hz:=2.0")
+    recorder = _Recorder(ros_node)
+    camera_topics = []
+    for camera in ("front_left", "front_right"):
+        for stream in ("color", "aligned_depth_to_color"):
+            recorder.subscribe(Image, f"/{camera}/{stream}/image_raw")
+            recorder.subscribe(CameraInfo, f"/{camera}/{stream}/camera_info")
+            camera_topics += [f"/{camera}/{stream}/image_raw", f"/{camera}/{stream}/camera_info"]
+    recorder.subscribe(JointState, "/joint_states")
+    recorder.subscribe(Clock, "/clock", BEST_EFFORT)
+    try:
+        recorder.spin_until(
+            lambda: (
+                all(len(recorder.messages[t]) >= 2 for t in camera_topics)
+                and len(recorder.messages["/joint_states"]) > 50
+            ),
+            STARTUP_TIMEOUT_S,
+            "two frames from every camera stream and 50 joint states",
+        )
+        _check_camera_streams(recorder.messages)
+        _check_joint_states_and_clock(recorder.messages)
+
+        trajectory_pub = ros_node.create_publisher(JointTrajectory, TRAJECTORY_TOPIC, RELIABLE)
+        gripper_pub = ros_node.create_publisher(Float64MultiArray, GRIPPER_TOPIC, RELIABLE)
+        recorder.spin_until(
+            lambda: (
+                trajectory_pub.get_subscription_count() > 0
+                and gripper_pub.get_subscription_count() > 0
+            ),
+            STARTUP_TIMEOUT_S,
+            "sim_node's command subscriptions",
+        )
+        start = recorder.latest_joints()
+
+        # bad commands: rejected with a specific log line, nothing moves
+        bad_names = (*ARM_JOINTS[:5], "wrist_3")
+        trajectory_pub.publish(
+            conversions.trajectory_to_msg(bad_names, np.array([1.0]), start[None, :6] + 0.2)
+        )
+        nan_goal = start[None, :6].copy()
+        nan_goal[0, 1] = math.nan
+        trajectory_pub.publish(conversions.trajectory_to_msg(ARM_JOINTS, np.array([1.0]), nan_goal))
+        gripper_pub.publish(Float64MultiArray(data=[math.nan]))
+        recorder.spin_until(
+            lambda: "NaN" in sim.output() and "gripper command rejected" in sim.output(),
+            MOTION_TIMEOUT_S,
+            "rejection log lines",
+        )
+        assert "unknown ['wrist_3']" in sim.output()
+        t_end = time.monotonic() + 1.0
+        recorder.spin_until(lambda: time.monotonic() > t_end, 2.0, "a second of joint states")
+        np.testing.assert_allclose(recorder.latest_joints(), start, atol=2e-3)
+
+        # a good trajectory moves /joint_states to the goal; the gripper closes
+        goal = start[:6] + np.array([-0.3, 0.1, -0.1, 0.0, 0.2, 0.5])
+        trajectory_pub.publish(
+            conversions.trajectory_to_msg(ARM_JOINTS, np.array([1.0]), goal[None])
+        )
+        gripper_pub.publish(Float64MultiArray(data=[0.8]))
+        recorder.spin_until(
+            lambda: (
+                np.max(np.abs(recorder.latest_joints()[:6] - goal)) < 2e-3
+                and recorder.latest_joints()[6] > 0.7
+            ),
+            MOTION_TIMEOUT_S,
+            "arm at the goal and gripper closed",
+        )
+
+        # ground truth and reset (sim-only services)
+        objects_client = ros_node.create_client(SimObjects, "/sim/objects")
+        reset_client = ros_node.create_client(SimReset, "/sim/reset")
+        clients.wait_for_service(objects_client, STARTUP_TIMEOUT_S)
+        clients.wait_for_service(reset_client, STARTUP_TIMEOUT_S)
+        deadline = time.monotonic() + MOTION_TIMEOUT_S
+        truth = clients.call(ros_node, objects_client, SimObjects.Request(), 5.0, attempts=3)
+        while truth.arm_executing and time.monotonic() < deadline:  # settling after the goal
+            truth = clients.call(ros_node, objects_client, SimObjects.Request(), 5.0, attempts=3)
+        assert truth.scene == "single" and len(truth.objects) == 1 and not truth.arm_executing
+        before_reset_s = conversions.time_to_seconds(truth.stamp)
+        refused = clients.call(ros_node, reset_client, SimReset.Request(scene="shelf"), 5.0)
+        assert not refused.success and "shelf" in refused.message
+        reset = clients.call(
+            ros_node, reset_client, SimReset.Request(seed=5, scene="clutter"), 30.0
+        )
+        assert reset.success, reset.message
+        assert 5 <= len(reset.objects) <= 8
+        assert len({o.color for o in reset.objects}) == len(reset.objects)
+        truth = clients.call(ros_node, objects_client, SimObjects.Request(), 5.0, attempts=3)
+        assert truth.seed == 5 and [o.name for o in truth.objects] == [
+            o.name for o in reset.objects
+        ]
+        assert conversions.time_to_seconds(truth.stamp) > before_reset_s, "time never jumps back"
+        recorder.spin_until(
+            lambda: np.max(np.abs(recorder.latest_joints()[:6] - start[:6])) < 1e-3,
+            MOTION_TIMEOUT_S,
+            "arm back home after the reset",
+        )
+    finally:
+        recorder.close()
+
+
+def _check_camera_streams(messages):
+    for camera in ("front_left", "front_right"):
+        frame = f"{camera}_color_optical_frame"
+        # the newest frame every stream has delivered (streams arrive independently)
+        streams = [
+            f"/{camera}/color/image_raw",
+            f"/{camera}/aligned_depth_to_color/image_raw",
+            f"/{camera}/color/camera_info",
+            f"/{camera}/aligned_depth_to_color/camera_info",
+        ]
+        by_stamp = [{_stamp_ns(m): m for m in messages[topic]} for topic in streams]
+        common = set.intersection(*(set(frames) for frames in by_stamp))
+        assert common, "no frame delivered on all four streams"
+        color, depth, info, depth_info = (frames[max(common)] for frames in by_stamp)
+        assert (color.encoding, color.width, color.height, color.step) == ("rgb8", 640, 480, 1920)
+        assert (depth.encoding, depth.width, depth.height, depth.step) == ("16UC1", 640, 480, 1280)
+        assert len(color.data) == 640 * 480 * 3 and len(depth.data) == 640 * 480 * 2
+        for msg in (color, depth, info, depth_info):
+            assert msg.header.frame_id == frame
+        expected_k = SimConfig().cameras()[0].intrinsics
+        k = conversions.camera_info_to_intrinsics(info, 640, 480)
+        np.testing.assert_allclose(k, expected_k)
+        assert list(depth_info.k) == list(info.k)
+        depth_m = conversions.depth_image_to_m(depth)
+        valid = depth_m[depth_m > 0]
+        assert valid.size > 0.8 * depth_m.size and 0.3 < np.median(valid) < 1.5
+        rgb = conversions.color_image_to_rgb(color)
+        assert rgb.std() > 10, "an image, not a blank frame"
+        stamps = [
+            conversions.time_to_seconds(m.header.stamp)
+            for m in messages[f"/{camera}/color/image_raw"]
+        ]
+        assert np.allclose(np.diff(stamps), 0.5, atol=0.01), "2 Hz in simulated time"
+
+
+def _stamp_ns(msg):
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def _check_joint_states_and_clock(messages):
+    states = messages["/joint_states"]
+    assert list(states[-1].name) == [*ARM_JOINTS, GRIPPER_JOINT]
+    assert len(states[-1].position) == 7 and len(states[-1].velocity) == 7
+    stamps = np.array([conversions.time_to_seconds(m.header.stamp) for m in states])
+    assert np.all(np.diff(stamps) > 0)
+    assert np.median(np.diff(stamps)) <= 0.01, ">= 100 Hz in simulated time"
+    clocks = [conversions.time_to_seconds(m.clock) for m in messages["/clock"]]
+    assert len(clocks) > 10 and np.all(np.diff(clocks) > 0)
