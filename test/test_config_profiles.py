@@ -1,0 +1,37 @@
+"""The shipped parameter files agree with each other and with the nodes' declared parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import yaml
+
+from a2_grasping.core.perception_config import CameraConfig, PerceptionConfig
+from a2_grasping.tools.node_process import install_prefix
+
+CONFIG = install_prefix() / "share" / "a2_grasping" / "config"
+
+
+def _parameters(name: str) -> dict:
+    return yaml.safe_load((CONFIG / f"{name}.yaml").read_text())[name]["ros__parameters"]
+
+
+def test_perception_profile_uses_the_simulated_cameras_poses():
+    sim, perception = _parameters("sim_node"), _parameters("perception_node")
+    assert perception["camera_names"] == sim["camera_names"]
+    for i, camera in enumerate(sim["camera_names"]):
+        assert perception[camera]["base_from_optical"] == sim["camera_poses"][7 * i : 7 * i + 7]
+
+
+def test_perception_profile_names_only_declared_parameters_and_builds_valid_configs():
+    perception = _parameters("perception_node")
+    top_level = {f.name for f in dataclasses.fields(PerceptionConfig)}
+    per_camera = {f.name for f in dataclasses.fields(CameraConfig)}
+    cameras = set(perception["camera_names"])
+    assert set(perception) - cameras == top_level  # every parameter documented, no typos
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in perception.items()}
+    PerceptionConfig(**{k: v for k, v in values.items() if k in top_level})
+    for camera in cameras:
+        assert set(perception[camera]) == per_camera
+        block = perception[camera]
+        CameraConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in block.items()})
