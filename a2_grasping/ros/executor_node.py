@@ -324,10 +324,13 @@ class ExecutorNode(Node):
         checker = CollisionChecker(
             planner_config.table_height_m,
             self._planner.gripper,
-            scene_points_m=cloud.points_m,
             octree_resolution_m=planner_config.octree_resolution_m,
             table_clearance_m=planner_config.table_clearance_m,
         )
+        on_robot = checker.robot_points_mask(
+            cloud.points_m, state.arm_rad, planner_config.robot_filter_radius_m
+        )
+        checker.set_scene_points(cloud.points_m[~on_robot])
         poses = np.stack([conversions.pose_to_matrix(c.pose.pose) for c in candidates])
         try:
             return self._planner.plan(state.arm_rad, poses, checker, velocity_scaling=scaling)

@@ -11,6 +11,7 @@ arm, and every plan starts from a state the robot is in.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import coal
@@ -56,6 +57,7 @@ class CollisionChecker:
             package_dirs=[str(ur5e_urdf_path().parent)],
         )
         self._robot_ids = list(range(self.geometry.ngeoms))
+        self._fingertip_from_tool0_m = gripper.tool0_to_tcp_m + gripper.fingertip_z_m
         self._add_gripper(gripper, gripper_opening_m)
         self._table_id = self._add_environment(
             "table",
@@ -111,6 +113,11 @@ class CollisionChecker:
             self.geometry.addGeometryObject(pin.GeometryObject(name, 0, 0, placement, shape))
         )
 
+    def set_scene_points(self, points_m: NDArray[np.floating]) -> None:
+        """Replace the scene cloud (e.g. after removing the robot's own points)."""
+        self._scene_points = np.asarray(points_m, dtype=np.float64).reshape(-1, 3)
+        self.ignore_near(None, 0.0)
+
     def ignore_near(self, center_m: NDArray[np.floating] | None, radius_m: float) -> None:
         """Check against the scene cloud except the points within `radius_m` of `center_m`
         (the object being grasped); None: the whole cloud."""
@@ -133,6 +140,27 @@ class CollisionChecker:
         if not len(points):  # an octree needs a point; put one far below the table
             points = np.array([[0.0, 0.0, -10.0]])
         return coal.makeOctree(np.ascontiguousarray(points), self._octree_resolution_m)
+
+    def robot_points_mask(
+        self, points_m: NDArray[np.floating], joints_rad: NDArray[np.floating], radius_m: float
+    ) -> NDArray[np.bool_]:
+        """Mask of points on the robot itself at `joints_rad` (cameras see the arm): within
+        `radius_m` of the chain of joint origins, extended to the fingertips."""
+        q = np.asarray(joints_rad, dtype=np.float64)
+        pin.framesForwardKinematics(self.model, self.data, q)
+        chain = [self.data.oMi[j].translation for j in range(1, self.model.njoints)]
+        tool0 = self.data.oMf[self.model.getFrameId("tool0")].homogeneous
+        chain.append(tool0[:3, 3])
+        chain.append((tool0 @ np.array([0.0, 0.0, self._fingertip_from_tool0_m, 1.0]))[:3])
+        points = np.asarray(points_m, dtype=np.float64)
+        mask = np.zeros(len(points), dtype=bool)
+        for start, end in itertools.pairwise(chain):
+            segment = end - start
+            length_sq = float(segment @ segment)
+            t = np.clip((points - start) @ segment / max(length_sq, 1e-12), 0.0, 1.0)
+            distance = np.linalg.norm(points - (start + t[:, None] * segment), axis=1)
+            mask |= distance < radius_m
+        return mask
 
     def is_free(self, joints_rad: NDArray[np.floating]) -> bool:
         q = np.asarray(joints_rad, dtype=np.float64)

@@ -36,6 +36,13 @@ class PlannerConfig:
         min_value=0.0,
         max_value=0.5,
     )
+    robot_filter_radius_m: float = config_field(
+        0.1,
+        "Cloud points within this distance of the arm's link chain (at the current joints) are "
+        "the robot seen by the cameras, not obstacles (m).",
+        min_value=0.0,
+        max_value=0.3,
+    )
     octree_resolution_m: float = config_field(
         0.01,
         "Resolution of the scene cloud's collision octree (m).",
