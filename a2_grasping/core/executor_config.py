@@ -89,7 +89,7 @@ class ExecutorConfig:
         max_value=0.5,
     )
     goal_tolerance_rad: float = config_field(
-        0.02, "A segment is done when every joint is this close to its end (rad).", min_value=0.001
+        0.005, "A segment is done when every joint is this close to its end (rad).", min_value=0.001
     )
 
     def __post_init__(self) -> None:

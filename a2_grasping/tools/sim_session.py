@@ -1,0 +1,234 @@
+"""The whole pipeline running against the simulated cell, driven from one process.
+
+Starts sim_node, perception_node, inference_node and executor_node as separate processes with the
+shipped parameter files (sim time for all but the simulator), and offers what the demo, the
+end-to-end tests and `bench sim` need: reset the cell, wait for a scene of it, run /pick with
+feedback (optionally cancelling), read joint states, and read the simulator's ground truth
+(scoring only: the pipeline never sees it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from numpy.typing import NDArray
+from rclpy.action import ActionClient
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import JointState
+
+from a2_grasping.action import Pick
+from a2_grasping.core.kinematics import UR_JOINT_NAMES
+from a2_grasping.msg import SceneSnapshot, SimObject
+from a2_grasping.ros import conversions
+from a2_grasping.srv import SimObjects, SimReset
+from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
+
+PIPELINE_NODES = ("sim_node", "perception_node", "inference_node", "executor_node")
+DISCOVERY_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 15.0
+
+
+def node_arguments(name: str, extra: Sequence[str] = ()) -> list[str]:
+    """--ros-args of one pipeline node: its shipped YAML, sim time, autostart for inference."""
+    config = install_prefix() / "share" / "a2_grasping" / "config" / f"{name}.yaml"
+    arguments = ["--params-file", str(config)]
+    if name != "sim_node":
+        arguments += ["-p", "use_sim_time:=true"]
+    if name == "inference_node":
+        arguments += ["-p", "autostart:=true"]
+    return [*arguments, *extra]
+
+
+class SimSession:
+    def __init__(
+        self,
+        domain_id: int,
+        log_dir: Path,
+        sim_arguments: Sequence[str] = (),
+        say: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self._say = say
+        env = local_ros_environment(domain_id)
+        env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
+        self.processes: list[NodeProcess] = []
+        for name in PIPELINE_NODES:
+            extra = sim_arguments if name == "sim_node" else ()
+            self.processes.append(
+                NodeProcess(name, node_arguments(name, extra), env, log_dir / f"{name}.log")
+            )
+            say(f"started {name} (log: {log_dir / f'{name}.log'})")
+        self._context = Context()
+        rclpy.init(
+            context=self._context,
+            domain_id=domain_id,
+            signal_handler_options=SignalHandlerOptions.NO,
+        )
+        self.node = rclpy.create_node("a2_sim_session", context=self._context)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self.node)
+        self._joint_state: JointState | None = None
+        self._scene: SceneSnapshot | None = None
+        self.node.create_subscription(
+            JointState, "/joint_states", self._on_joint_state, QoSProfile(depth=10)
+        )
+        self.node.create_subscription(
+            SceneSnapshot, "/a2/scene", self._on_scene, QoSProfile(depth=1)
+        )
+        self._reset = self.node.create_client(SimReset, "/sim/reset")
+        self._objects = self.node.create_client(SimObjects, "/sim/objects")
+        self._pick = ActionClient(self.node, Pick, "/pick")
+        try:
+            self._wait_for_servers()
+        except BaseException:
+            self.close()
+            raise
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        self._joint_state = msg
+
+    def _on_scene(self, msg: SceneSnapshot) -> None:
+        self._scene = msg
+
+    def _wait_for_servers(self) -> None:
+        deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+        for ready, name in (
+            (self._reset.service_is_ready, "/sim/reset"),
+            (self._objects.service_is_ready, "/sim/objects"),
+            (self._pick.server_is_ready, "/pick"),
+        ):
+            while not ready():
+                self._check_processes()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not appear within {DISCOVERY_TIMEOUT_S} s")
+                self._executor.spin_once(timeout_sec=0.1)
+        self._say("all nodes are up: /sim/reset, /sim/objects and /pick answer")
+
+    def _check_processes(self) -> None:
+        for process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{process.name} exited with {process.poll()}:\n{process.output()[-2000:]}"
+                )
+
+    def _wait(self, future: Any, timeout_s: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while not future.done():
+            self._check_processes()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not complete within {timeout_s:.0f} s")
+            self._executor.spin_once(timeout_sec=0.05)
+        return future.result()
+
+    # ---- the cell ----
+
+    def reset(self, seed: int, scene: str) -> list[SimObject]:
+        request = SimReset.Request(seed=seed, scene=scene)
+        response = self._wait(self._reset.call_async(request), CALL_TIMEOUT_S, "/sim/reset")
+        if not response.success:
+            raise RuntimeError(f"/sim/reset failed: {response.message}")
+        return list(response.objects)
+
+    def objects(self) -> list[SimObject]:
+        return list(self._objects_response().objects)
+
+    def _objects_response(self) -> SimObjects.Response:
+        future = self._objects.call_async(SimObjects.Request())
+        return self._wait(future, CALL_TIMEOUT_S, "/sim/objects")
+
+    def wait_for_fresh_scene(self, settle_s: float = 1.0, timeout_s: float = 20.0) -> None:
+        """Block until perception has published a scene taken after now (sim time) + settle."""
+        after_s = conversions.time_to_seconds(self._objects_response().stamp) + settle_s
+        deadline = time.monotonic() + timeout_s
+        while (
+            self._scene is None or conversions.time_to_seconds(self._scene.header.stamp) < after_s
+        ):
+            self._check_processes()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no scene of the current cell within {timeout_s:.0f} s")
+            self._executor.spin_once(timeout_sec=0.05)
+
+    def latest_scene(self) -> SceneSnapshot | None:
+        return self._scene
+
+    def arm_positions(self, max_wait_s: float = 2.0) -> NDArray[np.float64]:
+        """The newest arm joint positions (UR order), after spinning briefly for fresh ones."""
+        self._joint_state = None
+        deadline = time.monotonic() + max_wait_s
+        while self._joint_state is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no /joint_states")
+            self._executor.spin_once(timeout_sec=0.02)
+        index = {name: i for i, name in enumerate(self._joint_state.name)}
+        return np.array([self._joint_state.position[index[n]] for n in UR_JOINT_NAMES])
+
+    # ---- the task ----
+
+    def pick(
+        self,
+        goal: Pick.Goal,
+        timeout_s: float = 120.0,
+        cancel_at_stage: str = "",
+        cancel_after_s: float = 0.0,
+        on_stage: Callable[[str], None] = lambda _stage: None,
+    ) -> tuple[Pick.Result, list[str]]:
+        """Run one /pick goal; returns its result and the stages reported in feedback."""
+        stages: list[str] = []
+        stage_seen_at: list[float] = []
+
+        def on_feedback(message: Any) -> None:
+            stage = message.feedback.stage
+            if not stages or stages[-1] != stage:
+                stages.append(stage)
+                stage_seen_at.append(time.monotonic())
+                on_stage(stage)
+
+        goal_handle = self._wait(
+            self._pick.send_goal_async(goal, feedback_callback=on_feedback),
+            CALL_TIMEOUT_S,
+            "sending the /pick goal",
+        )
+        if not goal_handle.accepted:
+            raise RuntimeError("/pick rejected the goal")
+        result_future = goal_handle.get_result_async()
+        deadline = time.monotonic() + timeout_s
+        cancel_sent = False
+        while not result_future.done():
+            self._check_processes()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"/pick did not finish within {timeout_s:.0f} s")
+            if (
+                cancel_at_stage
+                and not cancel_sent
+                and cancel_at_stage in stages
+                and time.monotonic() - stage_seen_at[stages.index(cancel_at_stage)]
+                >= cancel_after_s
+            ):
+                goal_handle.cancel_goal_async()
+                cancel_sent = True
+            self._executor.spin_once(timeout_sec=0.05)
+        return result_future.result().result, stages
+
+    # ---- shutdown ----
+
+    def close(self) -> list[int]:
+        """Stop every node (SIGINT) and return their exit codes."""
+        self._pick.destroy()
+        self._executor.remove_node(self.node)
+        self._executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self._context)
+        return [process.stop(timeout_s=10.0) for process in reversed(self.processes)]
+
+    def __enter__(self) -> SimSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
