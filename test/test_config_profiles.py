@@ -35,3 +35,16 @@ def test_perception_profile_names_only_declared_parameters_and_builds_valid_conf
         assert set(perception[camera]) == per_camera
         block = perception[camera]
         CameraConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in block.items()})
+
+
+def test_executor_yaml_holds_exactly_the_declared_defaults():
+    from a2_grasping.core.executor_config import ExecutorConfig
+    from a2_grasping.core.planning.config import PlannerConfig
+
+    executor = _parameters("executor_node")
+    defaults = {
+        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+        for cls in (ExecutorConfig, PlannerConfig)
+        for f in dataclasses.fields(cls)
+    }
+    assert executor == defaults

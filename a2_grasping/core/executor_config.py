@@ -76,6 +76,13 @@ class ExecutorConfig:
         min_value=0.01,
         max_value=10.0,
     )
+    input_wait_s: float = config_field(
+        3.0,
+        "At the start of a goal, wait up to this long (s) for fresh joint states and a fresh "
+        "scene (e.g. right after start-up) before refusing with STALE_STATE.",
+        min_value=0.0,
+        max_value=60.0,
+    )
     max_scene_age_s: float = config_field(
         5.0,
         "A scene older than this (s) is not used as the collision environment.",

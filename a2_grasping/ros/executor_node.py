@@ -180,7 +180,7 @@ class ExecutorNode(Node):
         goal: Pick.Goal = goal_handle.request
         scaling = self._velocity_scaling(goal)
         feedback = _Feedback(goal_handle)
-        state = self._fresh_state()
+        state = self._fresh_state(wait_s=self._config.input_wait_s)
         if goal.use_candidate:
             candidates = [self._checked_candidate(goal.candidate)]
         else:
@@ -245,8 +245,12 @@ class ExecutorNode(Node):
             value = self._config.default_velocity_scaling
         return min(value, self._config.max_velocity_scaling)
 
-    def _fresh_state(self) -> RobotState:
-        state = self._monitor.latest(self._config.max_joint_state_age_s)
+    def _fresh_state(self, wait_s: float = 0.0) -> RobotState:
+        deadline = time.monotonic() + wait_s
+        while (state := self._monitor.latest(self._config.max_joint_state_age_s)) is None:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
         if state is None:
             raise PickError(
                 R.STALE_STATE,
@@ -256,10 +260,16 @@ class ExecutorNode(Node):
         return state
 
     def _fresh_cloud(self) -> _Cloud:
-        with self._cloud_lock:
-            cloud = self._cloud
-        now_s = self.get_clock().now().nanoseconds * 1e-9
-        if cloud is None or now_s - cloud.stamp_s > self._config.max_scene_age_s:
+        deadline = time.monotonic() + self._config.input_wait_s
+        while True:
+            with self._cloud_lock:
+                cloud = self._cloud
+            now_s = self.get_clock().now().nanoseconds * 1e-9
+            fresh = cloud is not None and now_s - cloud.stamp_s <= self._config.max_scene_age_s
+            if fresh or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if cloud is None or not fresh:
             raise PickError(
                 R.STALE_STATE,
                 "no scene younger than "
