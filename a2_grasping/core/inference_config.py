@@ -42,6 +42,11 @@ class InferenceConfig:
         "",
         "Local directory (or offline Hugging Face cache name) of the CLIP model for a2 mode.",
     )
+    graspnet_weights_path: str = config_field(
+        "",
+        "GraspNet weights (checkpoint-rs.tar, published format). Set: GraspNet-baseline "
+        "candidates; empty: the geometric antipodal sampler.",
+    )
     autostart: bool = config_field(
         False,
         "Configure and activate right after start-up, without a lifecycle manager.",

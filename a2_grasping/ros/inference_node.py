@@ -17,7 +17,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from a2_grasping.core.candidates.antipodal import AntipodalGenerator
+from a2_grasping.core.candidates.factory import make_candidate_generator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.request import check_scene_age, validate_request
@@ -87,7 +87,12 @@ class InferenceNode(LifecycleNode):
             except (OSError, ValueError) as error:
                 self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
                 return TransitionCallbackReturn.FAILURE
-        self._selector = GraspSelector(AntipodalGenerator(), self._selection_config, scorer=scorer)
+        try:
+            generator = make_candidate_generator(self._config)
+        except (OSError, ValueError) as error:
+            self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self._selector = GraspSelector(generator, self._selection_config, scorer=scorer)
         if scorer is None:
             self.get_logger().info(
                 "geometric mode: no fusion weights / CLIP model configured; grasps are ranked by "
