@@ -4,7 +4,7 @@ Today the package provides inference_node (/select_grasp, geometric or A2 select
 starts the node as its own process (as `ros2 run` would), with the parameters of
 config/inference_node.yaml, asks it for a grasp, checks the answer, and writes a JSON report.
 With no camera or simulator running yet, the correct answer is NO_SCENE. The report lists the
-parts of the full pipeline (simulated cell, perception, GraspNet, pick executor) not built yet.
+parts of the full pipeline (simulated cell, perception, pick executor) not built yet.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 # Parts of the full pipeline that do not exist yet; each entry names the issue that adds it.
 NOT_YET_BUILT = (
-    "selection: geometric mode and A2 scoring are built; GraspNet candidates (issue 4)",
     "perception_node: cameras -> /a2/scene (issue 5)",
     "simulated UR5e + 2F-85 cell and executor_node /pick (issue 6)",
     "bringup: full launch, URDF, bag replay, behavior-tree client (issue 7)",

@@ -114,7 +114,8 @@ def first_hits(mask: Tensor, nsample: int) -> Tensor:
     """
     out = torch.zeros(mask.shape[0], nsample, dtype=torch.int64, device=mask.device)
     counts = torch.zeros(mask.shape[0], dtype=torch.int64, device=mask.device)
-    _record_hits(out[:, None], counts[:, None], torch.arange(mask.shape[0]), mask[:, None], 0)
+    rows = torch.arange(mask.shape[0], device=mask.device)
+    _record_hits(out[:, None], counts[:, None], rows, mask[:, None], 0)
     return _pad_with_first(out[:, None], counts[:, None])[:, 0]
 
 
