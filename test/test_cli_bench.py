@@ -25,6 +25,8 @@ def test_bench_model_writes_every_stage(tmp_path):
         "--skip-vit-l",
         "--threads",
         "1",
+        "--graspnet-points",
+        "4096",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -34,7 +36,20 @@ def test_bench_model_writes_every_stage(tmp_path):
         "select_geometric_640x480",
         "fusion_500_points_200_candidates",
         "clip_b32_1view_640x480_native",
+        "graspnet_fps_sa1",
+        "graspnet_ball_query_sa1",
+        "graspnet_backbone",
+        "graspnet_approach_net",
+        "graspnet_cylinder_query",
+        "graspnet_cloud_crop",
+        "graspnet_operation_tolerance",
+        "graspnet_forward",
+        "graspnet_decode",
+        "graspnet_collision_filter",
+        "graspnet_forward_decode",
     }
+    assert report["graspnet_points"] == 4096
+    assert 0 < report["graspnet_shares"]["graspnet_forward"] <= 1.5
     assert all(stage["median_ms"] > 0 for stage in report["stages"].values())
     assert report["object_points"] > 0
 

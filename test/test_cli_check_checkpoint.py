@@ -54,3 +54,41 @@ def test_nested_training_checkpoint_fails(published_layout_state, tmp_path):
     result = _check("--fusion", str(path))
     assert result.returncode == 1
     assert "model_state_dict" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def graspnet_state() -> dict[str, torch.Tensor]:
+    from a2_grasping.core.graspnet.model import GraspNet
+
+    torch.manual_seed(0)
+    return GraspNet().state_dict()
+
+
+def _save_graspnet(path, state) -> None:
+    torch.save({"epoch": 18, "model_state_dict": state, "optimizer_state_dict": {}}, path)
+
+
+def test_graspnet_published_format_passes_alone_and_with_fusion(
+    graspnet_state, published_layout_state, tmp_path
+):
+    graspnet = tmp_path / "checkpoint-rs.tar"
+    _save_graspnet(graspnet, graspnet_state)
+    result = _check("--graspnet", str(graspnet))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "162 tensors, 1,025,964 parameters, epoch 18" in result.stdout
+    fusion = tmp_path / "sl_checkpoint_199.pth"
+    torch.save(published_layout_state, fusion)
+    both = _check("--fusion", str(fusion), "--graspnet", str(graspnet))
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert "OK   fusion" in both.stdout and "OK   graspnet" in both.stdout
+
+
+def test_graspnet_wrong_file_fails_and_names_the_key(graspnet_state, tmp_path):
+    broken = dict(graspnet_state)
+    del broken["grasp_generator.operation.conv3.bias"]
+    path = tmp_path / "broken.tar"
+    _save_graspnet(path, broken)
+    result = _check("--graspnet", str(path))
+    assert result.returncode == 1
+    assert "grasp_generator.operation.conv3.bias" in result.stdout
+    assert _check().returncode == 2

@@ -42,6 +42,10 @@ class InferenceConfig:
         "",
         "Local directory (or offline Hugging Face cache name) of the CLIP model for a2 mode.",
     )
+    graspnet_weights_path: str = config_field(
+        "",
+        "GraspNet weights (checkpoint-rs.tar, published format). Set: GraspNet-baseline "
+        "candidates; empty: the geometric antipodal sampler.",
     check_reachability: bool = config_field(
         True,
         "Drop grasps the UR5e cannot reach (analytic IK of the grasp and of its pre-grasp pose); "

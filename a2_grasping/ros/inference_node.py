@@ -20,7 +20,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
-from a2_grasping.core.candidates.antipodal import AntipodalGenerator
+from a2_grasping.core.candidates.factory import make_candidate_generator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import InferenceConfig
@@ -126,9 +126,14 @@ class InferenceNode(LifecycleNode):
                 path, self._config.scene_topic, self._config.service_name
             )
             self.get_logger().info(f"recording every request to {path}")
+        try:
+            generator = make_candidate_generator(self._config)
+        except (OSError, ValueError) as error:
+            self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
+            return TransitionCallbackReturn.FAILURE
         reachability = UR5eReachability() if self._config.check_reachability else None
         self._selector = GraspSelector(
-            AntipodalGenerator(), self._selection_config, scorer=scorer, reachability=reachability
+            generator, self._selection_config, scorer=scorer, reachability=reachability
         )
         if scorer is None:
             self.get_logger().info(

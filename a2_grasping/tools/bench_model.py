@@ -6,6 +6,11 @@ analytic rendering of three boxes on a table by the spec's three 640x480 RGB-D c
 stages use the front view only.
 bf16 is compared against fp32 on the same inputs (max abs difference of the CLIP point features
 and of the fusion logits). OpenVINO is not installed by the project and is not measured here.
+
+GraspNet (random weights of the published sizes, `tools/random_graspnet.py`) runs on the scene's
+object points drawn to 20 000 (spec §2.1). `graspnet_forward_decode` is one full candidate call:
+sampling, forward, decode, mirror, collision and object filters, TCP poses. Its parts are timed
+on the same input, and `graspnet_shares` gives each part's share of that total.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skip-vit-l", action="store_true", help="skip the (slow) ViT-L/14@336 stages"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--graspnet-points",
+        type=int,
+        default=20_000,
+        help="GraspNet input size (the published 20000; smaller only for smoke tests)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -87,6 +98,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     results["object_points"] = len(object_points)
     request = SelectRequest(INSTRUCTION, ("front",), 10, 2.0)
     front = scene.view_subset(("front",))
+
+    _graspnet_stages(args, object_points, record, results)
 
     generator = AntipodalGenerator()
     record(
@@ -173,3 +186,85 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0
+
+
+def _graspnet_stages(
+    args: argparse.Namespace,
+    object_points: Any,
+    record: Callable[..., None],
+    results: dict[str, Any],
+) -> None:
+    """Forward + decode of GraspNet on the scene, and each stage of it, with shares."""
+    import numpy as np
+    import torch
+
+    from a2_grasping.core.graspnet import GraspNetConfig, GraspNetGenerator, point_ops
+    from a2_grasping.core.graspnet.processing import (
+        decode_predictions,
+        sample_network_input,
+        unmirror,
+        voxel_downsample_open3d,
+    )
+    from a2_grasping.tools.random_graspnet import random_graspnet
+
+    config = GraspNetConfig(num_points=args.graspnet_points)
+    model = random_graspnet(0)
+    generator = GraspNetGenerator(model, config)
+    arch = model.architecture
+    sample = sample_network_input(
+        voxel_downsample_open3d(object_points, config.input_voxel_m),
+        config.num_points,
+        np.random.default_rng(0),
+    )
+    cloud = torch.from_numpy(-sample).float()[None]
+    results["graspnet_points"] = config.num_points
+    stages = results["stages"]
+    with torch.inference_mode():
+        backbone = model.view_estimator.backbone
+        seed_xyz, seed_features, _ = backbone(cloud)
+        out = model(cloud)
+        rotation = out.grasp_top_view_rot
+        crop_features = model.grasp_generator.crop(cloud, seed_xyz, rotation)
+        fps = point_ops.furthest_point_sample(cloud, arch.sa_npoint[0])
+        centres = point_ops.gather_points(cloud, fps)
+        grasps = unmirror(decode_predictions(out, config.width_factor))
+        parts = {
+            "graspnet_fps_sa1": lambda: point_ops.furthest_point_sample(cloud, arch.sa_npoint[0]),
+            "graspnet_ball_query_sa1": lambda: point_ops.ball_query(
+                arch.sa_radius_m[0], arch.sa_nsample[0], cloud, centres
+            ),
+            "graspnet_backbone": lambda: backbone(cloud),
+            "graspnet_approach_net": lambda: model.view_estimator.vpmodule(seed_features),
+            "graspnet_cylinder_query": lambda: point_ops.cylinder_query(
+                arch.cylinder_radius_m,
+                arch.hmin_m,
+                arch.hmax_m,
+                arch.crop_nsample,
+                cloud,
+                seed_xyz,
+                rotation,
+            ),
+            "graspnet_cloud_crop": lambda: model.grasp_generator.crop(cloud, seed_xyz, rotation),
+            "graspnet_operation_tolerance": lambda: (
+                model.grasp_generator.operation(crop_features),
+                model.grasp_generator.tolerance(crop_features),
+            ),
+            "graspnet_forward": lambda: model(cloud),
+            "graspnet_decode": lambda: unmirror(decode_predictions(out, config.width_factor)),
+            "graspnet_collision_filter": lambda: generator.collision_free(
+                grasps, object_points, 0.0
+            ),
+        }
+        for name, fn in parts.items():
+            record(name, fn)
+    record(
+        "graspnet_forward_decode",
+        lambda: generator.generate(object_points, 0.0, np.random.default_rng(0)),
+    )
+    total_ms = stages["graspnet_forward_decode"]["median_ms"]
+    results["graspnet_shares"] = {
+        name: round(stages[name]["median_ms"] / total_ms, 4) for name in parts
+    }
+    results["graspnet_candidates"] = len(
+        generator.generate(object_points, 0.0, np.random.default_rng(0))
+    )

@@ -93,9 +93,17 @@ def load_fusion_model(path: str | os.PathLike[str], config: FusionConfig) -> A2F
 
 
 def check_state_dict(
-    found: Mapping[str, Tensor], expected: Mapping[str, Tensor], *, source: str
+    found: Mapping[str, Tensor],
+    expected: Mapping[str, Tensor],
+    *,
+    source: str,
+    model_name: str = "A2 fusion model",
 ) -> None:
-    """Raise CheckpointError listing every key, shape, dtype or value problem at once."""
+    """Raise CheckpointError listing every key, shape, dtype or value problem at once.
+
+    Where the model holds a floating-point tensor the file must too; where it holds an integer
+    one (BatchNorm's `num_batches_tracked`) the file must hold an integer tensor.
+    """
     missing = tuple(key for key in expected if key not in found)
     unexpected = tuple(key for key in found if key not in expected)
     mismatched = tuple(
@@ -118,17 +126,28 @@ def check_state_dict(
         not_float = [
             f"{key}: {tensor.dtype}"
             for key, tensor in found.items()
-            if not tensor.is_floating_point()
+            if expected[key].is_floating_point() and not tensor.is_floating_point()
+        ]
+        not_integer = [
+            f"{key}: {tensor.dtype}"
+            for key, tensor in found.items()
+            if not expected[key].is_floating_point() and tensor.is_floating_point()
         ]
         if not_float:
             problems.append(f"non-floating-point tensors: {_quote(not_float)}")
-        else:
-            not_finite = [key for key, tensor in found.items() if not bool(tensor.isfinite().all())]
+        if not_integer:
+            problems.append(f"floating-point tensors where integers belong: {_quote(not_integer)}")
+        if not (not_float or not_integer):
+            not_finite = [
+                key
+                for key, tensor in found.items()
+                if tensor.is_floating_point() and not bool(tensor.isfinite().all())
+            ]
             if not_finite:
                 problems.append(f"tensors with NaN or infinite values: {_quote(not_finite)}")
     if problems:
         raise CheckpointError(
-            f"checkpoint {source} does not match the A2 fusion model "
+            f"checkpoint {source} does not match the {model_name} "
             f"({len(expected)} tensors expected): " + "; ".join(problems),
             missing_keys=missing,
             unexpected_keys=unexpected,
