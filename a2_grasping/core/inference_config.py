@@ -46,6 +46,7 @@ class InferenceConfig:
         "",
         "GraspNet weights (checkpoint-rs.tar, published format). Set: GraspNet-baseline "
         "candidates; empty: the geometric antipodal sampler.",
+    )
     check_reachability: bool = config_field(
         True,
         "Drop grasps the UR5e cannot reach (analytic IK of the grasp and of its pre-grasp pose); "

@@ -161,7 +161,7 @@ def _scene_latency(node: Any, executor: Any, publisher: Any, args: argparse.Name
         next_s = time.monotonic() + period_s
         while time.monotonic() < next_s:
             executor.spin_once(timeout_sec=max(0.0, next_s - time.monotonic()))
-    return _summary(latencies_ms[3:])
+    return _summary(latencies_ms[3 : 3 + args.frames])
 
 
 def _select_round_trips(
