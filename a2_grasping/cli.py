@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import bench_model, bench_pipeline, check_checkpoint, demo
+    from a2_grasping.tools import bench_model, bench_pipeline, bench_sim, check_checkpoint, demo
 
     demo.add_arguments(
         commands.add_parser(
@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
             "pipeline",
             help="time perception per frame, camera-to-scene latency, /select_grasp over DDS",
             description=bench_pipeline.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    bench_sim.add_arguments(
+        bench.add_parser(
+            "sim",
+            help="seeded pick episodes in the simulated cell: success rate, timings, plot",
+            description=bench_sim.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )

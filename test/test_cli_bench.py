@@ -71,3 +71,22 @@ def test_bench_pipeline_writes_perception_latency_and_round_trips(tmp_path, ros_
     assert report["camera_to_scene_latency"]["count"] == 3
     assert report["select_grasp_round_trip"]["count"] == 3
     assert report["select_grasp_error_codes"] == [0]  # every call returned a grasp
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+def test_bench_sim_runs_an_episode_and_saves_json_plot_and_images(tmp_path, ros_domain_id):
+    out = tmp_path / "sim.json"
+    command = [
+        str(install_prefix() / "bin" / "a2-grasping"),
+        *("bench", "sim", "--json", str(out), "--episodes", "1", "--attempts", "1"),
+        *("--seed", "37", "--domain-id", str(ros_domain_id)),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert len(report["episodes"]) == 1 and len(report["episodes"][0]["attempts"]) == 1
+    assert report["first_attempt_success_rate"] in (0.0, 1.0)
+    assert report["real_time_factor"] > 0.1
+    assert (tmp_path / "bench_sim_single.png").is_file()
+    assert list(tmp_path.glob("bench_sim_single_*.png"))

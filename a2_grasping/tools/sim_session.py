@@ -143,9 +143,13 @@ class SimSession:
         future = self._objects.call_async(SimObjects.Request())
         return self._wait(future, CALL_TIMEOUT_S, "/sim/objects")
 
+    def sim_time_s(self) -> float:
+        """The simulator's current time (s), from its ground-truth service."""
+        return conversions.time_to_seconds(self._objects_response().stamp)
+
     def wait_for_fresh_scene(self, settle_s: float = 1.0, timeout_s: float = 20.0) -> None:
         """Block until perception has published a scene taken after now (sim time) + settle."""
-        after_s = conversions.time_to_seconds(self._objects_response().stamp) + settle_s
+        after_s = self.sim_time_s() + settle_s
         deadline = time.monotonic() + timeout_s
         while (
             self._scene is None or conversions.time_to_seconds(self._scene.header.stamp) < after_s
