@@ -66,7 +66,7 @@ def test_bench_pipeline_writes_perception_latency_and_round_trips(tmp_path, ros_
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     frame = report["perception_frame_640x480"]
-    assert set(frame) >= {"convert", "deproject_transform", "crop", "voxel", "total"}
+    assert set(frame) >= {"convert", "deproject_transform_crop", "voxel", "total"}
     assert frame["points_after_voxel"] > 1000
     assert report["camera_to_scene_latency"]["count"] == 3
     assert report["select_grasp_round_trip"]["count"] == 3

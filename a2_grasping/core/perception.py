@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from a2_grasping.core.geometry import crop_to_box, deproject, voxel_downsample
+from a2_grasping.core.geometry import deproject, voxel_downsample
 from a2_grasping.core.perception_config import PerceptionConfig
 from a2_grasping.core.scene import CameraView, Scene
 
@@ -39,10 +39,13 @@ class PerceptionError(ValueError):
 def frame_cloud(view: CameraView, config: PerceptionConfig) -> FrameCloud:
     """The workspace part of one camera's depth, downsampled, with the colours of its pixels."""
     points, pixels = deproject(
-        view.depth_m, view.intrinsics, view.base_from_camera, config.min_depth_m, config.max_depth_m
+        view.depth_m,
+        view.intrinsics,
+        view.base_from_camera,
+        min_depth_m=config.min_depth_m,
+        max_depth_m=config.max_depth_m,
+        box_m=np.asarray(config.workspace_box_m),
     )
-    inside = crop_to_box(points, np.asarray(config.workspace_box_m))
-    points, pixels = points[inside], pixels[inside]
     keep = voxel_downsample(points, config.voxel_size_m)
     colors = view.color_rgb.reshape(-1, 3)[pixels[keep]]
     return FrameCloud(points[keep].astype(np.float32, copy=False), colors)

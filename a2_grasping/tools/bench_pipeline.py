@@ -66,7 +66,7 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
     """Per-frame cost of each perception stage on one 640x480 camera."""
     import numpy as np
 
-    from a2_grasping.core.geometry import crop_to_box, deproject, voxel_downsample
+    from a2_grasping.core.geometry import deproject, voxel_downsample
     from a2_grasping.core.perception_config import PerceptionConfig
     from a2_grasping.ros import conversions
     from a2_grasping.tools.synthetic_cameras import render_frame
@@ -77,8 +77,7 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
     box = np.asarray(config.workspace_box_m)
     stages: dict[str, list[float]] = {
         "convert": [],
-        "deproject_transform": [],
-        "crop": [],
+        "deproject_transform_crop": [],
         "voxel": [],
         "total": [],
     }
@@ -92,12 +91,10 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
             view.depth_m,
             view.intrinsics,
             view.base_from_camera,
-            config.min_depth_m,
-            config.max_depth_m,
+            min_depth_m=config.min_depth_m,
+            max_depth_m=config.max_depth_m,
+            box_m=box,
         )
-        t2 = time.perf_counter()
-        inside = crop_to_box(points, box)
-        points, pixels = points[inside], pixels[inside]
         t3 = time.perf_counter()
         keep = voxel_downsample(points, config.voxel_size_m)
         _ = view.color_rgb.reshape(-1, 3)[pixels[keep]]
@@ -106,8 +103,7 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
             continue
         for name, (start, end) in {
             "convert": (t0, t1),
-            "deproject_transform": (t1, t2),
-            "crop": (t2, t3),
+            "deproject_transform_crop": (t1, t3),
             "voxel": (t3, t4),
             "total": (t0, t4),
         }.items():
@@ -242,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     frame = results["perception_frame_640x480"]
     print(f"{'stage':<36}{'median ms':>12}{'p95 ms':>10}")
-    for name in ("convert", "deproject_transform", "crop", "voxel", "total"):
+    for name in ("convert", "deproject_transform_crop", "voxel", "total"):
         print(
             f"{'perception frame: ' + name:<36}{frame[name]['median_ms']:>12.2f}"
             f"{frame[name]['p95_ms']:>10.2f}"

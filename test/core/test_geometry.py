@@ -61,3 +61,17 @@ def test_voxel_downsample_keeps_one_real_point_per_voxel():
     assert voxel_downsample(np.zeros((0, 3)), 0.01).shape == (0,)
     with pytest.raises(ValueError, match="voxel_m"):
         voxel_downsample(points, 0.0)
+
+
+def test_deproject_with_a_box_equals_deproject_then_crop():
+    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+
+    pose, k = look_at((0.9, 0.4, 0.6), (0.5, 0.0, 0.0)), pinhole(160, 120, 60.0)
+    _, depth = render((Box((0.5, 0.0), (0.05, 0.05, 0.08)),), pose, k, (120, 160))
+    box = np.array([0.3, 0.7, -0.2, 0.2, 0.005, 0.3])
+    points, pixels = deproject(depth, k, pose, min_depth_m=0.1, max_depth_m=2.0)
+    inside = crop_to_box(points, box)
+    cropped, cropped_pixels = deproject(depth, k, pose, min_depth_m=0.1, max_depth_m=2.0, box_m=box)
+    assert 0 < len(cropped) < len(points)
+    np.testing.assert_array_equal(cropped_pixels, pixels[inside])
+    np.testing.assert_allclose(cropped, points[inside], atol=1e-6)
