@@ -4,6 +4,7 @@ import pytest
 from a2_grasping.core.geometry import (
     check_rigid_transform,
     crop_to_box,
+    deproject,
     transform_points,
     voxel_downsample,
 )
