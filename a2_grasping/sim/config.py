@@ -6,18 +6,12 @@ import math
 from dataclasses import dataclass
 
 from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.sim.cameras import CameraSpec
 from a2_grasping.sim.objects import SceneKind
 
 # Names as the UR and Robotiq ROS 2 drivers publish them in /joint_states.
-ARM_JOINTS = (
-    "shoulder_pan_joint",
-    "shoulder_lift_joint",
-    "elbow_joint",
-    "wrist_1_joint",
-    "wrist_2_joint",
-    "wrist_3_joint",
-)
+ARM_JOINTS = UR_JOINT_NAMES
 GRIPPER_JOINT = "robotiq_85_left_knuckle_joint"
 # Knuckle travel as the ros2_robotiq_gripper driver reports it: 0 open .. ~0.8 rad closed.
 GRIPPER_CLOSED_RAD = 0.8

@@ -235,9 +235,7 @@ class AntipodalGenerator:
         rng: np.random.Generator,
     ) -> GraspCandidates:
         """Antipodal candidates on an (N,3) base-frame cloud; empty if nothing is graspable."""
-        points = validate_cloud(points_xyz, table_height_m)
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        points = validate_cloud(points_xyz, table_height_m, rng)
         cfg = self.config
         table_m = float(table_height_m)
         scene = points[points[:, 2] > table_m + cfg.table_margin_m]

@@ -132,8 +132,13 @@ class CandidateGenerator(Protocol):
         ...
 
 
-def validate_cloud(points_xyz: object, table_height_m: object) -> NDArray[np.float64]:
-    """The cloud as a contiguous (N,3) float64 array; ValueError says what is wrong otherwise."""
+def validate_cloud(
+    points_xyz: object, table_height_m: object, rng: object = None
+) -> NDArray[np.float64]:
+    """The cloud as a contiguous (N,3) float64 array; ValueError says what is wrong otherwise
+    (also for `rng`, when given, if it is not a numpy Generator)."""
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     try:
         points = np.asarray(points_xyz, dtype=np.float64)
     except (TypeError, ValueError) as error:

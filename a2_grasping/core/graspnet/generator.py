@@ -161,9 +161,7 @@ class GraspNetGenerator:
         rng: np.random.Generator,
     ) -> GraspCandidates:
         """Collision-free GraspNet candidates on an (N,3) base-frame cloud, best first."""
-        points = validate_cloud(points_xyz, table_height_m)
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        points = validate_cloud(points_xyz, table_height_m, rng)
         cfg = self.config
         table_m = float(table_height_m)
         voxelised = voxel_downsample_open3d(points, cfg.input_voxel_m)
