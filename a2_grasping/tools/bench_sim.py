@@ -108,7 +108,7 @@ def _summary(
     attempts = [a for e in episodes for a in e["attempts"]]
     return {
         "scene": args.scene,
-        "episodes": len(episodes),
+        "episode_count": len(episodes),
         "first_attempt_success_rate": sum(first) / max(1, len(first)),
         "success_rate_within_attempts": len(picked) / max(1, len(episodes)),
         "attempts_per_picked_object": statistics.mean(len(e["attempts"]) for e in picked)
