@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.robot_description import ur5e_urdf_path
 
+_NO_KEY = object()  # no scene octree variant in place yet
 # Links that stand on the table: never checked against it.
 _MOUNTED_LINKS = ("base_link_inertia", "shoulder_link")
 
@@ -83,6 +84,8 @@ class CollisionChecker:
                     continue
                 self.geometry.addCollisionPair(pin.CollisionPair(robot_id, environment_id))
         self._scene_id: int | None = None
+        self._scene_key: object = _NO_KEY
+        self._octrees: dict[tuple[float, ...] | None, coal.CollisionGeometry] = {}
         self.data = self.model.createData()
         self.geometry_data = pin.GeometryData(self.geometry)
         self.ignore_near(None, 0.0)
@@ -116,24 +119,36 @@ class CollisionChecker:
     def set_scene_points(self, points_m: NDArray[np.floating]) -> None:
         """Replace the scene cloud (e.g. after removing the robot's own points)."""
         self._scene_points = np.asarray(points_m, dtype=np.float64).reshape(-1, 3)
+        self._octrees.clear()
+        self._scene_key = _NO_KEY
         self.ignore_near(None, 0.0)
 
     def ignore_near(self, center_m: NDArray[np.floating] | None, radius_m: float) -> None:
         """Check against the scene cloud except the points within `radius_m` of `center_m`
-        (the object being grasped); None: the whole cloud."""
-        points = self._scene_points
-        if center_m is not None and len(points):
-            far = np.linalg.norm(points - np.asarray(center_m, np.float64), axis=1) > radius_m
-            points = points[far]
-        if self._scene_id is not None:  # replace the previous octree's shape in place
-            self.geometry.geometryObjects[self._scene_id].geometry = self._octree(points)
-            self.geometry_data = pin.GeometryData(self.geometry)
+        (the object being grasped); None: the whole cloud.
+
+        The planner switches between these variants for every grasp it tries; each variant's
+        octree is built once per cloud (building one for a large cloud is not cheap).
+        """
+        key = None if center_m is None else (*np.round(center_m, 6).tolist(), round(radius_m, 6))
+        if self._scene_id is not None and key == self._scene_key:
             return
-        if not len(points):
-            return
-        self._scene_id = self._add_environment("scene", self._octree(points), (0.0, 0.0, 0.0))
-        for robot_id in self._robot_ids:
-            self.geometry.addCollisionPair(pin.CollisionPair(robot_id, self._scene_id))
+        octree = self._octrees.get(key)
+        if octree is None:
+            points = self._scene_points
+            if center_m is not None and len(points):
+                far = np.linalg.norm(points - np.asarray(center_m, np.float64), axis=1) > radius_m
+                points = points[far]
+            if self._scene_id is None and not len(points):
+                return  # no cloud: nothing to check against
+            octree = self._octrees[key] = self._octree(points)
+        self._scene_key = key
+        if self._scene_id is None:
+            self._scene_id = self._add_environment("scene", octree, (0.0, 0.0, 0.0))
+            for robot_id in self._robot_ids:
+                self.geometry.addCollisionPair(pin.CollisionPair(robot_id, self._scene_id))
+        else:  # replace the previous octree's shape in place
+            self.geometry.geometryObjects[self._scene_id].geometry = octree
         self.geometry_data = pin.GeometryData(self.geometry)
 
     def _octree(self, points: NDArray[np.float64]) -> coal.CollisionGeometry:
