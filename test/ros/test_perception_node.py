@@ -111,6 +111,19 @@ def test_two_cameras_fuse_into_a_scene_and_a_grasp_is_selected_on_the_box(
     assert len(box_points) > 200
     centre_xy = (box_points[:, :2].min(axis=0) + box_points[:, :2].max(axis=0)) / 2
     np.testing.assert_allclose(centre_xy, BOX.center_xy_m, atol=0.01)
+    # Fused from both sides, every box point lies on the true box surface within 5 mm, and the
+    # two opposite faces each camera sees (box +y from the left, -y from the right) are there.
+    c, s = np.cos(BOX.yaw_rad), np.sin(BOX.yaw_rad)
+    local = (box_points.astype(np.float64) - (*BOX.center_xy_m, BOX.size_m[2] / 2)) @ np.array(
+        [[c, s, 0], [-s, c, 0], [0, 0, 1]]
+    ).T
+    half = np.asarray(BOX.size_m) / 2
+    on_box = np.all(np.abs(local) <= half + 0.005, axis=1)
+    assert on_box.mean() > 0.98
+    assert np.max(np.abs(np.min(half - np.abs(local[on_box]), axis=1))) < 0.005
+    sides = local[on_box & (local[:, 2] < half[2] - 0.005)]
+    for sign in (-1.0, 1.0):
+        assert np.sum(np.abs(sides[:, 1] - sign * half[1]) < 0.003) > 20
     assert box_points[:, 2].max() == pytest.approx(BOX.size_m[2], abs=0.004)
     above = scene.colors_rgb[scene.points_xyz[:, 2] > 0.01]
     assert np.all(above == BOX.color_rgb)
