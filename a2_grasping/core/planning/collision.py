@@ -1,8 +1,9 @@
 """Collision checking of the UR5e + 2F-85 against the table, known obstacles and the scene cloud.
 
-pinocchio places the arm's collision geometry (from the UR5e URDF) and the gripper (the same
-boxes grasp generation uses, attached to tool0); coal tests them against the environment: the
-table as a box under its top, obstacles as boxes, and the perceived cloud as an octree.
+pinocchio places the arm's collision geometry (the cell URDF of core/robot_description.py) and
+the gripper (the same boxes grasp generation uses, attached to tool0); coal tests them against
+the environment: the table as a box under its top, obstacles as boxes, and the perceived cloud
+as an octree.
 The object being grasped is part of the cloud; for the straight-line approach, the lift and the
 retreat the points near the grasp are ignored (the fingers must touch them), see `ignore_near`.
 Self-collision is not checked: the elbow limit of ±π keeps the UR5e's forearm out of its upper
@@ -20,11 +21,38 @@ import pinocchio as pin
 from numpy.typing import NDArray
 
 from a2_grasping.core.gripper import GripperGeometry
-from a2_grasping.core.robot_description import ur5e_urdf_path
+from a2_grasping.core.kinematics import UR_JOINT_NAMES
+from a2_grasping.core.robot_description import (
+    GRIPPER_LINK_PREFIX,
+    MeshSource,
+    airo_models_package_dir,
+    cell_urdf,
+)
 
 _NO_KEY = object()  # no scene octree variant in place yet
 # Links that stand on the table: never checked against it.
 _MOUNTED_LINKS = ("base_link_inertia", "shoulder_link")
+
+
+def _arm_model(gripper: GripperGeometry) -> tuple[pin.Model, pin.GeometryModel]:
+    """The cell URDF's arm with the finger joints locked open and without the gripper's own
+    geometry: the checker adds the gripper boxes for the opening each motion needs."""
+    urdf = cell_urdf(gripper, mesh_source=MeshSource.AIRO_MODELS)
+    model = pin.buildModelFromXML(urdf)
+    geometry = pin.buildGeomFromUrdfString(
+        model, urdf, pin.GeometryType.COLLISION, package_dirs=[str(airo_models_package_dir())]
+    )
+    arm_joints = set(UR_JOINT_NAMES)
+    locked = [model.getJointId(name) for name in model.names[1:] if name not in arm_joints]
+    model, geometry = pin.buildReducedModel(model, geometry, locked, pin.neutral(model))
+    if tuple(model.names[1:]) != UR_JOINT_NAMES:
+        raise RuntimeError(f"cell URDF arm joints {list(model.names[1:])} != {UR_JOINT_NAMES}")
+    gripper_parts = [
+        g.name for g in geometry.geometryObjects if g.name.startswith(GRIPPER_LINK_PREFIX)
+    ]
+    for name in gripper_parts:
+        geometry.removeGeometryObject(name)
+    return model, geometry
 
 
 @dataclass(frozen=True)
@@ -49,14 +77,7 @@ class CollisionChecker:
         octree_resolution_m: float = 0.01,
         table_clearance_m: float = 0.005,
     ) -> None:
-        urdf = str(ur5e_urdf_path())
-        self.model = pin.buildModelFromUrdf(urdf)
-        self.geometry = pin.buildGeomFromUrdf(
-            self.model,
-            urdf,
-            pin.GeometryType.COLLISION,
-            package_dirs=[str(ur5e_urdf_path().parent)],
-        )
+        self.model, self.geometry = _arm_model(gripper)
         self._robot_ids = list(range(self.geometry.ngeoms))
         self._fingertip_from_tool0_m = gripper.tool0_to_tcp_m + gripper.fingertip_z_m
         self._add_gripper(gripper, gripper_opening_m)
