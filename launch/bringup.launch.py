@@ -1,48 +1,144 @@
 """Bring up a2_grasping on a ROS 2 Jazzy install: `ros2 launch a2_grasping bringup.launch.py`.
 
-Today this starts inference_node (/select_grasp); perception, the executor, the simulated cell and
-robot_state_publisher join as they are built. `launch` is not installable where the package is
-developed, so this file is checked statically there (test/test_launch_file.py) and run on real
-installs.
+Starts perception_node, inference_node (a lifecycle node, configured and activated here),
+executor_node and robot_state_publisher (urdf/a2_cell.urdf); with `use_sim:=true` (the default)
+also the simulated cell, sim_node. Which nodes start with which parameter files is defined once in
+`a2_grasping.bringup`, which the demo uses too. `ros2 launch a2_grasping bringup.launch.py
+--show-args` lists the arguments.
+
+Real cell: `use_sim:=false` with your drivers running (ur_robot_driver, the Robotiq controller,
+realsense2_camera), or `use_mock_hardware:=true` to have the UR driver started here on
+mock_components hardware (no robot needed; the arm follows commands exactly).
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from pathlib import Path
+
+from launch import Action, LaunchContext, LaunchDescription
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+    RegisterEventHandler,
+)
+from launch.events import matches_action
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+from a2_grasping.bringup import (
+    PACKAGE,
+    BringupOptions,
+    bringup_nodes,
+    parse_bool,
+    parse_cameras,
+)
+
+ARGUMENTS = (
+    ("use_sim", "true", "Start the simulated cell (sim_node) and use its clock and profile."),
+    (
+        "use_mock_hardware",
+        "false",
+        "Real-cell profile without a robot: start ur_robot_driver with mock_components "
+        "hardware (needs use_sim:=false).",
+    ),
+    (
+        "params_file",
+        "",
+        "Optional YAML applied after the profile's file of every node (one block per node).",
+    ),
+    ("cameras", "", "Comma-separated camera names to fuse (default: the profile's cameras)."),
+    ("launch_rviz", "false", "Start RViz with config/a2_grasping.rviz."),
+    (
+        "publish_description",
+        "true",
+        "Start robot_state_publisher with urdf/a2_cell.urdf. Set false when your own launch "
+        "already publishes the robot (e.g. ur_robot_driver's); the gripper and camera frames "
+        "must then come from your description.",
+    ),
+    ("log_level", "info", "Log level of every node: debug, info, warn, error, fatal."),
+)
+
+
+def _nodes(context: LaunchContext) -> list[Action]:
+    """Build the actions from the evaluated arguments (bringup.py holds the plan)."""
+    share = FindPackageShare(PACKAGE).perform(context)
+
+    def argument(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    options = BringupOptions(
+        use_sim=parse_bool(argument("use_sim"), "use_sim"),
+        use_mock_hardware=parse_bool(argument("use_mock_hardware"), "use_mock_hardware"),
+        params_file=argument("params_file"),
+        cameras=parse_cameras(argument("cameras")),
+        launch_rviz=parse_bool(argument("launch_rviz"), "launch_rviz"),
+        log_level=argument("log_level"),
+        publish_description=parse_bool(argument("publish_description"), "publish_description"),
+    )
+    actions: list[Action] = []
+    for spec in bringup_nodes(Path(share), options):
+        common = {
+            "package": spec.package,
+            "executable": spec.executable,
+            "name": spec.name,
+            "output": "screen",
+            "parameters": [*(str(path) for path in spec.parameter_files), spec.parameters],
+            "arguments": [*spec.arguments, "--ros-args", "--log-level", options.log_level],
+        }
+        if not spec.lifecycle:
+            actions.append(Node(**common))
+            continue
+        node = LifecycleNode(namespace="", **common)
+        configure = EmitEvent(
+            event=ChangeState(
+                lifecycle_node_matcher=matches_action(node),
+                transition_id=Transition.TRANSITION_CONFIGURE,
+            )
+        )
+        activate_when_configured = RegisterEventHandler(
+            OnStateTransition(
+                target_lifecycle_node=node,
+                start_state="configuring",
+                goal_state="inactive",
+                entities=[
+                    EmitEvent(
+                        event=ChangeState(
+                            lifecycle_node_matcher=matches_action(node),
+                            transition_id=Transition.TRANSITION_ACTIVATE,
+                        )
+                    )
+                ],
+            )
+        )
+        actions += [activate_when_configured, node, configure]
+    if options.use_mock_hardware:
+        actions.append(
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(
+                    PathJoinSubstitution(
+                        [FindPackageShare("ur_robot_driver"), "launch", "ur_control.launch.py"]
+                    )
+                ),
+                launch_arguments={
+                    "ur_type": "ur5e",
+                    "robot_ip": "0.0.0.0",
+                    "use_mock_hardware": "true",
+                    "launch_rviz": "false",
+                    "initial_joint_controller": "scaled_joint_trajectory_controller",
+                }.items(),
+            )
+        )
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:
     arguments = [
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution(
-                [FindPackageShare("a2_grasping"), "config", "inference_node.yaml"]
-            ),
-            description="Parameters of inference_node (see config/inference_node.yaml).",
-        ),
-        DeclareLaunchArgument(
-            "autostart",
-            default_value="true",
-            description="Configure and activate inference_node at start-up (lifecycle).",
-        ),
-        DeclareLaunchArgument(
-            "log_level",
-            default_value="info",
-            description="Log level of all nodes: debug, info, warn, error.",
-        ),
+        DeclareLaunchArgument(name, default_value=default, description=description)
+        for name, default, description in ARGUMENTS
     ]
-    inference_node = Node(
-        package="a2_grasping",
-        executable="inference_node",
-        name="inference_node",
-        output="screen",
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {"autostart": ParameterValue(LaunchConfiguration("autostart"), value_type=bool)},
-        ],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-    )
-    return LaunchDescription([*arguments, inference_node])
+    return LaunchDescription([*arguments, OpaqueFunction(function=_nodes)])

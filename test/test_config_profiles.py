@@ -48,3 +48,45 @@ def test_executor_yaml_holds_exactly_the_declared_defaults():
         for f in dataclasses.fields(cls)
     }
     assert executor == defaults
+
+
+def _real_parameters(name: str) -> dict:
+    document = yaml.safe_load((CONFIG / "real" / f"{name}.yaml").read_text())
+    return document[name]["ros__parameters"]
+
+
+def test_real_cell_profile_names_only_declared_parameters_and_builds_valid_configs():
+    from a2_grasping.core.executor_config import ExecutorConfig
+    from a2_grasping.core.inference_config import InferenceConfig
+    from a2_grasping.core.planning.config import PlannerConfig
+
+    def tuples(values: dict) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+    executor = tuples(_real_parameters("executor_node"))
+    executor_fields = {f.name for f in dataclasses.fields(ExecutorConfig)}
+    planner_fields = {f.name for f in dataclasses.fields(PlannerConfig)}
+    assert set(executor) <= executor_fields | planner_fields
+    config = ExecutorConfig(**{k: v for k, v in executor.items() if k in executor_fields})
+    PlannerConfig(**{k: v for k, v in executor.items() if k in planner_fields})
+    assert config.controller_interface == "action"
+
+    from a2_grasping.core.selection import SelectionConfig
+
+    inference = tuples(_real_parameters("inference_node"))
+    inference_fields = {f.name for f in dataclasses.fields(InferenceConfig)}
+    selection_fields = {f.name for f in dataclasses.fields(SelectionConfig)}
+    assert set(inference) <= inference_fields | selection_fields
+    InferenceConfig(**{k: v for k, v in inference.items() if k in inference_fields})
+    SelectionConfig(**{k: v for k, v in inference.items() if k in selection_fields})
+
+    perception = _real_parameters("perception_node")
+    cameras = set(perception["camera_names"])
+    top_level = {f.name for f in dataclasses.fields(PerceptionConfig)}
+    assert set(perception) - cameras <= top_level
+    PerceptionConfig(**{k: v for k, v in tuples(perception).items() if k in top_level})
+    for camera in cameras:
+        block = perception[camera]
+        assert block["extrinsics_source"] == "tf"
+        assert block["color_topic"].endswith("/color/image_raw")
+        CameraConfig(**tuples(block))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 
+CONTROLLER_INTERFACES = ("topic", "action")
+
 
 @dataclass(frozen=True)
 class ExecutorConfig:
@@ -16,6 +18,20 @@ class ExecutorConfig:
         "/a2/scene", "Fused scene; its cloud is the collision environment of planning."
     )
     joint_states_topic: str = config_field("/joint_states", "Robot joint states.")
+    controller_interface: str = config_field(
+        "topic",
+        "How the arm and gripper are commanded: 'topic' (JointTrajectory + Float64MultiArray "
+        "topics, works everywhere) or 'action' (FollowJointTrajectory + GripperCommand actions; "
+        "needs control_msgs).",
+    )
+    trajectory_action: str = config_field(
+        "/scaled_joint_trajectory_controller/follow_joint_trajectory",
+        "FollowJointTrajectory action of the arm controller (controller_interface: action).",
+    )
+    gripper_action: str = config_field(
+        "/robotiq_gripper_controller/gripper_cmd",
+        "GripperCommand action of the gripper controller (controller_interface: action).",
+    )
     trajectory_topic: str = config_field(
         "/scaled_joint_trajectory_controller/joint_trajectory",
         "JointTrajectory topic of the arm controller (UR driver: scaled_joint_trajectory_"
@@ -103,5 +119,10 @@ class ExecutorConfig:
         validate_ranges(self)
         if len(self.joint_names) != len(UR_JOINT_NAMES):
             raise ValueError(f"joint_names must name 6 joints, got {list(self.joint_names)}")
+        if self.controller_interface not in CONTROLLER_INTERFACES:
+            raise ValueError(
+                f"controller_interface must be one of {CONTROLLER_INTERFACES}, "
+                f"got {self.controller_interface!r}"
+            )
         if self.gripper_closed_rad <= self.gripper_open_rad:
             raise ValueError("gripper_closed_rad must be greater than gripper_open_rad")

@@ -44,6 +44,7 @@ from a2_grasping.core.planning.pick_planner import (
 )
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, spin
+from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
 from a2_grasping.ros.controllers import (
     CanceledError,
     ExecutionError,
@@ -107,10 +108,26 @@ class ExecutorNode(Node):
         self._select_client = self.create_client(
             SelectGrasp, cfg.select_service, callback_group=service_group
         )
-        self._arm = TopicArmController(
-            self, cfg.trajectory_topic, cfg.joint_names, self._monitor, cfg.max_joint_state_age_s
-        )
-        self._gripper = TopicGripper(self, cfg.gripper_command_topic, self._monitor)
+        self._arm: TopicArmController | ActionArmController
+        self._gripper: TopicGripper | ActionGripper
+        if cfg.controller_interface == "action":
+            self._arm = ActionArmController(
+                self,
+                cfg.trajectory_action,
+                cfg.joint_names,
+                self._monitor,
+                cfg.max_joint_state_age_s,
+            )
+            self._gripper = ActionGripper(self, cfg.gripper_action, self._monitor)
+        else:
+            self._arm = TopicArmController(
+                self,
+                cfg.trajectory_topic,
+                cfg.joint_names,
+                self._monitor,
+                cfg.max_joint_state_age_s,
+            )
+            self._gripper = TopicGripper(self, cfg.gripper_command_topic, self._monitor)
         self._path_publisher = self.create_publisher(
             JointTrajectory,
             cfg.planned_path_topic,

@@ -1,7 +1,8 @@
 """The whole pipeline running against the simulated cell, driven from one process.
 
-Starts sim_node, perception_node, inference_node and executor_node as separate processes with the
-shipped parameter files (sim time for all but the simulator), and offers what the demo, the
+Starts sim_node, perception_node, inference_node and executor_node as separate processes, with
+the parameter files and overrides `bringup.launch.py` uses (a2_grasping.bringup), and drives
+inference_node's lifecycle to active as the launch file does. Offers what the demo, the
 end-to-end tests and `bench sim` need: reset the cell, wait for a scene of it, run /pick with
 feedback (optionally cancelling), read joint states, and read the simulator's ground truth
 (scoring only: the pipeline never sees it).
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 from numpy.typing import NDArray
 from rclpy.action import ActionClient
 from rclpy.context import Context
@@ -25,26 +28,24 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 
 from a2_grasping.action import Pick
+from a2_grasping.bringup import PACKAGE, BringupOptions, NodeSpec, bringup_nodes
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.msg import SceneSnapshot, SimObject
 from a2_grasping.ros import conversions
 from a2_grasping.srv import SimObjects, SimReset
 from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
 
-PIPELINE_NODES = ("sim_node", "perception_node", "inference_node", "executor_node")
 DISCOVERY_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 15.0
+# Configuring inference_node loads its models (CLIP ViT-L takes tens of seconds on a CPU).
+CONFIGURE_TIMEOUT_S = 180.0
+LOG_LEVEL = "info"
 
 
-def node_arguments(name: str, extra: Sequence[str] = ()) -> list[str]:
-    """--ros-args of one pipeline node: its shipped YAML, sim time, autostart for inference."""
-    config = install_prefix() / "share" / "a2_grasping" / "config" / f"{name}.yaml"
-    arguments = ["--params-file", str(config)]
-    if name != "sim_node":
-        arguments += ["-p", "use_sim_time:=true"]
-    if name == "inference_node":
-        arguments += ["-p", "autostart:=true"]
-    return [*arguments, *extra]
+def pipeline_specs() -> list[NodeSpec]:
+    """The package's nodes exactly as `bringup.launch.py` starts them for the simulated cell."""
+    share = install_prefix() / "share" / PACKAGE
+    return [s for s in bringup_nodes(share, BringupOptions(use_sim=True)) if s.package == PACKAGE]
 
 
 class SimSession:
@@ -59,12 +60,14 @@ class SimSession:
         env = local_ros_environment(domain_id)
         env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
         self.processes: list[NodeProcess] = []
-        for name in PIPELINE_NODES:
-            extra = sim_arguments if name == "sim_node" else ()
-            self.processes.append(
-                NodeProcess(name, node_arguments(name, extra), env, log_dir / f"{name}.log")
-            )
-            say(f"started {name} (log: {log_dir / f'{name}.log'})")
+        specs = pipeline_specs()
+        for spec in specs:
+            extra = sim_arguments if spec.name == "sim_node" else ()
+            log_path = log_dir / f"{spec.name}.log"
+            arguments = [*spec.ros_arguments(LOG_LEVEL), *extra]
+            self.processes.append(NodeProcess(spec.executable, arguments, env, log_path))
+            say(f"started {spec.name} (log: {log_path})")
+        self._lifecycle_nodes = [spec.name for spec in specs if spec.lifecycle]
         self._context = Context()
         rclpy.init(
             context=self._context,
@@ -97,8 +100,31 @@ class SimSession:
     def _on_scene(self, msg: SceneSnapshot) -> None:
         self._scene = msg
 
+    def _activate(self, name: str, deadline: float) -> None:
+        """configure -> activate, as the launch file's lifecycle events do."""
+        client = self.node.create_client(ChangeState, f"/{name}/change_state")
+        try:
+            while not client.service_is_ready():
+                self._check_processes()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"/{name}/change_state did not appear")
+                self._executor.spin_once(timeout_sec=0.1)
+            for transition, label, timeout_s in (
+                (Transition.TRANSITION_CONFIGURE, "configure", CONFIGURE_TIMEOUT_S),
+                (Transition.TRANSITION_ACTIVATE, "activate", CALL_TIMEOUT_S),
+            ):
+                request = ChangeState.Request(transition=Transition(id=transition))
+                response = self._wait(client.call_async(request), timeout_s, f"{name} {label}")
+                if not response.success:
+                    raise RuntimeError(f"{name} refused to {label}; see its log")
+            self._say(f"{name} configured and active")
+        finally:
+            self.node.destroy_client(client)
+
     def _wait_for_servers(self) -> None:
         deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+        for name in self._lifecycle_nodes:
+            self._activate(name, deadline)
         for ready, name in (
             (self._reset.service_is_ready, "/sim/reset"),
             (self._objects.service_is_ready, "/sim/objects"),
