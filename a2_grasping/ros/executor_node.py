@@ -54,6 +54,7 @@ from a2_grasping.ros.controllers import (
     TopicGripper,
 )
 from a2_grasping.ros.inference_node import SCENE_QOS
+from a2_grasping.ros.moveit_planner import MoveItPickPlanner
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.srv import SelectGrasp
 
@@ -84,7 +85,12 @@ class ExecutorNode(Node):
     def __init__(self) -> None:
         super().__init__("executor_node")
         self._config = declare_config(self, ExecutorConfig)
-        self._planner = PickPlanner(declare_config(self, PlannerConfig), GripperGeometry())
+        planner_config = declare_config(self, PlannerConfig)
+        self._planner: PickPlanner | MoveItPickPlanner
+        if planner_config.planner_backend == "moveit_py":
+            self._planner = MoveItPickPlanner(planner_config, GripperGeometry())
+        else:
+            self._planner = PickPlanner(planner_config, GripperGeometry())
         cfg = self._config
         self._monitor = JointStateMonitor(cfg.joint_names, cfg.gripper_joint)
         # Joint states feed every wait of a running pick: their own group, never starved.

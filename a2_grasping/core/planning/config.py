@@ -7,9 +7,20 @@ from dataclasses import dataclass
 
 from a2_grasping.core.config_fields import config_field, validate_ranges
 
+PLANNER_BACKENDS = ("embedded", "moveit_py")
+
 
 @dataclass(frozen=True)
 class PlannerConfig:
+    planner_backend: str = config_field(
+        "embedded",
+        "'embedded' (analytic IK, pinocchio/coal, OMPL RRTConnect, TOPP-RA; runs anywhere) or "
+        "'moveit_py' (MoveIt 2 with the ompl and Pilz pipelines; needs moveit_py and a MoveIt "
+        "config in the node's parameters).",
+    )
+    moveit_group: str = config_field(
+        "ur_manipulator", "MoveIt planning group of the arm (planner_backend: moveit_py)."
+    )
     table_height_m: float = config_field(
         0.0, "Table top height in the base frame (m).", min_value=-2.0, max_value=2.0
     )
@@ -77,6 +88,10 @@ class PlannerConfig:
 
     def __post_init__(self) -> None:
         validate_ranges(self)
+        if self.planner_backend not in PLANNER_BACKENDS:
+            raise ValueError(
+                f"planner_backend must be one of {PLANNER_BACKENDS}, got {self.planner_backend!r}"
+            )
         box = self.safety_box_m
         if len(box) != 6 or any(box[2 * i] >= box[2 * i + 1] for i in range(3)):
             raise ValueError(f"safety_box_m must be 6 bounds with min < max, got {list(box)}")
