@@ -26,6 +26,9 @@ from a2_grasping.ros import conversions
 
 POLL_S = 0.01
 STILL_VELOCITY_RAD_S = 0.01
+GRIPPER_AT_TARGET_RAD = 0.01
+GRIPPER_MOVED_RAD = 0.02  # knuckle travel that shows the fingers have started moving
+GRIPPER_SETTLE_S = 0.3  # still for this long after moving: stopped (on an object, or at the end)
 
 
 class ExecutionError(Exception):
@@ -162,19 +165,33 @@ class TopicGripper:
         self._monitor = monitor
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
-        """Command a knuckle angle; return where the fingers settled (they stop on an object)."""
+        """Command a knuckle angle; return where the fingers settled (they stop on an object).
+
+        "Settled" needs the fingers to have started moving first: a loaded machine or a slow
+        driver can leave them still for a while after the command, and that must not read as
+        "stopped on an object" at the open position.
+        """
         self._publisher.publish(Float64MultiArray(data=[float(position_rad)]))
         deadline = time.monotonic() + timeout_s
         history: list[tuple[float, float]] = []
+        start_rad: float | None = None
         while time.monotonic() < deadline:
             state = self._monitor.latest(max_state_age_s)
             if state is None:
                 raise ExecutionError("joint states stopped arriving while the gripper moved")
             now = time.monotonic()
+            if start_rad is None:
+                start_rad = state.gripper_rad
+            if abs(state.gripper_rad - position_rad) < GRIPPER_AT_TARGET_RAD:
+                return state.gripper_rad
             history.append((now, state.gripper_rad))
-            recent = [p for t, p in history if now - t <= 0.3]
-            settled = now - history[0][0] > 0.3 and max(recent) - min(recent) < 0.002
-            if abs(state.gripper_rad - position_rad) < 0.01 or settled:
+            moved = abs(state.gripper_rad - start_rad) >= GRIPPER_MOVED_RAD
+            recent = [p for t, p in history if now - t <= GRIPPER_SETTLE_S]
+            if (
+                moved
+                and now - history[0][0] > GRIPPER_SETTLE_S
+                and max(recent) - min(recent) < 0.002
+            ):
                 return state.gripper_rad
             time.sleep(POLL_S)
         raise ExecutionError(f"the gripper did not settle within {timeout_s:.1f} s")
