@@ -661,14 +661,17 @@ class GraspClient:
                 self._executor.spin_once(timeout_sec=_SPIN_SLICE_S)
             except ExternalShutdownException:
                 return
-            except Exception as error:  # keep serving the other calls
+            except Exception as error:  # keep serving the other calls, without spinning hot
                 self.node.get_logger().error(f"grasp client spin: {error!r}")
+                self._stop.wait(_SPIN_SLICE_S)
 
     # ---- shutdown ----
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Cancel unfinished picks (the arm must not keep moving for nobody), stop the spin
-        thread and release the clients; bounded by about timeout_s."""
+        thread and release the clients; bounded by about timeout_s. With
+        spin_in_background=False, stop spinning the node first: nothing waits for the cancel
+        requests to go out then, so cancel picks and let them end before closing."""
         if self._closed:
             return
         deadline_s = time.monotonic() + timeout_s
