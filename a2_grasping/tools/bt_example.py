@@ -2,7 +2,7 @@
 
     Sequence (memory) -> SelectGrasp -> Pick (the selected candidate) -> ReportPick
 
-Runs against a running system (the launch file, or `./run demo`'s nodes) on ROS_DOMAIN_ID (or
+Runs against a running system (e.g. the launch file's nodes) on ROS_DOMAIN_ID (or
 --domain-id): ticks at --rate-hz until the tree ends or --timeout-s passes (then the tree is
 stopped, which cancels a running pick), prints the report and the longest tick, and exits 0 on
 SUCCESS.

@@ -363,3 +363,29 @@ def _wait(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not done within {timeout_s} s"
         time.sleep(0.01)
+
+
+def test_a_node_spun_by_the_caller_works_too(servers, ros_node):
+    """spin_in_background=False: the caller's (multi-threaded) executor spins the node; the
+    client's one callback group keeps its calls serialised."""
+    executor = MultiThreadedExecutor(num_threads=2, context=ros_node.context)
+    executor.add_node(ros_node)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    client = GraspClient(ros_node, spin_in_background=False)
+    try:
+        pick = _ready(client).pick("pick it", timeout_s=5.0)
+        _wait(pick.done)
+        assert pick.result().ok, pick.result().message
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        executor.remove_node(ros_node)
+        executor.shutdown(timeout_sec=1.0)
+        client.close()
