@@ -15,7 +15,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import bench_model, bench_pipeline, bench_sim, check_checkpoint, demo
+    from a2_grasping.tools import (
+        bench_model,
+        bench_pipeline,
+        bench_sim,
+        bt_example,
+        check_checkpoint,
+        demo,
+    )
 
     demo.add_arguments(
         commands.add_parser(
@@ -30,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
             "check-checkpoint",
             help="verify that weight files load strictly into the networks",
             description=check_checkpoint.__doc__,
+        )
+    )
+    bt_example.add_arguments(
+        commands.add_parser(
+            "bt-example",
+            help="tick the example behaviour tree (select, pick, report) on a running system",
+            description=bt_example.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
     bench = commands.add_parser("bench", help="benchmarks that save JSON").add_subparsers(

@@ -6,7 +6,10 @@ colour rgb8, bgr8, rgba8, bgra8, mono8; depth 16UC1 (millimetres) and 32FC1 (met
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +50,24 @@ def seconds_to_time(seconds: float) -> Time:
 
 def duration_to_seconds(duration: Duration) -> float:
     return duration.sec + duration.nanosec / _NS_PER_S
+
+
+@functools.cache
+def constant_names(message_type: type) -> Mapping[int, str]:
+    """Value -> name of the integer constants a generated message class defines (the error codes
+    of SelectGrasp.Response or Pick.Result): the names come from the .srv/.action file itself, so
+    they cannot drift from the contract. Read-only; computed once per type."""
+    names: dict[int, str] = {}
+    for name in dir(message_type):
+        value = getattr(message_type, name)
+        if name.isupper() and not name.startswith("_") and isinstance(value, int):
+            names[value] = name
+    return MappingProxyType(names)
+
+
+def code_name(message_type: type, code: int) -> str:
+    """The constant's name for `code`, or "UNKNOWN(<code>)" when the contract has none."""
+    return constant_names(message_type).get(code, f"UNKNOWN({code})")
 
 
 # ---- images ----

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
 
+from a2_grasping.action import Pick
 from a2_grasping.ros import conversions
+from a2_grasping.srv import SelectGrasp
 
 STAMP = conversions.seconds_to_time(12.5)
 
@@ -107,3 +109,13 @@ def test_cloud_round_trip():
     cloud.fields = cloud.fields[:3]
     with pytest.raises(conversions.ConversionError, match="rgb"):
         conversions.cloud_to_xyzrgb(cloud)
+
+
+def test_error_code_names_come_from_the_interface_constants():
+    assert conversions.code_name(SelectGrasp.Response, SelectGrasp.Response.STALE_SCENE) == (
+        "STALE_SCENE"
+    )
+    assert conversions.code_name(Pick.Result, Pick.Result.GRASP_FAILED) == "GRASP_FAILED"
+    assert conversions.code_name(Pick.Result, 200) == "UNKNOWN(200)"
+    names = conversions.constant_names(SelectGrasp.Response)
+    assert len(names) == 11 and names[0] == "NONE"  # SLOT_TYPES and fields are not constants

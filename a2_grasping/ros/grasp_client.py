@@ -1,0 +1,710 @@
+"""Non-blocking client API for /select_grasp and /pick, for behaviour trees and other loops that
+must never wait on the network.
+
+    with GraspClient() as client:                  # own node and context, own spin thread
+        client.wait_for_servers(timeout_s=10.0)    # blocking: scripts and tests only
+        selection = client.select("pick the red block", timeout_s=10.0)
+        ...                                        # each tick: selection.done(), .result()
+        pick = client.pick(candidate=selection.result().selected, timeout_s=120.0)
+        ...                                        # each tick: pick.stage, pick.result()
+        pick.cancel()                              # asks the executor to stop the arm
+
+Every call returns a handle at once. `done()`, `result()`, `stage` and `cancel()` take a lock
+and read or set a few fields: they never wait on DDS. `result()` is None while pending, then a
+frozen SelectResult / PickResult whose `outcome` is SUCCEEDED, FAILED (the server answered with
+an error code, or rejected the goal), CANCELED, TIMEOUT (no answer within the call's timeout_s)
+or UNAVAILABLE (no server within server_timeout_s); `message` always says why.
+
+Spinning: by default the client spins its node on a background thread with its own
+SingleThreadedExecutor (`spin_in_background=False` when the caller's executor spins the node).
+Chosen over spin_once(timeout_sec=0) from the tick because:
+- a tick that spins does DDS work inside the tick, one ready entity per spin_once: how long a
+  tick takes and how many ticks an answer needs would depend on traffic (feedback, goal status);
+  here the tick only reads a snapshot;
+- answers, feedback and cancel acknowledgements are handled when they arrive, also while the tree
+  sleeps between ticks (py_trees' tick_tock sleeps), so the tick rate changes only how soon the
+  tree notices;
+- a steady-clock timer on the executor enforces timeouts and waits for discovery, so a handle
+  nobody polls still times out and still cancels its goal.
+Shutdown is bounded: close() stops the spin loop (0.1 s slices) and joins it with a timeout.
+
+Threading rule: every call on the rclpy clients (call_async, send_goal_async, get_result_async,
+cancel_goal_async, remove_pending_request) runs on the executor, in the client's one mutually
+exclusive callback group. The caller's thread only records a request and triggers a guard
+condition. rclpy's ActionClient (Jazzy) stores a goal's future after sending the request,
+without a lock: sent from another thread, the answer can arrive first and the goal is lost.
+Serialising every call in one group rules that out, also under a MultiThreadedExecutor.
+
+Right after discovery a server may not yet have matched our response reader, and an answer sent
+then is lost (clients.py says the same); wait_for_servers() waits a short settle time for that.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.client import Client
+from rclpy.clock import Clock, ClockType
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_services_default
+from rclpy.signals import SignalHandlerOptions
+
+from a2_grasping.action import Pick
+from a2_grasping.msg import GraspCandidate
+from a2_grasping.ros import conversions
+from a2_grasping.srv import SelectGrasp
+
+# Period of the executor-side housekeeping (discovery, deadlines); events do not wait for it.
+_HOUSEKEEPING_PERIOD_S = 0.05
+# How often the spin loop checks its stop flag: bounds close().
+_SPIN_SLICE_S = 0.1
+# After a timed-out goal request, how long to wait for its acceptance so it can be cancelled.
+_LATE_ACCEPT_WINDOW_S = 5.0
+# Time for a server to match our response reader after we discovered it (see module doc).
+_DISCOVERY_SETTLE_S = 0.5
+# Services (both directions of /select_grasp and the action's goal/result/cancel services) use
+# the ROS default profile: reliable, volatile, depth 10. It is what every server here offers;
+# volatile because an answer is only meaningful to the request that is waiting for it.
+_SERVICE_QOS = qos_profile_services_default
+# Feedback: reliable, depth 10, so a burst of stages during a fast pick is not dropped.
+_FEEDBACK_QOS = QoSProfile(depth=10)
+
+
+class Outcome(enum.Enum):
+    """How a call ended (PENDING until then)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"  # the server answered with error code NONE
+    FAILED = "failed"  # the server answered with an error code, or rejected the goal
+    CANCELED = "canceled"  # cancel() before an answer (a pick: the executor confirmed the stop)
+    TIMEOUT = "timeout"  # no answer within the call's timeout_s (a pick goal is then cancelled)
+    UNAVAILABLE = "unavailable"  # no server appeared within server_timeout_s; nothing was sent
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """The answer of /select_grasp. Codes and names are SelectGrasp.Response constants."""
+
+    outcome: Outcome
+    message: str
+    error_code: int | None = None  # None: no response was received
+    error_name: str = ""
+    candidates: tuple[GraspCandidate, ...] = ()
+    selected_index: int = -1
+    mode: str = ""
+    scene_stamp_s: float = 0.0
+    scene_age_s: float = 0.0
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+    @property
+    def selected(self) -> GraspCandidate | None:
+        """The grasp the policy selected (base frame), or None unless the call succeeded."""
+        if self.ok and 0 <= self.selected_index < len(self.candidates):
+            return self.candidates[self.selected_index]
+        return None
+
+
+@dataclass(frozen=True)
+class PickResult:
+    """The result of /pick. Codes and names are Pick.Result (and SelectGrasp) constants."""
+
+    outcome: Outcome
+    message: str
+    error_code: int | None = None  # None: no result was received
+    error_name: str = ""
+    select_error_name: str = ""  # set when error_name is SELECTION_FAILED
+    object_held: bool = False
+    gripper_width_m: float = 0.0
+    executed_grasp: GraspCandidate | None = None
+    stages: tuple[str, ...] = ()  # feedback stages in the order they were first reported
+    dry_run: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+
+ResultT = TypeVar("ResultT", SelectResult, PickResult)
+
+
+class _PendingCall(abc.ABC, Generic[ResultT]):
+    """State shared by the caller's thread (reads, cancel) and the executor (everything else)."""
+
+    def __init__(
+        self, what: str, timeout_s: float, server_timeout_s: float, wake: Callable[[], None]
+    ) -> None:
+        if not timeout_s > 0.0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self._what = what
+        self._timeout_s = timeout_s
+        self._server_timeout_s = server_timeout_s
+        self._started_s = time.monotonic()
+        self._deadline_s = self._started_s + timeout_s
+        self._server_deadline_s = self._started_s + server_timeout_s
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._result: ResultT | None = None
+        self._cancel_requested = False
+
+    # ---- caller side: never blocks ----
+
+    def done(self) -> bool:
+        return self.result() is not None
+
+    def result(self) -> ResultT | None:
+        """None while pending; the final result otherwise. A passed deadline ends the call here
+        too (exact to the poll), the executor then cleans up on its side."""
+        if time.monotonic() > self._deadline_s:
+            self._time_out()
+        with self._lock:
+            return self._result
+
+    def cancel(self) -> None:
+        """Ask to stop. Returns at once; a call that is already done is left as it is."""
+        with self._lock:
+            if self._result is not None or self._cancel_requested:
+                return
+            self._cancel_requested = True
+        self._wake()
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started_s
+
+    # ---- both sides ----
+
+    def _finish(self, result: ResultT) -> bool:
+        """Set the result unless one is set already (the first ending wins)."""
+        with self._lock:
+            if self._result is not None:
+                return False
+            self._result = result
+        return True
+
+    def _time_out(self) -> None:
+        if self._finish(self._timeout_result()):
+            self._wake()
+
+    def _state(self) -> tuple[bool, bool]:
+        with self._lock:
+            return self._result is not None, self._cancel_requested
+
+    # ---- executor side ----
+
+    @abc.abstractmethod
+    def _timeout_result(self) -> ResultT: ...
+
+    @abc.abstractmethod
+    def _failure(self, outcome: Outcome, message: str) -> ResultT: ...
+
+    @abc.abstractmethod
+    def _step(self, now_s: float) -> bool:
+        """Advance on the executor; True once nothing is left to do on the ROS side."""
+
+    def _before_sending(self, now_s: float, server_ready: Callable[[], bool]) -> bool | None:
+        """The common part of a call that is not sent yet: True = settled (ended without being
+        sent), False = keep waiting for the server, None = send now."""
+        finished, cancel = self._state()
+        if finished:
+            return True
+        if cancel:
+            self._finish(self._failure(Outcome.CANCELED, "canceled before it was sent"))
+            return True
+        if now_s > self._deadline_s:
+            self._time_out()
+            return True
+        if server_ready():
+            return None
+        if now_s > self._server_deadline_s:
+            self._finish(
+                self._failure(
+                    Outcome.UNAVAILABLE,
+                    f"{self._what} is not available (no server within "
+                    f"{self._server_timeout_s:.1f} s); nothing was sent",
+                )
+            )
+            return True
+        return False
+
+
+class PendingSelect(_PendingCall[SelectResult]):
+    """A /select_grasp call in flight. A service request cannot be withdrawn: cancel() and
+    timeouts stop waiting for the answer (the server may still compute it)."""
+
+    def __init__(
+        self,
+        client: Client,
+        request: SelectGrasp.Request,
+        *,
+        timeout_s: float,
+        server_timeout_s: float,
+        wake: Callable[[], None],
+    ) -> None:
+        super().__init__(f"service {client.srv_name}", timeout_s, server_timeout_s, wake)
+        self._client = client
+        self._request = request
+        self._future: Any = None
+
+    def _failure(self, outcome: Outcome, message: str) -> SelectResult:
+        return SelectResult(outcome, message, elapsed_s=self.elapsed_s)
+
+    def _timeout_result(self) -> SelectResult:
+        return self._failure(
+            Outcome.TIMEOUT, f"{self._what} did not answer within {self._timeout_s:.1f} s"
+        )
+
+    def _step(self, now_s: float) -> bool:
+        if self._future is None:
+            ready = self._before_sending(now_s, self._client.service_is_ready)
+            if ready is not None:
+                return ready
+            self._future = self._client.call_async(self._request)
+            self._future.add_done_callback(lambda _future: self._wake())
+            return False
+        if self._future.done():
+            self._finish(self._from_response())
+            return True
+        finished, cancel = self._state()
+        if cancel and not finished:
+            self._finish(self._failure(Outcome.CANCELED, "canceled while waiting for the answer"))
+        elif now_s > self._deadline_s:
+            self._time_out()
+        if self._state()[0]:
+            self._client.remove_pending_request(self._future)
+            return True
+        return False
+
+    def _from_response(self) -> SelectResult:
+        error = self._future.exception()
+        if error is not None:
+            return self._failure(Outcome.FAILED, f"{self._what} raised {error!r}")
+        response: SelectGrasp.Response = self._future.result()
+        code = int(response.error_code)
+        name = conversions.code_name(SelectGrasp.Response, code)
+        outcome, message = Outcome.FAILED, f"{name}: {response.error_message}"
+        if code == SelectGrasp.Response.NONE:
+            if 0 <= response.selected_index < len(response.candidates):
+                outcome, message = Outcome.SUCCEEDED, ""
+            else:
+                message = (
+                    f"NONE but selected_index {response.selected_index} does not index the "
+                    f"{len(response.candidates)} candidates (server breaks the contract)"
+                )
+        return SelectResult(
+            outcome,
+            message,
+            error_code=code,
+            error_name=name,
+            candidates=tuple(response.candidates),
+            selected_index=int(response.selected_index),
+            mode=response.mode,
+            scene_stamp_s=conversions.time_to_seconds(response.scene_stamp),
+            scene_age_s=float(response.scene_age_s),
+            elapsed_s=self.elapsed_s,
+        )
+
+
+class PendingPick(_PendingCall[PickResult]):
+    """A /pick goal in flight, with the newest feedback. cancel() sends a cancel request once the
+    goal is accepted; the handle ends when the executor reports the stopped goal."""
+
+    def __init__(
+        self,
+        client: ActionClient,
+        action_name: str,
+        goal: Pick.Goal,
+        *,
+        timeout_s: float,
+        server_timeout_s: float,
+        wake: Callable[[], None],
+    ) -> None:
+        super().__init__(f"action {action_name}", timeout_s, server_timeout_s, wake)
+        self._client = client
+        self._goal = goal
+        self._goal_future: Any = None
+        self._goal_handle: Any = None
+        self._result_future: Any = None
+        self._cancel_sent = False
+        self._stages: list[str] = []
+        self._progress = 0.0
+
+    @property
+    def stage(self) -> str:
+        """The newest feedback stage ("" before the first feedback)."""
+        with self._lock:
+            return self._stages[-1] if self._stages else ""
+
+    @property
+    def progress(self) -> float:
+        """The newest feedback progress in [0, 1]."""
+        with self._lock:
+            return self._progress
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._stages)
+
+    @property
+    def cancel_sent(self) -> bool:
+        """Whether a cancel request went to the server (after cancel() or a timeout)."""
+        return self._cancel_sent
+
+    def _on_feedback(self, message: Any) -> None:
+        with self._lock:
+            stage = str(message.feedback.stage)
+            if not self._stages or self._stages[-1] != stage:
+                self._stages.append(stage)
+            self._progress = float(message.feedback.progress)
+
+    def _failure(self, outcome: Outcome, message: str) -> PickResult:
+        return PickResult(
+            outcome,
+            message,
+            stages=self.stages,
+            dry_run=bool(self._goal.dry_run),
+            elapsed_s=self.elapsed_s,
+        )
+
+    def _timeout_result(self) -> PickResult:
+        return self._failure(
+            Outcome.TIMEOUT,
+            f"{self._what} did not finish within {self._timeout_s:.1f} s "
+            f"(last stage: {self.stage or 'none'}); the goal is being cancelled",
+        )
+
+    def _step(self, now_s: float) -> bool:
+        if self._goal_future is None:
+            ready = self._before_sending(now_s, self._client.server_is_ready)
+            if ready is not None:
+                return ready
+            self._goal_future = self._client.send_goal_async(
+                self._goal, feedback_callback=self._on_feedback
+            )
+            self._goal_future.add_done_callback(lambda _future: self._wake())
+            return False
+        if self._goal_handle is None:
+            return self._step_goal_sent(now_s)
+        return self._step_active(now_s)
+
+    def _step_goal_sent(self, now_s: float) -> bool:
+        if not self._goal_future.done():
+            if now_s > self._deadline_s:
+                self._time_out()
+            # Ended already (timeout): keep watching a while so a late acceptance is cancelled.
+            return self._state()[0] and now_s > self._deadline_s + _LATE_ACCEPT_WINDOW_S
+        error = self._goal_future.exception()
+        if error is not None:
+            self._finish(self._failure(Outcome.FAILED, f"sending the goal raised {error!r}"))
+            return True
+        goal_handle = self._goal_future.result()
+        if not goal_handle.accepted:
+            self._finish(
+                self._failure(
+                    Outcome.FAILED,
+                    f"{self._what} rejected the goal (the executor runs one pick at a time)",
+                )
+            )
+            return True
+        self._goal_handle = goal_handle
+        self._result_future = goal_handle.get_result_async()
+        self._result_future.add_done_callback(lambda _future: self._wake())
+        return self._step_active(now_s)
+
+    def _step_active(self, now_s: float) -> bool:
+        if self._result_future.done():
+            self._finish(self._from_result())
+            return True
+        if now_s > self._deadline_s:
+            self._time_out()
+        finished, cancel = self._state()
+        if (cancel or finished) and not self._cancel_sent:
+            self._goal_handle.cancel_goal_async()
+            self._cancel_sent = True
+        # Ended here (timeout): the cancel is sent, nothing is left to wait for.
+        return finished
+
+    def _from_result(self) -> PickResult:
+        error = self._result_future.exception()
+        if error is not None:
+            return self._failure(Outcome.FAILED, f"getting the result raised {error!r}")
+        result: Pick.Result = self._result_future.result().result
+        code = int(result.error_code)
+        name = conversions.code_name(Pick.Result, code)
+        select_name = ""
+        if result.select_error_code:
+            select_name = conversions.code_name(SelectGrasp.Response, int(result.select_error_code))
+        if code == Pick.Result.NONE:
+            outcome, message = Outcome.SUCCEEDED, ""
+        elif code == Pick.Result.CANCELED:
+            outcome, message = Outcome.CANCELED, f"CANCELED: {result.error_message}"
+        else:
+            outcome, message = Outcome.FAILED, f"{name}: {result.error_message}"
+        grasp: GraspCandidate = result.executed_grasp
+        return PickResult(
+            outcome,
+            message,
+            error_code=code,
+            error_name=name,
+            select_error_name=select_name,
+            object_held=bool(result.object_held),
+            gripper_width_m=float(result.gripper_width_m),
+            executed_grasp=grasp if grasp.pose.header.frame_id else None,
+            stages=self.stages,
+            dry_run=bool(self._goal.dry_run),
+            elapsed_s=self.elapsed_s,
+        )
+
+
+class GraspClient:
+    """Non-blocking /select_grasp and /pick for one node (see the module doc for the threading).
+
+    node: None = the client creates a node "a2_grasp_client" on its own context (domain_id, or
+    ROS_DOMAIN_ID when None) and shuts both down in close(). server_timeout_s: how long a call
+    waits for its server to be discovered before it ends UNAVAILABLE.
+    """
+
+    def __init__(
+        self,
+        node: Node | None = None,
+        *,
+        domain_id: int | None = None,
+        select_service: str = "/select_grasp",
+        pick_action: str = "/pick",
+        server_timeout_s: float = 5.0,
+        spin_in_background: bool = True,
+    ) -> None:
+        self._context: Context | None = None
+        if node is None:
+            self._context = Context()
+            rclpy.init(
+                context=self._context,
+                domain_id=domain_id,
+                signal_handler_options=SignalHandlerOptions.NO,
+            )
+            node = rclpy.create_node("a2_grasp_client", context=self._context)
+        self.node = node
+        self._server_timeout_s = server_timeout_s
+        self._pick_action = pick_action
+        self._closed = False
+        self._calls: list[_PendingCall[Any]] = []
+        self._calls_lock = threading.Lock()
+        group = MutuallyExclusiveCallbackGroup()
+        self._select_client = node.create_client(
+            SelectGrasp, select_service, qos_profile=_SERVICE_QOS, callback_group=group
+        )
+        self._pick_client = ActionClient(
+            node,
+            Pick,
+            pick_action,
+            callback_group=group,
+            goal_service_qos_profile=_SERVICE_QOS,
+            result_service_qos_profile=_SERVICE_QOS,
+            cancel_service_qos_profile=_SERVICE_QOS,
+            feedback_sub_qos_profile=_FEEDBACK_QOS,
+        )
+        self._wake_guard = node.create_guard_condition(self._process, callback_group=group)
+        # Steady clock: deadlines must run on under sim time too (and while /clock is paused).
+        self._timer = node.create_timer(
+            _HOUSEKEEPING_PERIOD_S,
+            self._process,
+            callback_group=group,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
+        self._executor: SingleThreadedExecutor | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        if spin_in_background:
+            self._executor = SingleThreadedExecutor(context=node.context)
+            self._executor.add_node(node)
+            self._thread = threading.Thread(target=self._spin, name="a2_grasp_client", daemon=True)
+            self._thread.start()
+
+    # ---- calls ----
+
+    def select(
+        self,
+        instruction: str,
+        *,
+        max_candidates: int = 0,
+        max_input_age_s: float = 0.0,
+        camera_names: Sequence[str] = (),
+        timeout_s: float = 10.0,
+    ) -> PendingSelect:
+        """Start a /select_grasp call; 0 for max_candidates / max_input_age_s = the server's
+        default. The server validates the request (bad fields come back INVALID_REQUEST)."""
+        if max_candidates < 0:
+            raise ValueError(f"max_candidates must be >= 0, got {max_candidates}")
+        request = SelectGrasp.Request(
+            instruction=instruction,
+            camera_names=list(camera_names),
+            max_candidates=max_candidates,
+            max_input_age_s=float(max_input_age_s),
+        )
+        call = PendingSelect(
+            self._select_client,
+            request,
+            timeout_s=timeout_s,
+            server_timeout_s=self._server_timeout_s,
+            wake=self._wake,
+        )
+        self._add(call)
+        return call
+
+    def pick(
+        self,
+        instruction: str = "",
+        *,
+        candidate: GraspCandidate | None = None,
+        dry_run: bool = False,
+        velocity_scaling: float = 0.0,
+        timeout_s: float = 120.0,
+    ) -> PendingPick:
+        """Start a /pick goal for `instruction` (the executor selects) or an explicit
+        `candidate` (pose in the base frame, e.g. SelectResult.selected); exactly one of them.
+        velocity_scaling 0 = the executor's default. On TIMEOUT the goal is cancelled."""
+        if (candidate is None) == (not instruction):
+            raise ValueError("give either an instruction or a candidate, not both or neither")
+        goal = Pick.Goal(
+            instruction=instruction,
+            use_candidate=candidate is not None,
+            dry_run=dry_run,
+            velocity_scaling=float(velocity_scaling),
+        )
+        if candidate is not None:
+            goal.candidate = candidate
+        call = PendingPick(
+            self._pick_client,
+            self._pick_action,
+            goal,
+            timeout_s=timeout_s,
+            server_timeout_s=self._server_timeout_s,
+            wake=self._wake,
+        )
+        self._add(call)
+        return call
+
+    def servers_ready(self) -> bool:
+        """Whether both servers are discovered (a graph query; does not wait)."""
+        return self._select_client.service_is_ready() and self._pick_client.server_is_ready()
+
+    def wait_for_servers(self, timeout_s: float) -> None:
+        """Block until both servers are discovered, plus a short settle (module doc); raises
+        TimeoutError naming the missing one. For scripts and tests, never from a tick."""
+        deadline_s = time.monotonic() + timeout_s
+        while not self.servers_ready():
+            if time.monotonic() > deadline_s:
+                missing = [
+                    name
+                    for name, ready in (
+                        (self._select_client.srv_name, self._select_client.service_is_ready()),
+                        (self._pick_action, self._pick_client.server_is_ready()),
+                    )
+                    if not ready
+                ]
+                raise TimeoutError(f"{', '.join(missing)} did not appear within {timeout_s} s")
+            time.sleep(0.05)
+        time.sleep(_DISCOVERY_SETTLE_S)
+
+    # ---- executor side ----
+
+    def _add(self, call: _PendingCall[Any]) -> None:
+        with self._calls_lock:
+            if self._closed:
+                raise RuntimeError("GraspClient is closed")
+            self._calls.append(call)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Run _process on the executor as soon as possible (thread-safe, never blocks)."""
+        if not self._closed:
+            self._wake_guard.trigger()
+
+    def _process(self) -> None:
+        """Advance every call (executor thread, client's callback group)."""
+        now_s = time.monotonic()
+        with self._calls_lock:
+            calls = list(self._calls)
+        settled = []
+        for call in calls:
+            try:
+                if call._step(now_s):
+                    settled.append(call)
+            except Exception as error:  # one broken call must not stop the others
+                self.node.get_logger().error(f"grasp client call failed: {error!r}")
+                call._finish(call._failure(Outcome.FAILED, f"client error: {error!r}"))
+                settled.append(call)
+        if settled:
+            with self._calls_lock:
+                self._calls = [call for call in self._calls if call not in settled]
+
+    def _spin(self) -> None:
+        assert self._executor is not None
+        while not self._stop.is_set():
+            try:
+                self._executor.spin_once(timeout_sec=_SPIN_SLICE_S)
+            except ExternalShutdownException:
+                return
+            except Exception as error:  # keep serving the other calls, without spinning hot
+                self.node.get_logger().error(f"grasp client spin: {error!r}")
+                self._stop.wait(_SPIN_SLICE_S)
+
+    # ---- shutdown ----
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Cancel unfinished picks (the arm must not keep moving for nobody), stop the spin
+        thread and release the clients; bounded by about timeout_s. With
+        spin_in_background=False, stop spinning the node first: nothing waits for the cancel
+        requests to go out then, so cancel picks and let them end before closing."""
+        if self._closed:
+            return
+        deadline_s = time.monotonic() + timeout_s
+        with self._calls_lock:
+            picks = [c for c in self._calls if isinstance(c, PendingPick) and not c.done()]
+        for pick in picks:
+            pick.cancel()
+        # Give the executor a moment to send those cancel requests (not to await the stops).
+        while self._thread is not None and time.monotonic() < deadline_s:
+            with self._calls_lock:
+                unsent = [c for c in picks if c in self._calls and not c.cancel_sent]
+            if not unsent:
+                break
+            time.sleep(0.01)
+        self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(deadline_s - time.monotonic(), 2 * _SPIN_SLICE_S))
+            if self._thread.is_alive():
+                self.node.get_logger().warning("grasp client spin thread did not stop in time")
+        if self._executor is not None:
+            self._executor.remove_node(self.node)
+            self._executor.shutdown(timeout_sec=1.0)
+        self._pick_client.destroy()
+        self.node.destroy_client(self._select_client)
+        self.node.destroy_timer(self._timer)
+        self.node.destroy_guard_condition(self._wake_guard)
+        if self._context is not None:
+            self.node.destroy_node()
+            rclpy.try_shutdown(context=self._context)
+
+    def __enter__(self) -> GraspClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,94 @@
+"""The example behaviour tree (select -> pick -> report) picks an object in the simulated cell.
+
+All four nodes run as processes (SimSession, as in test_pick_in_sim.py); the tree talks to them
+only through GraspClient on the same private domain. Ground truth (/sim/objects) scores the lift.
+Every tick is timed: the tree must stay responsive while the arm moves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import py_trees
+import pytest
+from py_trees.common import Status
+
+from a2_grasping.bt import behaviours
+from a2_grasping.ros.grasp_client import GraspClient
+from a2_grasping.tools.bt_example import create_tree, failure_reason, tick_until_done
+from a2_grasping.tools.sim_session import SimSession
+
+pytestmark = [pytest.mark.ros, pytest.mark.sim]
+
+SEED = 37  # the demo's scene: one red block
+MAX_TICK_S = 0.05  # a bound on "does not block", not a performance target
+
+
+@pytest.fixture(scope="module")
+def cell(tmp_path_factory) -> Iterator[tuple[SimSession, int]]:
+    from domain_coordinator import domain_id
+
+    log_dir: Path = tmp_path_factory.mktemp("bt_e2e_logs")
+    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
+        yield running, reserved
+
+
+def test_example_tree_picks_and_lifts_the_block(cell):
+    session, domain = cell
+    py_trees.blackboard.Blackboard.clear()
+    (block,) = session.reset(SEED, "single")
+    with GraspClient(domain_id=domain) as client:
+        client.wait_for_servers(timeout_s=15.0)
+        session.wait_for_fresh_scene()
+        tree = create_tree(client, "pick the red block", pick_timeout_s=60.0)
+        run = tick_until_done(tree, period_s=0.1, timeout_s=60.0)
+    print(
+        f"\nbehaviour tree in the cell: {run.status.value} in {run.duration_s:.1f} s, "
+        f"{run.ticks} ticks, longest tick {run.max_tick_s * 1e3:.2f} ms"
+    )
+    assert run.status == Status.SUCCESS, failure_reason(tree)
+    assert run.max_tick_s < MAX_TICK_S, run
+
+    (after,) = session.objects()
+    assert after.name == block.name
+    assert after.height_gain_m >= 0.05
+
+    report = py_trees.blackboard.Blackboard.get(f"/{behaviours.NAMESPACE}/{behaviours.REPORT_KEY}")
+    assert report["instruction"] == "pick the red block"
+    assert report["outcome"] == "succeeded" and report["error_name"] == "NONE"
+    assert report["object_held"] and 0.0 < report["gripper_width_m"] < 0.085
+    assert report["stages"][0] == "planning"  # an explicit candidate: no selection by /pick
+    assert report["stages"][-1] == "retreating"
+    assert report["grasp_frame"] == "base_link" and len(report["grasp_position_m"]) == 3
+    assert report["selection"]["outcome"] == "succeeded"
+    assert report["selection"]["mode"] == "geometric"
+    assert report["selection"]["candidates"] >= 1
+    py_trees.blackboard.Blackboard.clear()
+
+
+def test_stopping_the_tree_mid_pick_stops_the_arm(cell):
+    session, domain = cell
+    py_trees.blackboard.Blackboard.clear()
+    session.reset(SEED, "single")
+    with GraspClient(domain_id=domain) as client:
+        client.wait_for_servers(timeout_s=15.0)
+        session.wait_for_fresh_scene()
+        tree = create_tree(client, "pick the red block", pick_timeout_s=60.0)
+        pick = tree.root.children[1]
+        deadline = time.monotonic() + 30.0
+        while pick.feedback_message != "stage: moving_to_pregrasp":
+            assert time.monotonic() < deadline, failure_reason(tree) or pick.feedback_message
+            tree.tick()
+            assert tree.root.status == Status.RUNNING, failure_reason(tree)
+            time.sleep(0.05)
+        time.sleep(0.4)
+        tree.root.stop(Status.INVALID)  # Pick.terminate(INVALID) sends the cancel
+        time.sleep(1.0)  # the executor stops the arm on it
+        # Still inside the client: the stop comes from terminate, not from close().
+        stopped = session.arm_positions()
+        time.sleep(1.0)
+        assert abs(session.arm_positions() - stopped).max() < 2e-3  # still
+    assert session.objects()[0].height_gain_m < 0.005
+    py_trees.blackboard.Blackboard.clear()
