@@ -15,7 +15,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import bench_model, bench_pipeline, bench_sim, check_checkpoint, demo
+    from a2_grasping.tools import (
+        bag_cli,
+        bench_model,
+        bench_pipeline,
+        bench_sim,
+        check_checkpoint,
+        demo,
+    )
 
     demo.add_arguments(
         commands.add_parser(
@@ -30,6 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
             "check-checkpoint",
             help="verify that weight files load strictly into the networks",
             description=check_checkpoint.__doc__,
+        )
+    )
+    bag_cli.add_record_arguments(
+        commands.add_parser(
+            "record",
+            help="record topics to a rosbag2 MCAP bag",
+            description=bag_cli.__doc__,
+        )
+    )
+    bag_cli.add_replay_arguments(
+        commands.add_parser(
+            "replay",
+            help="play a bag back with its timing and /clock",
+            description=bag_cli.__doc__,
         )
     )
     bench = commands.add_parser("bench", help="benchmarks that save JSON").add_subparsers(
