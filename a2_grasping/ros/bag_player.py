@@ -147,19 +147,24 @@ class BagPlayer:
         """The topics `play` publishes."""
         return sorted(self._topic_publishers)
 
-    def wait_for_subscribers(self, topics: Sequence[str], timeout_s: float) -> list[str]:
-        """Wait until each of `topics` has a matched subscriber (messages published before would
-        be lost to discovery); returns the topics still unmatched at the deadline."""
+    def wait_for_subscribers(
+        self, topics: Sequence[str], timeout_s: float, count: int = 1
+    ) -> list[str]:
+        """Wait until each of `topics` (/clock included) has `count` matched subscribers:
+        messages published before are lost to discovery. Returns the topics still short of
+        subscribers at the deadline."""
+        publishers = dict(self._topic_publishers)
+        if self._clock is not None:
+            publishers[CLOCK_TOPIC] = self._clock
         deadline = time.monotonic() + timeout_s
         while True:
-            unmatched = [
+            short = [
                 t
                 for t in topics
-                if t not in self._topic_publishers
-                or self._topic_publishers[t].get_subscription_count() == 0
+                if t not in publishers or publishers[t].get_subscription_count() < count
             ]
-            if not unmatched or time.monotonic() > deadline:
-                return unmatched
+            if not short or time.monotonic() > deadline:
+                return short
             time.sleep(0.05)
 
     def play(self, loop: bool = False, stop: threading.Event | None = None) -> PlaybackSummary:

@@ -122,12 +122,20 @@ def record(output: Path, log_dir: Path, domain_id: int) -> dict[str, int]:
             if sim.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sim_node did not come up:\n{sim.output()[-2000:]}")
             executor.spin_once(timeout_sec=0.05)
-        custom = {"seed": str(SEED), "scene": SCENE, "recorded_by": __name__}
+        custom = {
+            "seed": str(SEED),
+            "scene": SCENE,
+            "recorded_by": "a2_grasping.tools.regression_bag",
+        }
         writer = BagWriter(output, compress=True, custom_data=custom)
         recorder = TopicRecorder(node, writer, recorded_topics())
-        started_ns = node.get_clock().now().nanoseconds
+        started_ns: int | None = None  # from the first message: subscriptions take a while
         deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
-        while node.get_clock().now().nanoseconds - started_ns < RECORD_S * 1e9:
+        while started_ns is None or node.get_clock().now().nanoseconds - started_ns < (
+            RECORD_S * 1e9
+        ):
+            if started_ns is None and recorder.received:
+                started_ns = node.get_clock().now().nanoseconds
             if sim.poll() is not None or time.monotonic() > deadline:
                 recorder.close()
                 raise RuntimeError(f"sim_node stopped publishing:\n{sim.output()[-2000:]}")
@@ -164,8 +172,10 @@ def replay_and_select(bag: Path, log_dir: Path, domain_id: int) -> tuple[dict[st
         with BagPlayer(node, bag) as player:
             used = [t for t in camera_topics() if "aligned_depth_to_color/camera_info" not in t]
             unmatched = player.wait_for_subscribers(used, DISCOVERY_TIMEOUT_S)
+            # Both nodes run on the replayed clock: without it their time stands still.
+            unmatched += player.wait_for_subscribers(["/clock"], DISCOVERY_TIMEOUT_S, count=2)
             if unmatched:
-                raise TimeoutError(f"perception_node did not subscribe to {unmatched}")
+                raise TimeoutError(f"the nodes did not subscribe to {unmatched} in time")
             summary = player.play()
         request = SelectGrasp.Request(instruction=INSTRUCTION)
         deadline = time.monotonic() + SCENE_TIMEOUT_S
