@@ -27,7 +27,13 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2, QosDurability, 
 from rosbags.rosbag2.errors import ReaderError
 from rosgraph_msgs.msg import Clock
 
-from a2_grasping.ros.bags import BagError, message_class, open_reader, type_hash
+from a2_grasping.ros.bags import (
+    BagError,
+    message_class,
+    open_reader,
+    recorded_type_hash,
+    type_hash,
+)
 
 CLOCK_TOPIC = "/clock"
 # /clock as rclpy's and rclcpp's time sources subscribe to it (and ros2 bag play publishes it):
@@ -135,10 +141,11 @@ class BagPlayer:
         if message_class(connection.msgtype) is None:
             return f"type {connection.msgtype} is not installed here"
         known = type_hash(connection.msgtype)
-        if connection.digest and known and connection.digest != known:
+        recorded = recorded_type_hash(connection)
+        if recorded and known and recorded != known:
             return (
                 f"recorded with another definition of {connection.msgtype} "
-                f"({connection.digest}, installed: {known})"
+                f"({recorded}, installed: {known})"
             )
         return ""
 

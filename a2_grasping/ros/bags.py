@@ -128,6 +128,22 @@ def type_hash(type_name: str) -> str | None:
     return typestore().hash_rihs01(name)
 
 
+def recorded_type_hash(connection: Connection) -> str | None:
+    """RIHS01 hash of the definition a bag recorded a topic with: metadata.yaml's
+    type_description_hash, else computed from the definition embedded in the MCAP schema (what
+    a bag without metadata.yaml offers); None when the bag holds neither."""
+    if connection.digest:
+        return connection.digest
+    if not connection.msgdef.data:
+        return None
+    try:
+        store = get_typestore(Stores.EMPTY)
+        store.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
+        return store.hash_rihs01(_store_name(connection.msgtype))
+    except Exception:  # an unparsable definition: cannot tell, like a bag without one
+        return None
+
+
 def _qos_time(duration: Duration) -> QosTime:
     sec, nsec = divmod(duration.nanoseconds, 1_000_000_000)
     return QosTime(sec, nsec)
