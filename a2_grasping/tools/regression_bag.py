@@ -2,6 +2,7 @@
 answer on it.
 
     .venv/bin/python -m a2_grasping.tools.regression_bag --output test/data/sim_single_seed37
+    (--golden-only: keep the bag, only rewrite golden.json)
 
 1. starts sim_node (config/sim_node.yaml; scene 'single', seed SEED, cameras at CAMERA_RATE_HZ)
    and lets the objects settle for SETTLE_S of simulated time;
@@ -261,14 +262,17 @@ def deviation(golden: dict[str, Any], result: dict[str, Any]) -> dict[str, float
     }
 
 
-def _record_and_replay(output: Path, log_dir: Path, domain: int) -> dict[str, Any]:
-    started_s = time.monotonic()
-    counts = record(output, log_dir, domain)
-    recorded_s = time.monotonic() - started_s
-    size_mb = sum(f.stat().st_size for f in output.iterdir()) / 1e6
-    print(f"recorded {sum(counts.values())} messages ({size_mb:.2f} MB) in {recorded_s:.1f} s")
-    for topic, count in sorted(counts.items()):
-        print(f"  {topic:<48}{count:>6}")
+def _record_and_replay(
+    output: Path, log_dir: Path, domain: int, golden_only: bool
+) -> dict[str, Any]:
+    if not golden_only:
+        started_s = time.monotonic()
+        counts = record(output, log_dir, domain)
+        recorded_s = time.monotonic() - started_s
+        size_mb = sum(f.stat().st_size for f in output.iterdir()) / 1e6
+        print(f"recorded {sum(counts.values())} messages ({size_mb:.2f} MB) in {recorded_s:.1f} s")
+        for topic, count in sorted(counts.items()):
+            print(f"  {topic:<48}{count:>6}")
     started_s = time.monotonic()
     result, codes = replay_and_select(output, log_dir, domain)
     print(f"replayed and selected in {time.monotonic() - started_s:.1f} s")
@@ -279,16 +283,25 @@ def _record_and_replay(output: Path, log_dir: Path, domain: int) -> dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, required=True, help="new bag directory")
+    parser.add_argument("--output", type=Path, required=True, help="the bag directory")
+    parser.add_argument(
+        "--golden-only",
+        action="store_true",
+        help="keep the existing bag; only replay it and rewrite golden.json (after a deliberate "
+        "change of perception or selection)",
+    )
     args = parser.parse_args(argv)
-    if args.output.exists():
+    if args.golden_only and not args.output.is_dir():
+        print(f"error: no bag at {args.output}", file=sys.stderr)
+        return 1
+    if not args.golden_only and args.output.exists():
         print(f"error: {args.output} exists; remove it first", file=sys.stderr)
         return 1
     from domain_coordinator import domain_id
 
     with tempfile.TemporaryDirectory(prefix="a2_regression_bag_") as logs, domain_id() as domain:
         try:
-            result = _record_and_replay(args.output, Path(logs), domain)
+            result = _record_and_replay(args.output, Path(logs), domain, args.golden_only)
         except (RuntimeError, TimeoutError) as error:
             for log in sorted(Path(logs).glob("*.log")):
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])

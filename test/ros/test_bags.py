@@ -146,6 +146,27 @@ def test_record_command_writes_raw_messages_with_receive_stamps(ros_env, ros_nod
     assert offers["/status"][0].durability == QosDurability.TRANSIENT_LOCAL
 
 
+def test_record_all_stops_after_its_duration_and_never_overwrites(ros_env, ros_node, tmp_path):
+    hello = ros_node.create_publisher(String, "/hello", 10)
+    bag = tmp_path / "bag"
+    command = [str(install_prefix() / "bin" / "a2-grasping"), "record", "--all"]
+    command += ["--duration-s", "4", "--output", str(bag)]  # discovery takes up to ~3 s
+    recorder = subprocess.Popen(
+        command, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30.0
+    while recorder.poll() is None and time.monotonic() < deadline:
+        hello.publish(String(data="hi"))
+        time.sleep(0.05)
+    out, err = recorder.communicate(timeout=10)
+    assert recorder.returncode == 0, err
+    assert "/hello" in out
+    hellos = [m for t, _, m in read_messages(bag, {"std_msgs/msg/String": String}) if t == "/hello"]
+    assert hellos and all(m.data == "hi" for m in hellos)
+    again = _a2_grasping("record", "--all", "--output", str(bag), env=ros_env)
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
 def test_bags_we_write_have_the_jazzy_rosbag2_layout(ros_node, tmp_path):
     """What a Jazzy `ros2 bag info/play` reads: metadata version 9 with QoS enums as names, cdr,
     the type hash the rmw reports for the type; MCAP profile ros2, ros2msg schemas, cdr
