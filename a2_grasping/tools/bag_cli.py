@@ -163,8 +163,6 @@ def run_replay(args: argparse.Namespace) -> int:
             with BagPlayer(
                 node, args.bag, args.topics, args.rate, publish_clock=not args.no_clock
             ) as player:
-                for topic, reason in sorted(player.skipped.items()):
-                    print(f"warning: not replaying {topic}: {reason}", file=sys.stderr)
                 if args.wait_for_subscribers_s > 0.0:
                     unmatched = player.wait_for_subscribers(
                         player.topics, args.wait_for_subscribers_s
