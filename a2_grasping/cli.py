@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from a2_grasping.tools import (
+        bag_cli,
         bench_model,
         bench_pipeline,
         bench_sim,
@@ -45,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="tick the example behaviour tree (select, pick, report) on a running system",
             description=bt_example.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    bag_cli.add_record_arguments(
+        commands.add_parser(
+            "record",
+            help="record topics to a rosbag2 MCAP bag",
+            description=bag_cli.__doc__,
+        )
+    )
+    bag_cli.add_replay_arguments(
+        commands.add_parser(
+            "replay",
+            help="play a bag back with its timing and /clock",
+            description=bag_cli.__doc__,
         )
     )
     bench = commands.add_parser("bench", help="benchmarks that save JSON").add_subparsers(

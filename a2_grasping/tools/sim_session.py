@@ -48,6 +48,14 @@ def pipeline_specs() -> list[NodeSpec]:
     return [s for s in bringup_nodes(share, BringupOptions(use_sim=True)) if s.package == PACKAGE]
 
 
+def node_arguments(name: str, extra: Sequence[str] = ()) -> list[str]:
+    """--ros-args of one package node as bringup starts it, for scripts that start a few nodes
+    on their own: a lifecycle node activates itself (autostart), as nothing drives it there."""
+    (spec,) = [spec for spec in pipeline_specs() if spec.name == name]
+    autostart = ["-p", "autostart:=true"] if spec.lifecycle else []
+    return [*spec.ros_arguments(LOG_LEVEL), *autostart, *extra]
+
+
 class SimSession:
     def __init__(
         self,
