@@ -24,7 +24,6 @@ from a2_grasping.core.planning.pick_planner import TimedPath
 from a2_grasping.ros import conversions
 from a2_grasping.ros.controllers import (
     POLL_S,
-    STILL_VELOCITY_RAD_S,
     CanceledError,
     ExecutionError,
     JointStateMonitor,
@@ -136,16 +135,7 @@ class ActionArmController:
         if self._active_goal is not None:
             _wait(self._active_goal.cancel_goal_async(), timeout_s)
             self._active_goal = None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            state = self._monitor.latest(self._max_state_age_s)
-            if (
-                state is not None
-                and np.max(np.abs(state.arm_velocity_rad_s)) < STILL_VELOCITY_RAD_S
-            ):
-                return True
-            time.sleep(POLL_S)
-        return False
+        return self._monitor.wait_until_still(timeout_s, self._max_state_age_s)
 
 
 class ActionGripper:

@@ -83,6 +83,19 @@ class JointStateMonitor:
         with self._lock:
             self._state = state
 
+    def wait_until_still(self, timeout_s: float, max_age_s: float) -> bool:
+        """True once a fresh state shows the arm still (after a stop), False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.latest(max_age_s)
+            if (
+                state is not None
+                and np.max(np.abs(state.arm_velocity_rad_s)) < STILL_VELOCITY_RAD_S
+            ):
+                return True
+            time.sleep(POLL_S)
+        return False
+
     def latest(self, max_age_s: float) -> RobotState | None:
         """The newest state, or None when there is none younger than `max_age_s`."""
         with self._lock:
@@ -147,16 +160,7 @@ class TopicArmController:
     def stop(self, timeout_s: float) -> bool:
         """Empty trajectory = stop (joint trajectory controller semantics); True once still."""
         self._publisher.publish(JointTrajectory(joint_names=list(self._joint_names)))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            state = self._monitor.latest(self._max_state_age_s)
-            if (
-                state is not None
-                and np.max(np.abs(state.arm_velocity_rad_s)) < STILL_VELOCITY_RAD_S
-            ):
-                return True
-            time.sleep(POLL_S)
-        return False
+        return self._monitor.wait_until_still(timeout_s, self._max_state_age_s)
 
 
 class TopicGripper:

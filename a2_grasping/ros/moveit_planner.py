@@ -31,6 +31,7 @@ from a2_grasping.core.planning.pick_planner import (
     PlanFailure,
     PlanningError,
     TimedPath,
+    require_free_start,
 )
 from a2_grasping.ros import conversions
 
@@ -73,12 +74,7 @@ class MoveItPickPlanner:
         started_s = time.perf_counter()
         deadline_s = deadline_s or started_s + 4 * self.config.planning_timeout_s
         start = np.asarray(start_rad, dtype=np.float64)
-        checker.ignore_near(None, 0.0)
-        if not checker.is_free(start):
-            raise PlanningError(
-                PlanFailure.START_IN_COLLISION,
-                f"the current joint state collides: {checker.colliding_pairs(start)[:3]}",
-            )
+        require_free_start(start, checker)
         failures = 0
         for index, grasp in enumerate(grasps_base_from_tcp[: self.config.max_grasps_tried]):
             if time.perf_counter() > deadline_s:

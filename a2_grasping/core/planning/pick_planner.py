@@ -107,12 +107,7 @@ class PickPlanner:
         started_s = time.perf_counter()
         deadline_s = deadline_s or started_s + 4 * self.config.planning_timeout_s
         start = np.asarray(start_rad, dtype=np.float64)
-        checker.ignore_near(None, 0.0)
-        if not checker.is_free(start):
-            pairs = checker.colliding_pairs(start)
-            raise PlanningError(
-                PlanFailure.START_IN_COLLISION, f"the current joint state collides: {pairs[:3]}"
-            )
+        require_free_start(start, checker)
         transit_failures = 0
         for index, grasp in enumerate(grasps_base_from_tcp[: self.config.max_grasps_tried]):
             if time.perf_counter() > deadline_s:
@@ -265,6 +260,16 @@ class PickPlanner:
         return all(
             self._state_ok(state, checker)
             for state in _densify(np.stack([start, goal]), self.config.collision_check_step_rad)
+        )
+
+
+def require_free_start(start_rad: FloatArray, checker: CollisionChecker) -> None:
+    """Every backend refuses to plan from a state that already collides (bad scene or state)."""
+    checker.ignore_near(None, 0.0)
+    if not checker.is_free(start_rad):
+        pairs = checker.colliding_pairs(start_rad)
+        raise PlanningError(
+            PlanFailure.START_IN_COLLISION, f"the current joint state collides: {pairs[:3]}"
         )
 
 
