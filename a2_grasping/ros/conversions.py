@@ -23,7 +23,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection import RankedGrasps
-from a2_grasping.msg import GraspCandidate, SceneSnapshot, SimObject
+from a2_grasping.msg import GraspCandidate, SceneSnapshot, SimObject, SimObstacle
+from a2_grasping.sim.objects import ObstacleSpec  # pure numpy: no MuJoCo import
 from a2_grasping.srv import SelectGrasp
 
 if TYPE_CHECKING:
@@ -257,6 +258,13 @@ def sim_object_to_msg(state: ObjectState) -> SimObject:
         pose=matrix_to_pose(state.base_from_object),
         height_gain_m=state.height_gain_m,
     )
+
+
+def sim_obstacle_from_msg(msg: SimObstacle) -> ObstacleSpec:
+    """Raises ValueError (naming the obstacle) for an empty name or non-positive size."""
+    center = tuple(float(v) for v in msg.center_m)
+    size = tuple(float(v) for v in msg.size_m)
+    return ObstacleSpec(msg.name, (center[0], center[1], center[2]), (size[0], size[1], size[2]))
 
 
 # ---- poses ----

@@ -35,7 +35,7 @@ from trajectory_msgs.msg import JointTrajectory
 from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.sim.config import SimConfig
-from a2_grasping.sim.objects import ObjectState, SceneKind
+from a2_grasping.sim.objects import ObjectState, ObstacleSpec, SceneKind
 from a2_grasping.srv import SimObjects, SimReset
 
 if TYPE_CHECKING:
@@ -229,14 +229,22 @@ class SimNode(Node):
             response.success = False
             response.message = f"unknown scene kind {scene!r}; use 'single' or 'clutter'"
             return response
+        try:
+            obstacles = [conversions.sim_obstacle_from_msg(m) for m in request.obstacles]
+        except ValueError as error:
+            response.success = False
+            response.message = f"invalid obstacle: {error}"
+            return response
         done = threading.Event()
         outcome: dict[str, str] = {}
         objects: list[ObjectState] = []
 
         def run(cell: SimCell) -> None:
             try:
-                self._reset(cell, int(request.seed), scene)
+                self._reset(cell, int(request.seed), scene, obstacles)
                 objects.extend(cell.object_states())
+            except ValueError as error:  # a refused scene (obstacle placement): the old one stays
+                outcome["error"] = str(error)
             except Exception as error:  # reported to the caller, the old scene stays
                 outcome["error"] = repr(error)
             done.set()
@@ -333,14 +341,18 @@ class SimNode(Node):
     def _now_s(self, cell: SimCell) -> float:
         return self._time_offset_s + cell.time_s
 
-    def _reset(self, cell: SimCell, seed: int, scene: str | None) -> None:
+    def _reset(
+        self, cell: SimCell, seed: int, scene: str | None, obstacles: list[ObstacleSpec]
+    ) -> None:
         # Simulated time stays monotonic across resets: use_sim_time nodes must not see a jump
-        # back (their timers and stamps would break).
-        self._time_offset_s = self._now_s(cell)
-        cell.reset(seed, scene or cell.scene)
+        # back (their timers and stamps would break). A refused reset leaves the clock alone.
+        elapsed_s = self._now_s(cell)
+        cell.reset(seed, scene or cell.scene, obstacles)
+        self._time_offset_s = elapsed_s
+        with_obstacles = f"; obstacles: {', '.join(o.name for o in obstacles)}" if obstacles else ""
         self.get_logger().info(
             f"reset to scene '{cell.scene.value}' seed {seed}: "
-            f"{', '.join(o.name for o in cell.objects)}"
+            f"{', '.join(o.name for o in cell.objects)}{with_obstacles}"
         )
 
     def _run_jobs(self, cell: SimCell) -> None:

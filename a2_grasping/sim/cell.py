@@ -31,7 +31,14 @@ from numpy.typing import NDArray
 
 from a2_grasping.sim.cameras import CameraSpec
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, GRIPPER_JOINT, SimConfig
-from a2_grasping.sim.objects import ObjectSpec, ObjectState, SceneKind, Shape, generate_objects
+from a2_grasping.sim.objects import (
+    ObjectSpec,
+    ObjectState,
+    ObstacleSpec,
+    SceneKind,
+    Shape,
+    generate_objects,
+)
 from a2_grasping.sim.trajectory import (
     JointLimits,
     TrajectoryError,
@@ -49,6 +56,8 @@ _GRIPPER_CTRL_MAX = 255.0  # the menagerie actuator maps ctrl 0..255 to knuckle 
 _TABLE_HALF_SIZE_M = (0.65, 0.6, 0.02)
 _TABLE_CENTER_M = (0.35, 0.0, -0.02)
 _TABLE_RGBA = (0.72, 0.72, 0.70, 1.0)
+_OBSTACLE_RGBA = (0.45, 0.45, 0.48, 1.0)
+_OBSTACLE_PREFIX = "obstacle/"
 _OBJECT_FRICTION = (1.0, 0.005, 0.0001)  # sliding, torsional, rolling
 # Nominal UR5e kinematics (Universal Robots DH: d1, a2, a3, d4, d5, d6), as in ur_analytic_ik.
 _UR5E_D1, _UR5E_A3, _UR5E_D4, _UR5E_D5, _UR5E_D6 = 0.1625, 0.3922, 0.1333, 0.0997, 0.0996
@@ -71,16 +80,38 @@ class SimCell:
 
     # ---- scene ----
 
-    def reset(self, seed: int, scene: SceneKind | str) -> None:
+    def reset(
+        self, seed: int, scene: SceneKind | str, obstacles: Sequence[ObstacleSpec] = ()
+    ) -> None:
         """Rebuild the cell with a new scene; the arm returns home, the gripper opens.
 
         Raises:
-            ValueError: for an unknown scene kind.
+            ValueError: for an unknown scene kind, or an obstacle that overlaps an object or the
+                arm at home (the old scene stays in that case).
         """
-        self.objects: tuple[ObjectSpec, ...] = generate_objects(seed, scene)
+        objects = generate_objects(seed, scene)
+        names = [o.name for o in obstacles]
+        if len(set(names)) != len(names):
+            raise ValueError(f"obstacle names must be unique, got {names}")
+        for obstacle in obstacles:
+            for obj in objects:
+                if obstacle.overlaps_footprint(obj):
+                    raise ValueError(
+                        f"obstacle '{obstacle.name}' overlaps the {obj.name} of seed {seed}"
+                    )
+        model = _build_model(objects, tuple(obstacles), self.cameras)
+        data = mujoco.MjData(model)
+        home = np.array(self.config.home_joint_positions, dtype=np.float64)
+        for j, joint in enumerate(ARM_JOINTS):
+            data.qpos[model.joint(_ARM_PREFIX + joint).qposadr[0]] = home[j]
+        mujoco.mj_forward(model, data)
+        hit = _robot_touching_obstacle(model, data)
+        if hit:
+            raise ValueError(f"obstacle '{hit}' collides with the arm at its home position")
+        self.objects: tuple[ObjectSpec, ...] = objects
+        self.obstacles: tuple[ObstacleSpec, ...] = tuple(obstacles)
         self.seed, self.scene = seed, SceneKind(scene)
-        self.model = _build_model(self.objects, self.cameras)
-        self.data = mujoco.MjData(self.model)
+        self.model, self.data = model, data
         self._arm_qpos = np.array(
             [self.model.joint(_ARM_PREFIX + j).qposadr[0] for j in ARM_JOINTS]
         )
@@ -104,7 +135,6 @@ class SimCell:
             max_velocity_rad_s=self._limits.max_velocity_rad_s,
             max_acceleration_rad_s2=self._limits.max_acceleration_rad_s2,
         )
-        home = np.array(self.config.home_joint_positions, dtype=np.float64)
         self.data.qpos[self._arm_qpos] = home
         self._follower = TrajectoryFollower(self._limits, home, ARM_JOINTS)
         self._gripper_target_rad = 0.0
@@ -323,7 +353,24 @@ def _set_nominal_ur5e_kinematics(arm: mujoco.MjSpec) -> None:
     arm.site("attachment_site").pos = [0.0, _UR5E_D6, 0.0]
 
 
-def _build_model(objects: Sequence[ObjectSpec], cameras: Sequence[CameraSpec]) -> mujoco.MjModel:
+def _robot_touching_obstacle(model: mujoco.MjModel, data: mujoco.MjData) -> str:
+    """Name of an obstacle in contact with a robot geom (after mj_forward), or ''."""
+    for contact in data.contact[: data.ncon]:
+        names = [model.geom(int(g)).name for g in (contact.geom1, contact.geom2)]
+        bodies = [
+            model.body(int(model.geom_bodyid[g])).name for g in (contact.geom1, contact.geom2)
+        ]
+        for name, other_body in ((names[0], bodies[1]), (names[1], bodies[0])):
+            if name.startswith(_OBSTACLE_PREFIX) and other_body.startswith(_ARM_PREFIX):
+                return str(name).removeprefix(_OBSTACLE_PREFIX)
+    return ""
+
+
+def _build_model(
+    objects: Sequence[ObjectSpec],
+    obstacles: Sequence[ObstacleSpec],
+    cameras: Sequence[CameraSpec],
+) -> mujoco.MjModel:
     world = mujoco.MjSpec()
     world.option.timestep = PHYSICS_TIMESTEP_S
     world.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -356,6 +403,14 @@ def _build_model(objects: Sequence[ObjectSpec], cameras: Sequence[CameraSpec]) -
     )
     for spec in objects:
         _add_object(world, spec)
+    for obstacle in obstacles:  # static: a geom of the world body, no joint
+        world.worldbody.add_geom(
+            name=_OBSTACLE_PREFIX + obstacle.name,
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=[0.5 * edge for edge in obstacle.size_m],
+            pos=list(obstacle.center_m),
+            rgba=list(_OBSTACLE_RGBA),
+        )
     for camera in cameras:
         pos, quat = camera.mujoco_pos_quat()
         world.worldbody.add_camera(

@@ -155,3 +155,37 @@ def _random_object(rng: np.random.Generator, color: str) -> ObjectSpec:
 def _apart(a: ObjectSpec, b: ObjectSpec) -> bool:
     distance = math.hypot(a.position_m[0] - b.position_m[0], a.position_m[1] - b.position_m[1])
     return distance >= a.footprint_radius_m + b.footprint_radius_m + CLUTTER_GAP_M
+
+
+@dataclass(frozen=True)
+class ObstacleSpec:
+    """A static box fixed in the cell, axis-aligned in the base frame (planning tests).
+
+    The pipeline learns about it only the way it would on a real cell: the cameras see it.
+    """
+
+    name: str
+    center_m: tuple[float, float, float]
+    size_m: tuple[float, float, float]  # full edge lengths along base x, y, z
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("obstacle name: must not be empty")
+        for label, values in (("center_m", self.center_m), ("size_m", self.size_m)):
+            if len(values) != 3 or not all(math.isfinite(v) for v in values):
+                raise ValueError(f"obstacle '{self.name}' {label}: expected 3 finite numbers")
+        if min(self.size_m) <= 0.0:
+            raise ValueError(f"obstacle '{self.name}' size_m: every edge must be > 0")
+
+    def overlaps_footprint(self, obj: ObjectSpec) -> bool:
+        """True when the object's footprint circle (plus the clutter gap) touches the box."""
+        nearest_x = min(
+            max(obj.position_m[0], self.center_m[0] - 0.5 * self.size_m[0]),
+            self.center_m[0] + 0.5 * self.size_m[0],
+        )
+        nearest_y = min(
+            max(obj.position_m[1], self.center_m[1] - 0.5 * self.size_m[1]),
+            self.center_m[1] + 0.5 * self.size_m[1],
+        )
+        distance = math.hypot(obj.position_m[0] - nearest_x, obj.position_m[1] - nearest_y)
+        return distance < obj.footprint_radius_m + CLUTTER_GAP_M

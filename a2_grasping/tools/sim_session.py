@@ -11,7 +11,8 @@ feedback (optionally cancelling), read joint states, and read the simulator's gr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from sensor_msgs.msg import JointState
 from a2_grasping.action import Pick
 from a2_grasping.bringup import PACKAGE, BringupOptions, NodeSpec, bringup_nodes
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
-from a2_grasping.msg import SceneSnapshot, SimObject
+from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
 from a2_grasping.srv import SimObjects, SimReset
 from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
@@ -86,6 +87,7 @@ class SimSession:
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._joint_state: JointState | None = None
+        self._arm_path: list[NDArray[np.float64]] | None = None
         self._scene: SceneSnapshot | None = None
         self.node.create_subscription(
             JointState, "/joint_states", self._on_joint_state, QoSProfile(depth=10)
@@ -104,6 +106,8 @@ class SimSession:
 
     def _on_joint_state(self, msg: JointState) -> None:
         self._joint_state = msg
+        if self._arm_path is not None:
+            self._arm_path.append(_ur_positions(msg))
 
     def _on_scene(self, msg: SceneSnapshot) -> None:
         self._scene = msg
@@ -163,8 +167,10 @@ class SimSession:
 
     # ---- the cell ----
 
-    def reset(self, seed: int, scene: str) -> list[SimObject]:
-        request = SimReset.Request(seed=seed, scene=scene)
+    def reset(
+        self, seed: int, scene: str, obstacles: Sequence[SimObstacle] = ()
+    ) -> list[SimObject]:
+        request = SimReset.Request(seed=seed, scene=scene, obstacles=list(obstacles))
         response = self._wait(self._reset.call_async(request), CALL_TIMEOUT_S, "/sim/reset")
         if not response.success:
             raise RuntimeError(f"/sim/reset failed: {response.message}")
@@ -204,8 +210,17 @@ class SimSession:
             if time.monotonic() > deadline:
                 raise TimeoutError("no /joint_states")
             self._executor.spin_once(timeout_sec=0.02)
-        index = {name: i for i, name in enumerate(self._joint_state.name)}
-        return np.array([self._joint_state.position[index[n]] for n in UR_JOINT_NAMES])
+        return _ur_positions(self._joint_state)
+
+    @contextmanager
+    def recording_arm_path(self) -> Iterator[list[NDArray[np.float64]]]:
+        """Collects every arm joint state (UR order) that arrives while the block runs."""
+        path: list[NDArray[np.float64]] = []
+        self._arm_path = path
+        try:
+            yield path
+        finally:
+            self._arm_path = None
 
     # ---- the task ----
 
@@ -270,3 +285,8 @@ class SimSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _ur_positions(msg: JointState) -> NDArray[np.float64]:
+    index = {name: i for i, name in enumerate(msg.name)}
+    return np.array([msg.position[index[n]] for n in UR_JOINT_NAMES])

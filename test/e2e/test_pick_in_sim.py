@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from a2_grasping.action import Pick
-from a2_grasping.msg import GraspCandidate
+from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
+from a2_grasping.msg import GraspCandidate, SimObstacle
 from a2_grasping.ros import conversions
 from a2_grasping.tools.sim_session import SimSession
 
@@ -92,3 +94,44 @@ def test_cancel_mid_motion_stops_the_arm(session):
     stopped = session.arm_positions()
     time.sleep(1.0)
     np.testing.assert_allclose(session.arm_positions(), stopped, atol=2e-3)  # still
+
+
+# Seed 8 is one 60 mm yellow cube at (0.462, -0.197). The wall stands between it and the gripper's
+# home position, 0.21 m tall (inside the perception crop of 0.22 m) and 0.10 m wide in both
+# directions (wider than the 85 mm stroke, so it is never a grasp target). Nothing tells the
+# pipeline about it: it is in the scene cloud because the cameras see it.
+WALL = SimObstacle(name="wall", center_m=[0.396, 0.0, 0.105], size_m=[0.10, 0.10, 0.21])
+
+
+def _wall_hits(checker: CollisionChecker, path: list[np.ndarray]) -> int:
+    return sum(
+        any("obstacle" in name for pair in checker.colliding_pairs(q) for name in pair)
+        for q in path
+    )
+
+
+def test_a_plan_goes_around_an_obstacle_between_start_and_goal(session):
+    session.reset(8, "single", [WALL])
+    session.wait_for_fresh_scene()
+    start = session.arm_positions()
+    stage_starts: dict[str, int] = {}
+    with session.recording_arm_path() as path:
+        result, _ = session.pick(
+            Pick.Goal(instruction="pick up the yellow cube"),
+            on_stage=lambda stage: stage_starts.setdefault(stage, len(path)),
+        )
+    assert result.error_code == Pick.Result.NONE, result.error_message
+    (cube,) = session.objects()
+    assert cube.height_gain_m >= 0.05
+
+    # Scored with the planner's robot model against the true wall (not the perceived cloud).
+    wall = Obstacle(
+        (WALL.center_m[0], WALL.center_m[1], WALL.center_m[2]),
+        (WALL.size_m[0], WALL.size_m[1], WALL.size_m[2]),
+    )
+    checker = CollisionChecker(0.0, GripperGeometry(), obstacles=(wall,))
+    pregrasp = path[stage_starts["opening"]]  # the arm at rest at the end of the transit
+    direct = [start + t * (pregrasp - start) for t in np.linspace(0.0, 1.0, 60)]
+    assert _wall_hits(checker, direct) > 0, "the wall must stand in the way of the direct motion"
+    assert len(path) > 500  # the whole pick at 125 Hz
+    assert _wall_hits(checker, path) == 0

@@ -12,7 +12,7 @@ from a2_grasping.core.gripper import TOOL0_R_TCP
 from a2_grasping.core.kinematics import forward_kinematics
 from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, SimConfig
-from a2_grasping.sim.objects import COLORS, Shape, generate_objects
+from a2_grasping.sim.objects import COLORS, ObstacleSpec, Shape, generate_objects
 from a2_grasping.sim.scripted_pick import pick
 from a2_grasping.sim.trajectory import TrajectoryError
 
@@ -94,6 +94,36 @@ def test_deprojected_depth_lands_on_the_object_and_the_table(box_cell):
             axis=1,
         )
         assert np.mean(nearest == list(COLORS).index(state.spec.color)) > 0.8
+
+
+def test_an_obstacle_is_a_static_box_the_cameras_see_and_bad_ones_are_refused():
+    cell = SimCell(SimConfig(seed=8))
+    try:
+        wall = ObstacleSpec("wall", (0.396, 0.0, 0.105), (0.10, 0.10, 0.21))
+        cell.reset(8, "single", [wall])
+        cell.step(1.0)
+        assert cell.obstacles == (wall,)
+        for camera in cell.cameras:
+            _, depth = cell.render(camera.name)
+            points, _ = deproject(depth, camera.intrinsics, camera.base_from_optical_matrix)
+            on_top = (np.abs(points[:, :2] - (0.396, 0.0)).max(axis=1) < 0.045) & (
+                np.abs(points[:, 2] - 0.21) < 0.002
+            )
+            assert on_top.sum() > 300, camera.name  # the top face, seen from the front cameras
+        (cube,) = cell.object_states()
+        assert cube.height_gain_m < 1e-3  # the obstacle did not push the object
+        post = ObstacleSpec("post", (*cube.base_from_object[:2, 3], 0.1), (0.1, 0.1, 0.2))
+        with pytest.raises(ValueError, match="'post' overlaps the yellow cube"):
+            cell.reset(8, "single", [post])
+        tool0 = cell.base_from_tool0()[:3, 3]
+        in_hand = ObstacleSpec("in_hand", (tool0[0], tool0[1], tool0[2] - 0.07), (0.04,) * 3)
+        with pytest.raises(ValueError, match="'in_hand' collides with the arm"):
+            cell.reset(8, "single", [in_hand])
+        assert cell.obstacles == (wall,)  # a refused reset keeps the old scene
+        with pytest.raises(ValueError, match="size_m: every edge must be > 0"):
+            ObstacleSpec("flat", (0.5, 0.0, 0.0), (0.1, 0.1, 0.0))
+    finally:
+        cell.close()
 
 
 def test_same_seed_same_scene_images_and_motion():

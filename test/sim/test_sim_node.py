@@ -18,6 +18,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.core.config_fields import describe
+from a2_grasping.msg import SimObstacle
 from a2_grasping.ros import clients, conversions
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_JOINT, SimConfig
 from a2_grasping.srv import SimObjects, SimReset
@@ -154,6 +155,15 @@ def test_sim_node_publishes_like_the_drivers_and_obeys_commands(start_node, ros_
         before_reset_s = conversions.time_to_seconds(truth.stamp)
         refused = clients.call(ros_node, reset_client, SimReset.Request(scene="shelf"), 5.0)
         assert not refused.success and "shelf" in refused.message
+        flat = SimObstacle(name="sheet", center_m=[0.5, 0.0, 0.1], size_m=[0.1, 0.1, 0.0])
+        refused = clients.call(ros_node, reset_client, SimReset.Request(obstacles=[flat]), 5.0)
+        assert not refused.success and "'sheet' size_m" in refused.message
+        where = truth.objects[0].pose.position
+        on_it = SimObstacle(name="post", center_m=[where.x, where.y, 0.1], size_m=[0.1] * 3)
+        refused = clients.call(
+            ros_node, reset_client, SimReset.Request(seed=truth.seed, obstacles=[on_it]), 30.0
+        )
+        assert not refused.success and "'post' overlaps" in refused.message
         reset = clients.call(
             ros_node, reset_client, SimReset.Request(seed=5, scene="clutter"), 30.0
         )
