@@ -7,6 +7,7 @@ seen twice are not twice as dense, optionally remove statistical outliers (`fuse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,3 +105,23 @@ def fuse_frames(
         workspace_box_m=np.asarray(config.workspace_box_m, dtype=np.float64),
         views=tuple(frames[name].view for name in config.camera_names),
     )
+
+
+def collision_cloud(
+    views: Sequence[CameraView], box_m: Sequence[float], voxel_m: float
+) -> NDArray[np.float32]:
+    """Everything the cameras see inside `box_m` (base frame), one point per `voxel_m` voxel.
+
+    The planner's obstacles. The scene cloud is cropped to the grasp workspace, so planning
+    against it alone would be blind to anything above or beside that box. Includes the robot
+    itself: the planner removes it at the joints it is at (CollisionChecker.robot_points_mask).
+    """
+    box = np.asarray(box_m, dtype=np.float64)
+    clouds = [
+        deproject(view.depth_m, view.intrinsics, view.base_from_camera, box_m=box)[0]
+        for view in views
+    ]
+    if not clouds:
+        return np.zeros((0, 3), dtype=np.float32)
+    points = np.concatenate(clouds)
+    return points[voxel_downsample(points, voxel_m)].astype(np.float32, copy=False)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -33,6 +32,7 @@ from a2_grasping.action import Pick
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.perception import collision_cloud
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.pick_planner import (
@@ -42,6 +42,7 @@ from a2_grasping.core.planning.pick_planner import (
     PlanningError,
     TimedPath,
 )
+from a2_grasping.core.scene import CameraView
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
@@ -76,7 +77,9 @@ class PickError(Exception):
 
 @dataclass(frozen=True)
 class _Cloud:
-    points_m: NDArray[np.float32]
+    """What the cameras saw: every view's registered depth, for the planner's collision cloud."""
+
+    views: tuple[CameraView, ...]
     stamp_s: float
     frame_id: str
 
@@ -159,11 +162,13 @@ class ExecutorNode(Node):
 
     def _on_scene(self, msg: SceneSnapshot) -> None:
         try:
-            points, _ = conversions.cloud_to_xyzrgb(msg.points)
+            scene = conversions.scene_from_msg(msg)
+            if not scene.views:
+                raise ValueError("it has no camera images: obstacles outside the cloud are unknown")
         except ValueError as error:
             self.get_logger().warning(f"ignoring scene: {error}", throttle_duration_sec=5.0)
             return
-        cloud = _Cloud(points, conversions.time_to_seconds(msg.header.stamp), msg.header.frame_id)
+        cloud = _Cloud(scene.views, scene.stamp_s, scene.frame_id)
         with self._cloud_lock:
             self._cloud = cloud
 
@@ -360,10 +365,13 @@ class ExecutorNode(Node):
             octree_resolution_m=planner_config.octree_resolution_m,
             table_clearance_m=planner_config.table_clearance_m,
         )
-        on_robot = checker.robot_points_mask(
-            cloud.points_m, state.arm_rad, planner_config.robot_filter_radius_m
+        points = collision_cloud(
+            cloud.views, planner_config.collision_box_m, planner_config.octree_resolution_m
         )
-        checker.set_scene_points(cloud.points_m[~on_robot])
+        on_robot = checker.robot_points_mask(
+            points, state.arm_rad, planner_config.robot_filter_radius_m
+        )
+        checker.set_scene_points(points[~on_robot])
         poses = np.stack([conversions.pose_to_matrix(c.pose.pose) for c in candidates])
         try:
             return self._planner.plan(state.arm_rad, poses, checker, velocity_scaling=scaling)

@@ -10,6 +10,7 @@ import pytest
 from a2_grasping.core.perception import (
     CameraFrame,
     PerceptionError,
+    collision_cloud,
     frame_cloud,
     fuse_frames,
     remove_statistical_outliers,
@@ -57,6 +58,26 @@ def test_frame_cloud_is_cropped_downsampled_and_coloured():
     on_box = _on_box(cloud.points_xyz)
     assert on_box.sum() > 100
     np.testing.assert_array_equal(cloud.colors_rgb[on_box][0], BOX.color_rgb)
+
+
+def test_the_collision_cloud_sees_beyond_the_grasp_workspace():
+    tall = Box((0.5, -0.25), (0.1, 0.1, 0.6), yaw_rad=0.0, color_rgb=(90, 90, 90))
+    pose, k = look_at((1.3, 0.3, 0.8), (0.5, 0.0, 0.2)), pinhole(640, 480, 69.0)
+    _, depth = render((tall,), pose, k, (480, 640))
+    view = CameraView(np.zeros((480, 640, 3), np.uint8), depth, k, pose, name="side")
+    box_m = (-0.6, 1.2, -1.0, 1.0, -0.05, 1.4)
+    points = collision_cloud([view, view], box_m, 0.01)
+    assert np.all(points >= np.asarray(box_m[0::2]) - 1e-6)
+    assert np.all(points <= np.asarray(box_m[1::2]) + 1e-6)
+    cells = np.floor(points / 0.01).astype(np.int64)
+    assert len(np.unique(cells, axis=0)) == len(cells)  # one point per voxel, views merged
+    ceiling = CONFIG.workspace_box_m[5]
+    on_post_above_workspace = (np.abs(points[:, :2] - (0.5, -0.25)).max(axis=1) < 0.06) & (
+        points[:, 2] > ceiling + 0.05
+    )
+    assert on_post_above_workspace.sum() > 100  # the scene cloud stops at the ceiling
+    assert points[:, 2].max() == pytest.approx(0.6, abs=0.01)
+    assert len(collision_cloud([], box_m, 0.01)) == 0
 
 
 def test_two_cameras_from_opposite_sides_fuse_the_box_within_5_mm():

@@ -84,6 +84,51 @@ def test_transit_goes_around_an_obstacle_between_start_and_goal():
     assert all(checker.is_free(q) for q in plan.transit.positions_rad)
 
 
+def test_the_robots_own_points_are_told_apart_from_obstacles_near_it():
+    import coal
+    import pinocchio as pin
+
+    checker = CollisionChecker(0.0, GRIPPER)
+    q = np.array([0.4, -1.2, 1.5, -1.9, -1.57, 0.3])
+    pin.updateGeometryPlacements(
+        checker.model, checker.data, checker.geometry, checker.geometry_data, q
+    )
+    robot = [
+        (g.geometry, checker.geometry_data.oMg[i])
+        for i, g in enumerate(checker.geometry.geometryObjects)
+        if g.name not in ("table",)
+    ]
+    meshes = [
+        np.asarray(shape.vertices()) @ where.rotation.T + where.translation
+        for shape, where in robot
+        if not isinstance(shape, coal.Box)
+    ]
+    surface = np.concatenate(meshes)  # mesh corners: up to 14 cm off the joint axes
+    assert checker.robot_points_mask(surface, q, 0.02).all()
+
+    def distance_to_robot(point: np.ndarray) -> float:
+        probe = coal.Sphere(1e-6)
+        at = coal.Transform3s(np.eye(3), point)
+        return min(
+            coal.distance(
+                shape,
+                coal.Transform3s(where.rotation, where.translation),
+                probe,
+                at,
+                coal.DistanceRequest(),
+                coal.DistanceResult(),
+            )
+            for shape, where in robot
+        )
+
+    grid = np.stack(np.meshgrid(*[np.linspace(-0.8, 0.8, 17)] * 2, [0.3, 0.6]), -1).reshape(-1, 3)
+    distances = np.array([distance_to_robot(p) for p in grid])
+    near, far = grid[distances < 0.04], grid[distances > 0.07]
+    assert len(near) > 5 and len(far) > 500
+    assert checker.robot_points_mask(near, q, 0.05).all()
+    assert not checker.robot_points_mask(far, q, 0.05).any()
+
+
 def test_unreachable_grasps_are_refused_as_such():
     checker = CollisionChecker(0.0, GRIPPER)
     with pytest.raises(PlanningError) as raised:

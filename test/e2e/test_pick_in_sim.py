@@ -97,10 +97,10 @@ def test_cancel_mid_motion_stops_the_arm(session):
 
 
 # Seed 8 is one 60 mm yellow cube at (0.462, -0.197). The wall stands between it and the gripper's
-# home position, 0.21 m tall (inside the perception crop of 0.22 m) and 0.10 m wide in both
-# directions (wider than the 85 mm stroke, so it is never a grasp target). Nothing tells the
-# pipeline about it: it is in the scene cloud because the cameras see it.
-WALL = SimObstacle(name="wall", center_m=[0.396, 0.0, 0.105], size_m=[0.10, 0.10, 0.21])
+# home position, 0.10 m wide in both directions (wider than the 85 mm stroke: never a grasp
+# target) and 0.30 m tall: above the scene cloud's ceiling (0.22 m), so the planner knows its top
+# only from the collision cloud of the depth images. Nothing else tells the pipeline about it.
+WALL = SimObstacle(name="wall", center_m=[0.396, 0.0, 0.15], size_m=[0.10, 0.10, 0.30])
 
 
 def _wall_hits(checker: CollisionChecker, path: list[np.ndarray]) -> int:

@@ -12,16 +12,17 @@ arm, and every plan starts from a state the robot is in.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import coal
 import numpy as np
 import pinocchio as pin
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
+from a2_grasping.core.planning.robot_surface import geometry_surface_samples
 from a2_grasping.core.robot_description import (
     GRIPPER_LINK_PREFIX,
     MeshSource,
@@ -30,6 +31,9 @@ from a2_grasping.core.robot_description import (
 )
 
 _NO_KEY = object()  # no scene octree variant in place yet
+# Spacing of the points sampled on the robot's surfaces for removing it from camera clouds; a
+# surface point is at most this far from a sample, far below the filter radius.
+_SURFACE_SPACING_M = 0.01
 # Links that stand on the table: never checked against it.
 _MOUNTED_LINKS = ("base_link_inertia", "shoulder_link")
 
@@ -63,6 +67,20 @@ class Obstacle:
     size_m: tuple[float, float, float]
 
 
+# Surface samples per robot geometry, shared by all checkers (a checker is made per plan; sampling
+# the arm meshes takes ~0.5 s). Keyed by name and, for the opening-dependent gripper boxes, size.
+_SURFACE_CACHE: dict[tuple[str, tuple[float, ...]], NDArray[np.float64]] = {}
+
+
+def _surface_samples(geometry_object: pin.GeometryObject) -> NDArray[np.float64]:
+    shape = geometry_object.geometry
+    size = tuple(np.asarray(shape.halfSide).tolist()) if isinstance(shape, coal.Box) else ()
+    key = (geometry_object.name, size)
+    if key not in _SURFACE_CACHE:
+        _SURFACE_CACHE[key] = geometry_surface_samples(shape, _SURFACE_SPACING_M)
+    return _SURFACE_CACHE[key]
+
+
 class CollisionChecker:
     """Answers "is the robot collision-free at these joints?" for one planning problem."""
 
@@ -79,7 +97,6 @@ class CollisionChecker:
     ) -> None:
         self.model, self.geometry = _arm_model(gripper)
         self._robot_ids = list(range(self.geometry.ngeoms))
-        self._fingertip_from_tool0_m = gripper.tool0_to_tcp_m + gripper.fingertip_z_m
         self._add_gripper(gripper, gripper_opening_m)
         self._table_id = self._add_environment(
             "table",
@@ -181,21 +198,21 @@ class CollisionChecker:
         self, points_m: NDArray[np.floating], joints_rad: NDArray[np.floating], radius_m: float
     ) -> NDArray[np.bool_]:
         """Mask of points on the robot itself at `joints_rad` (cameras see the arm): within
-        `radius_m` of the chain of joint origins, extended to the fingertips."""
+        `radius_m` of the arm's collision meshes or the gripper boxes."""
         q = np.asarray(joints_rad, dtype=np.float64)
-        pin.framesForwardKinematics(self.model, self.data, q)
-        chain = [self.data.oMi[j].translation for j in range(1, self.model.njoints)]
-        tool0 = self.data.oMf[self.model.getFrameId("tool0")].homogeneous
-        chain.append(tool0[:3, 3])
-        chain.append((tool0 @ np.array([0.0, 0.0, self._fingertip_from_tool0_m, 1.0]))[:3])
-        points = np.asarray(points_m, dtype=np.float64)
-        mask = np.zeros(len(points), dtype=bool)
-        for start, end in itertools.pairwise(chain):
-            segment = end - start
-            length_sq = float(segment @ segment)
-            t = np.clip((points - start) @ segment / max(length_sq, 1e-12), 0.0, 1.0)
-            distance = np.linalg.norm(points - (start + t[:, None] * segment), axis=1)
-            mask |= distance < radius_m
+        pin.updateGeometryPlacements(self.model, self.data, self.geometry, self.geometry_data, q)
+        surfaces = []
+        for robot_id in self._robot_ids:
+            placement = self.geometry_data.oMg[robot_id]
+            local = _surface_samples(self.geometry.geometryObjects[robot_id])
+            surfaces.append(local @ placement.rotation.T + placement.translation)
+        points = np.asarray(points_m, dtype=np.float64).reshape(-1, 3)
+        if not len(points):
+            return np.zeros(0, dtype=bool)
+        distances, _ = cKDTree(np.concatenate(surfaces)).query(
+            points, distance_upper_bound=radius_m
+        )
+        mask: NDArray[np.bool_] = distances < radius_m
         return mask
 
     def is_free(self, joints_rad: NDArray[np.floating]) -> bool:

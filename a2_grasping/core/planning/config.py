@@ -47,10 +47,17 @@ class PlannerConfig:
         min_value=0.0,
         max_value=0.5,
     )
+    collision_box_m: tuple[float, ...] = config_field(
+        (-0.6, 1.2, -1.0, 1.0, -0.05, 1.4),
+        "Box in the base frame [x_min, x_max, y_min, y_max, z_min, z_max] (m) whose camera points "
+        "are obstacles for planning: all the arm can reach, not only the grasp workspace the "
+        "scene cloud is cropped to (a shelf or a camera stand above it must not be invisible).",
+    )
     robot_filter_radius_m: float = config_field(
-        0.1,
-        "Cloud points within this distance of the arm's link chain (at the current joints) are "
-        "the robot seen by the cameras, not obstacles (m).",
+        0.05,
+        "Camera points within this distance of the robot's collision surfaces (arm meshes and "
+        "gripper boxes at the current joints) are the robot itself, not obstacles (m); covers "
+        "calibration error and the real gripper's parts outside its collision boxes.",
         min_value=0.0,
         max_value=0.3,
     )
@@ -92,6 +99,7 @@ class PlannerConfig:
             raise ValueError(
                 f"planner_backend must be one of {PLANNER_BACKENDS}, got {self.planner_backend!r}"
             )
-        box = self.safety_box_m
-        if len(box) != 6 or any(box[2 * i] >= box[2 * i + 1] for i in range(3)):
-            raise ValueError(f"safety_box_m must be 6 bounds with min < max, got {list(box)}")
+        for name in ("safety_box_m", "collision_box_m"):
+            box = getattr(self, name)
+            if len(box) != 6 or any(box[2 * i] >= box[2 * i + 1] for i in range(3)):
+                raise ValueError(f"{name} must be 6 bounds with min < max, got {list(box)}")
