@@ -4,8 +4,10 @@ Every stage runs once to warm up, then `--runs` times; the median is reported in
 Models have random weights of the published sizes (no weights are downloaded); the scene is an
 analytic rendering of three boxes on a table by the spec's three 640x480 RGB-D cameras; CLIP
 stages use the front view only.
-bf16 is compared against fp32 on the same inputs (max abs difference of the CLIP point features
-and of the fusion logits). OpenVINO is not installed by the project and is not measured here.
+bf16 (and with --openvino, OpenVINO f32 and the CPU plugin's default precision) is compared
+against fp32 on the same image: max abs difference and min cosine of the ViT-L feature maps, and
+max abs difference of the fusion logits on fp32's top-500 points. OpenVINO is not a project
+dependency; install it (`pip install openvino`) to measure it.
 
 GraspNet (random weights of the published sizes, `tools/random_graspnet.py`) runs on the scene's
 object points drawn to 20 000 (spec §2.1). `graspnet_forward_decode` is one full candidate call:
@@ -39,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skip-vit-l", action="store_true", help="skip the (slow) ViT-L/14@336 stages"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--openvino",
+        action="store_true",
+        help="also time ViT-L 1x4 tiles on OpenVINO (f32 and the CPU's default precision); "
+        "needs the `openvino` package, which the project does not install",
+    )
     parser.add_argument(
         "--graspnet-points",
         type=int,
@@ -146,42 +154,26 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
                 model_name_or_path="random", tile_rows=2, tile_cols=2, dtype="bfloat16"
             ),
         )
-        # bf16 weights run ~6x slower than fp32 on this CPU (93 s vs 15 s): two runs say enough.
+        # Without avx512_bf16 / AMX, bf16 is emulated: ~6x slower than fp32 here. Two runs.
         record(
             "clip_l14_336_1view_4tiles_bf16",
             lambda: bf16.image_feature_map(color),
             runs=min(args.runs, 2),
         )
-        fp32_inputs = l14_4tiles.network_inputs(object_points, front, INSTRUCTION)
-        bf16_inputs = bf16.network_inputs(object_points, front, INSTRUCTION)
-        candidates = torch.from_numpy(
-            np.c_[object_points[:200], np.tile([0.0, 1.0, 0.0, 0.0], (200, 1))]
-        ).float()[None]
-        with torch.inference_mode():
-            logits_fp32 = fusion(
-                fp32_inputs.positions_m[None],
-                fp32_inputs.features[None],
-                fp32_inputs.similarities[None, :, None],
-                candidates,
+        compare = _Comparison(l14_4tiles, fusion, object_points, front[0])
+        results["bf16_vs_fp32"] = compare.variant(bf16.image_feature_map(color))
+        print("bf16 vs fp32:", json.dumps(results["bf16_vs_fp32"]), flush=True)
+        if args.openvino:
+            _openvino_stages(
+                args,
+                extractor=l14_4tiles,
+                color=color,
+                compare=compare,
+                record=record,
+                results=results,
             )
-            logits_bf16 = fusion(
-                bf16_inputs.positions_m[None],
-                bf16_inputs.features[None],
-                bf16_inputs.similarities[None, :, None],
-                candidates,
-            )
-        same_points = bool(torch.equal(fp32_inputs.indices, bf16_inputs.indices))
-        results["bf16_vs_fp32"] = {
-            "same_top500_points": same_points,
-            "feature_max_abs_diff": float((fp32_inputs.features - bf16_inputs.features).abs().max())
-            if same_points
-            else None,
-            "feature_max_abs": float(fp32_inputs.features.abs().max()),
-            "logit_max_abs_diff": float((logits_fp32 - logits_bf16).abs().max()),
-            "same_argmax": bool(logits_fp32.argmax() == logits_bf16.argmax()),
-        }
-        print(json.dumps(results["bf16_vs_fp32"]), flush=True)
-    results["openvino"] = "not measured: openvino is not a project dependency"
+    if not args.openvino:
+        results["openvino"] = "not measured: run with --openvino (needs `pip install openvino`)"
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
@@ -268,3 +260,143 @@ def _graspnet_stages(
     results["graspnet_candidates"] = len(
         generator.generate(object_points, 0.0, np.random.default_rng(0))
     )
+
+
+class _Comparison:
+    """Scores a variant's ViT-L feature map against fp32 on the same scene: feature maps, and
+    fusion logits on fp32's top-500 points (so a changed point set does not hide the error)."""
+
+    def __init__(self, fp32: Any, fusion: Any, object_points: Any, view: Any) -> None:
+        import numpy as np
+        import torch
+
+        from a2_grasping.core.policy.clip_features import select_top_k
+
+        self.fp32, self.fusion, self.points, self.view = fp32, fusion, object_points, view
+        self.text = fp32.encode_text(INSTRUCTION)
+        self.reference_map = fp32.image_feature_map(view.color_rgb)
+        fused = self._fused(self.reference_map)
+        self.indices = select_top_k(fused.similarities, fp32.config.top_k_points)
+        grasps = np.c_[object_points[:200], np.tile([0.0, 1.0, 0.0, 0.0], (200, 1))]
+        self.candidates = torch.from_numpy(grasps).float()[None]  # (1, 200, 7)
+        self.reference_logits = self._logits(fused)
+
+    def _fused(self, feature_map: Any) -> Any:
+        from a2_grasping.core.policy.clip_features import (
+            ViewFeatures,
+            fuse_point_features,
+            similarity_map,
+        )
+
+        views = [ViewFeatures(self.view, feature_map, similarity_map(feature_map, self.text))]
+        config = self.fp32.config
+        return fuse_point_features(
+            self.points, views, config.depth_tolerance_m, config.point_batch_size
+        )
+
+    def _logits(self, fused: Any) -> Any:
+        import torch
+
+        from a2_grasping.core.policy.clip_features import normalise_similarities
+
+        positions = torch.as_tensor(self.points, dtype=torch.float32)[self.indices]
+        similarities = normalise_similarities(
+            fused.similarities[self.indices], self.fp32.config.sim_norm_epsilon
+        )
+        with torch.inference_mode():
+            return self.fusion(
+                positions[None],
+                fused.features[self.indices][None],
+                similarities[None, :, None],
+                self.candidates,
+            )
+
+    def variant(self, feature_map: Any) -> dict[str, Any]:
+        import torch
+
+        from a2_grasping.core.policy.clip_features import select_top_k
+
+        reference = self.reference_map
+        fused = self._fused(feature_map)
+        logits = self._logits(fused)
+        cosine = torch.nn.functional.cosine_similarity(
+            reference.flatten(0, 1), feature_map.flatten(0, 1), dim=-1
+        )
+        top = select_top_k(fused.similarities, self.fp32.config.top_k_points)
+        return {
+            "feature_max_abs_diff": float((feature_map - reference).abs().max()),
+            "feature_max_abs": float(reference.abs().max()),
+            "feature_min_cosine": float(cosine.min()),
+            "logit_max_abs_diff": float((logits - self.reference_logits).abs().max()),
+            "logit_max_abs": float(self.reference_logits.abs().max()),
+            "same_argmax": bool(logits.argmax() == self.reference_logits.argmax()),
+            "top500_points_shared": float(torch.isin(top, self.indices).float().mean()),
+        }
+
+
+def _openvino_stages(
+    args: argparse.Namespace,
+    *,
+    extractor: Any,
+    color: Any,
+    compare: _Comparison,
+    record: Callable[..., None],
+    results: dict[str, Any],
+) -> None:
+    """ViT-L 1x4 tiles converted to OpenVINO; f32 and the CPU plugin's default precision."""
+    import torch
+
+    from a2_grasping.core.policy.clip_features import (
+        interpolate_position_embeddings,
+        maskclip_patch_features,
+        preprocess_tiles,
+        stitch_tiles,
+        tile_layout,
+    )
+
+    try:
+        import openvino
+    except ImportError:
+        results["openvino"] = "not measured: `openvino` is not installed (pip install openvino)"
+        print(results["openvino"])
+        return
+    pixels = preprocess_tiles(color, extractor.config)  # (4, 3, h, w)
+    layout = tile_layout(color.shape[:2], extractor.config)
+    patch = extractor.config.patch_size_px
+    grid = (pixels.shape[2] // patch, pixels.shape[3] // patch)
+    model = extractor.model
+    positions = interpolate_position_embeddings(
+        model.vision_model.embeddings.position_embedding.weight, grid
+    ).detach()
+
+    class MaskClip(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            return maskclip_patch_features(self.clip, pixel_values, positions)
+
+    started = time.perf_counter()
+    with torch.inference_mode():
+        converted = openvino.convert_model(MaskClip().eval(), example_input=pixels)
+    core = openvino.Core()
+    info: dict[str, Any] = {
+        "version": openvino.get_version(),
+        "convert_s": time.perf_counter() - started,
+        "cpu_default_precision": str(core.get_property("CPU", "INFERENCE_PRECISION_HINT")),
+    }
+    for name, precision in (("f32", {"INFERENCE_PRECISION_HINT": "f32"}), ("default", {})):
+        compiled = core.compile_model(
+            converted, "CPU", {**precision, "INFERENCE_NUM_THREADS": args.threads}
+        )
+        request = compiled.create_infer_request()
+
+        def run(request: Any = request, compiled: Any = compiled) -> Any:
+            return request.infer({0: pixels.numpy()})[compiled.output(0)]
+
+        record(f"clip_l14_336_1view_4tiles_openvino_{name}", run)
+        feature_map = stitch_tiles(torch.from_numpy(run().copy()), layout.rows, layout.cols)
+        info[f"{name}_vs_fp32"] = compare.variant(feature_map)
+        print(f"openvino {name} vs fp32:", json.dumps(info[f"{name}_vs_fp32"]), flush=True)
+    results["openvino"] = info

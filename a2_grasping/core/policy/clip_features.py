@@ -326,8 +326,14 @@ def value_path(layer: CLIPEncoderLayer, hidden: Tensor) -> Tensor:
     return values
 
 
-def maskclip_patch_features(model: CLIPModel, pixel_values: Tensor) -> Tensor:
-    """Dense MaskCLIP features (B, 3, H, W) -> (B, H // p, W // p, proj_dim), not normalised."""
+def maskclip_patch_features(
+    model: CLIPModel, pixel_values: Tensor, positions: Tensor | None = None
+) -> Tensor:
+    """Dense MaskCLIP features (B, 3, H, W) -> (B, H // p, W // p, proj_dim), not normalised.
+
+    `positions` (1 + h*w, D): the interpolated position embeddings, when the caller has them for
+    its fixed tile size (graph exporters such as OpenVINO cannot trace the interpolation).
+    """
     vision = model.vision_model
     embeddings = vision.embeddings
     dtype = embeddings.patch_embedding.weight.dtype
@@ -336,9 +342,10 @@ def maskclip_patch_features(model: CLIPModel, pixel_values: Tensor) -> Tensor:
     tokens = patches.flatten(2).transpose(1, 2)  # (B, h*w, D)
     class_token = embeddings.class_embedding.to(dtype).expand(batch, 1, -1)  # (B, 1, D)
     tokens = torch.cat([class_token, tokens], dim=1)  # (B, 1 + h*w, D)
-    positions = interpolate_position_embeddings(
-        embeddings.position_embedding.weight, (grid_h, grid_w)
-    )  # (1 + h*w, D)
+    if positions is None:
+        positions = interpolate_position_embeddings(
+            embeddings.position_embedding.weight, (grid_h, grid_w)
+        )  # (1 + h*w, D)
     hidden = vision.pre_layrnorm(tokens + positions.to(dtype)[None])  # (B, 1 + h*w, D)
     layers = [cast("CLIPEncoderLayer", layer) for layer in vision.encoder.layers]
     for layer in layers[:-1]:
