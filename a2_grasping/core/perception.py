@@ -7,7 +7,7 @@ seen twice are not twice as dense, optionally remove statistical outliers (`fuse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from a2_grasping.core.geometry import deproject, voxel_downsample
+from a2_grasping.core.occlusion import occlusion_shadows
 from a2_grasping.core.perception_config import PerceptionConfig
 from a2_grasping.core.scene import CameraView, Scene
 
@@ -108,13 +109,22 @@ def fuse_frames(
 
 
 def collision_cloud(
-    views: Sequence[CameraView], box_m: Sequence[float], voxel_m: float
+    views: Sequence[CameraView],
+    box_m: Sequence[float],
+    voxel_m: float,
+    *,
+    robot_mask: Callable[[NDArray[np.float32]], NDArray[np.bool_]] | None = None,
+    occlusion_depth_m: float = 0.0,
+    floor_z_m: float = -np.inf,
 ) -> NDArray[np.float32]:
-    """Everything the cameras see inside `box_m` (base frame), one point per `voxel_m` voxel.
+    """The planner's obstacles: everything the cameras see inside `box_m` (base frame), one point
+    per `voxel_m` voxel, and the unobserved space up to `occlusion_depth_m` behind it.
 
-    The planner's obstacles. The scene cloud is cropped to the grasp workspace, so planning
-    against it alone would be blind to anything above or beside that box. Includes the robot
-    itself: the planner removes it at the joints it is at (CollisionChecker.robot_points_mask).
+    The scene cloud is cropped to the grasp workspace, so planning against it alone would be
+    blind to anything above or beside that box. `robot_mask` marks the points on the robot
+    itself (CollisionChecker.robot_points_mask at the current joints); they are dropped before
+    the extrusion, so the arm casts no shadow where it will move. Shadows stop at `floor_z_m`
+    (the table top, a known solid). See core/occlusion.py.
     """
     box = np.asarray(box_m, dtype=np.float64)
     clouds = [
@@ -124,4 +134,22 @@ def collision_cloud(
     if not clouds:
         return np.zeros((0, 3), dtype=np.float32)
     points = np.concatenate(clouds)
-    return points[voxel_downsample(points, voxel_m)].astype(np.float32, copy=False)
+    view_index = np.repeat(np.arange(len(clouds)), [len(cloud) for cloud in clouds])
+    keep = voxel_downsample(points, voxel_m)
+    points, view_index = points[keep].astype(np.float32, copy=False), view_index[keep]
+    if robot_mask is not None:
+        obstacle = ~robot_mask(points)
+        points, view_index = points[obstacle], view_index[obstacle]
+    if occlusion_depth_m <= 0.0:
+        return points
+    shadows = occlusion_shadows(
+        points,
+        view_index,
+        views,
+        depth_m=occlusion_depth_m,
+        step_m=voxel_m,
+        box_m=box_m,
+        floor_z_m=floor_z_m,
+    )
+    merged = np.concatenate([points, shadows])
+    return merged[voxel_downsample(merged, voxel_m)]

@@ -366,12 +366,16 @@ class ExecutorNode(Node):
             table_clearance_m=planner_config.table_clearance_m,
         )
         points = collision_cloud(
-            cloud.views, planner_config.collision_box_m, planner_config.octree_resolution_m
+            cloud.views,
+            planner_config.collision_box_m,
+            planner_config.octree_resolution_m,
+            robot_mask=lambda points: checker.robot_points_mask(
+                points, state.arm_rad, planner_config.robot_filter_radius_m
+            ),
+            occlusion_depth_m=planner_config.occlusion_depth_m,
+            floor_z_m=planner_config.table_height_m,
         )
-        on_robot = checker.robot_points_mask(
-            points, state.arm_rad, planner_config.robot_filter_radius_m
-        )
-        checker.set_scene_points(points[~on_robot])
+        checker.set_scene_points(points)
         poses = np.stack([conversions.pose_to_matrix(c.pose.pose) for c in candidates])
         try:
             return self._planner.plan(state.arm_rad, poses, checker, velocity_scaling=scaling)

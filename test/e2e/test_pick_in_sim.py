@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pinocchio as pin
 import pytest
 
 from a2_grasping.action import Pick
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
+from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.msg import GraspCandidate, SimObstacle
 from a2_grasping.ros import conversions
 from a2_grasping.tools.sim_session import SimSession
@@ -98,12 +100,29 @@ def test_cancel_mid_motion_stops_the_arm(session):
 
 # Seed 8 is one 60 mm yellow cube at (0.462, -0.197). The wall stands between it and the gripper's
 # home position: 0.30 m tall, above the scene cloud's ceiling (0.22 m), so the planner knows its
-# top only from the collision cloud of the depth images; 0.14 m across y (wider than the 85 mm
-# stroke, and its x faces are not both seen: never a grasp target). It is 3 cm thick because the
-# planner treats space it has not observed as free: the cameras (+x side) never see the wall's
-# back face, and a thick wall's unseen back part could be clipped (seen in 1 of 7 runs with a
-# 10 cm wall). Nothing else tells the pipeline about it.
-WALL = SimObstacle(name="wall", center_m=[0.42, 0.0, 0.15], size_m=[0.03, 0.14, 0.30])
+# top only from the collision cloud of the depth images; 10 cm across both x and y (wider than the
+# 85 mm stroke: never a grasp target). The cameras (+x side) never see its back face: the part
+# behind the front face is known only as the occlusion shadow (occlusion_depth_m); without the
+# shadow the arm clipped that unseen part in 1 of 7 runs. It stands 8 cm from the arm at home,
+# outside the robot self-filter (robot_filter_radius_m, 5 cm): points that close to the arm are
+# taken for the arm, which is why the wall cannot stand closer. Nothing else tells the pipeline
+# about the wall.
+WALL = SimObstacle(name="wall", center_m=[0.42, -0.07, 0.15], size_m=[0.10, 0.10, 0.30])
+
+
+def _clearance_m(checker: CollisionChecker, joints: np.ndarray) -> float:
+    """Distance from the robot at `joints` to the checker's obstacles (negative: penetration)."""
+    pin.computeDistances(
+        checker.model, checker.data, checker.geometry, checker.geometry_data, joints
+    )
+    geometry = checker.geometry
+    return min(
+        result.min_distance
+        for pair, result in zip(
+            geometry.collisionPairs, checker.geometry_data.distanceResults, strict=True
+        )
+        if geometry.geometryObjects[pair.second].name.startswith("obstacle")
+    )
 
 
 def _wall_hits(checker: CollisionChecker, path: list[np.ndarray]) -> int:
@@ -133,6 +152,7 @@ def test_a_plan_goes_around_an_obstacle_between_start_and_goal(session):
         (WALL.size_m[0], WALL.size_m[1], WALL.size_m[2]),
     )
     checker = CollisionChecker(0.0, GripperGeometry(), obstacles=(wall,))
+    assert _clearance_m(checker, start) > PlannerConfig().robot_filter_radius_m + 0.02
     pregrasp = path[stage_starts["opening"]]  # the arm at rest at the end of the transit
     direct = [start + t * (pregrasp - start) for t in np.linspace(0.0, 1.0, 60)]
     assert _wall_hits(checker, direct) > 0, "the wall must stand in the way of the direct motion"

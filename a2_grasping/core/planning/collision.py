@@ -5,7 +5,8 @@ the gripper (the same boxes grasp generation uses, attached to tool0); coal test
 the environment: the table as a box under its top, obstacles as boxes, and the perceived cloud
 as an octree.
 The object being grasped is part of the cloud; for the straight-line approach, the lift and the
-retreat the points near the grasp are ignored (the fingers must touch them), see `ignore_near`.
+retreat the points near the grasp are ignored (the fingers must touch them), see `ignore_near`;
+for the retreat the held object is a box attached to the TCP (`hold`).
 Self-collision is not checked: the elbow limit of ±π keeps the UR5e's forearm out of its upper
 arm, and every plan starts from a state the robot is in.
 """
@@ -81,6 +82,18 @@ def _surface_samples(geometry_object: pin.GeometryObject) -> NDArray[np.float64]
     return _SURFACE_CACHE[key]
 
 
+def _box(lower_m: NDArray[np.float64], upper_m: NDArray[np.float64]) -> coal.Box:
+    return coal.Box(*(upper_m - lower_m))
+
+
+def _tcp_from_box(
+    lower_m: NDArray[np.float64], upper_m: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    tcp_from_box = np.eye(4)
+    tcp_from_box[:3, 3] = (lower_m + upper_m) / 2
+    return tcp_from_box
+
+
 class CollisionChecker:
     """Answers "is the robot collision-free at these joints?" for one planning problem."""
 
@@ -97,7 +110,10 @@ class CollisionChecker:
     ) -> None:
         self.model, self.geometry = _arm_model(gripper)
         self._robot_ids = list(range(self.geometry.ngeoms))
+        self._tool0_from_tcp = gripper.tool0_from_tcp()
         self._add_gripper(gripper, gripper_opening_m)
+        self._held_id = self._add_to_tool0("held_object", np.eye(4), coal.Box(1e-3, 1e-3, 1e-3))
+        self._holding = False
         self._table_id = self._add_environment(
             "table",
             coal.Box(4.0, 4.0, 1.0),
@@ -115,7 +131,7 @@ class CollisionChecker:
         )
         self._octree_resolution_m = octree_resolution_m
         self._scene_ids: list[int] = []
-        for robot_id in self._robot_ids:
+        for robot_id in [*self._robot_ids, self._held_id]:
             link = self.geometry.geometryObjects[robot_id].name.rsplit("_", 1)[0]
             for environment_id in environment:
                 if environment_id == self._table_id and link in _MOUNTED_LINKS:
@@ -125,26 +141,58 @@ class CollisionChecker:
         self._scene_key: object = _NO_KEY
         self._octrees: dict[tuple[float, ...] | None, coal.CollisionGeometry] = {}
         self.data = self.model.createData()
-        self.geometry_data = pin.GeometryData(self.geometry)
+        self._new_geometry_data()
         self.ignore_near(None, 0.0)
 
     def _add_gripper(self, gripper: GripperGeometry, opening_m: float | None) -> None:
-        tool0 = self.model.getFrameId("tool0")
-        frame = self.model.frames[tool0]
         boxes = gripper.collision_boxes(opening_m)
-        tool0_from_tcp = gripper.tool0_from_tcp()
         for name, lower, upper in zip(boxes.names, boxes.lower_m, boxes.upper_m, strict=True):
-            tcp_from_box = np.eye(4)
-            tcp_from_box[:3, 3] = (lower + upper) / 2
-            joint_from_box = frame.placement.homogeneous @ tool0_from_tcp @ tcp_from_box
-            geometry = pin.GeometryObject(
-                f"gripper_{name}_0",
-                frame.parentJoint,
-                tool0,
-                pin.SE3(joint_from_box),
-                coal.Box(*(upper - lower)),
+            self._robot_ids.append(
+                self._add_to_tool0(
+                    f"gripper_{name}_0", _tcp_from_box(lower, upper), _box(lower, upper)
+                )
             )
-            self._robot_ids.append(self.geometry.addGeometryObject(geometry))
+
+    def _joint_from_tcp(self) -> NDArray[np.float64]:
+        frame = self.model.frames[self.model.getFrameId("tool0")]
+        joint_from_tcp: NDArray[np.float64] = frame.placement.homogeneous @ self._tool0_from_tcp
+        return joint_from_tcp
+
+    def _add_to_tool0(
+        self, name: str, tcp_from_shape: NDArray[np.float64], shape: coal.CollisionGeometry
+    ) -> int:
+        tool0 = self.model.getFrameId("tool0")
+        placement = pin.SE3(self._joint_from_tcp() @ tcp_from_shape)
+        geometry = pin.GeometryObject(
+            name, self.model.frames[tool0].parentJoint, tool0, placement, shape
+        )
+        return int(self.geometry.addGeometryObject(geometry))
+
+    def hold(self, lower_m: NDArray[np.floating], upper_m: NDArray[np.floating]) -> None:
+        """Check a held object, the TCP-frame box `lower_m`..`upper_m`, against the environment
+        (not against the gripper holding it) until `release`."""
+        lower, upper = np.asarray(lower_m, np.float64), np.asarray(upper_m, np.float64)
+        if np.any(upper <= lower):
+            raise ValueError(f"held object box: need lower < upper, got {lower} .. {upper}")
+        held = self.geometry.geometryObjects[self._held_id]
+        held.geometry = _box(lower, upper)
+        held.placement = pin.SE3(self._joint_from_tcp() @ _tcp_from_box(lower, upper))
+        self._holding = True
+        self._new_geometry_data()
+
+    def release(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._new_geometry_data()
+
+    def _new_geometry_data(self) -> None:
+        """Geometry data after a change of shapes or placements; the held object's pairs are
+        active only while holding."""
+        self.geometry_data = pin.GeometryData(self.geometry)
+        if not self._holding:
+            for index, pair in enumerate(self.geometry.collisionPairs):
+                if pair.first == self._held_id:
+                    self.geometry_data.deactivateCollisionPair(index)
 
     def _add_environment(
         self, name: str, shape: coal.CollisionGeometry, center_m: tuple[float, float, float]
@@ -153,6 +201,11 @@ class CollisionChecker:
         return int(
             self.geometry.addGeometryObject(pin.GeometryObject(name, 0, 0, placement, shape))
         )
+
+    @property
+    def scene_points_m(self) -> NDArray[np.float64]:
+        """The whole scene cloud (N, 3), base frame."""
+        return self._scene_points
 
     def set_scene_points(self, points_m: NDArray[np.floating]) -> None:
         """Replace the scene cloud (e.g. after removing the robot's own points)."""
@@ -183,11 +236,11 @@ class CollisionChecker:
         self._scene_key = key
         if self._scene_id is None:
             self._scene_id = self._add_environment("scene", octree, (0.0, 0.0, 0.0))
-            for robot_id in self._robot_ids:
+            for robot_id in [*self._robot_ids, self._held_id]:
                 self.geometry.addCollisionPair(pin.CollisionPair(robot_id, self._scene_id))
         else:  # replace the previous octree's shape in place
             self.geometry.geometryObjects[self._scene_id].geometry = octree
-        self.geometry_data = pin.GeometryData(self.geometry)
+        self._new_geometry_data()
 
     def _octree(self, points: NDArray[np.float64]) -> coal.CollisionGeometry:
         if not len(points):  # an octree needs a point; put one far below the table

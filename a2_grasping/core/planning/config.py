@@ -61,6 +61,14 @@ class PlannerConfig:
         min_value=0.0,
         max_value=0.3,
     )
+    occlusion_depth_m: float = config_field(
+        0.10,
+        "The unobserved space up to this far behind every obstacle point, along its camera's ray, "
+        "is an obstacle too (m): the unseen back of a box or a wall. Space another camera sees "
+        "as free is not; 0 plans through everything unseen.",
+        min_value=0.0,
+        max_value=0.5,
+    )
     octree_resolution_m: float = config_field(
         0.01,
         "Resolution of the scene cloud's collision octree (m).",

@@ -3,7 +3,8 @@
 For each ranked grasp (best first) and each IK solution of its pre-grasp pose (nearest to the
 start first): the approach and lift are straight lines in Cartesian space (IK at every step,
 staying on one branch), the transit from the current joints is an OMPL RRTConnect query in
-joint space, and the retreat returns to the start joints. Every state of every segment is
+joint space, and the retreat returns to the start joints with the held object's box (from the
+cloud, see held_object.py) moving with the gripper. Every state of every segment is
 collision-checked and kept inside the joint limits and the safety box. The first grasp that
 plans completely wins; each segment is then time-parameterised with TOPP-RA under the scaled
 velocity and acceleration limits.
@@ -34,6 +35,7 @@ from a2_grasping.core.kinematics import (
 )
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.planning.held_object import held_object_box
 
 ou.setLogLevel(ou.LogLevel.LOG_WARN)
 toppra.setup_logging("WARNING")
@@ -121,7 +123,7 @@ class PickPlanner:
             if transit is None:
                 transit_failures += 1
                 continue
-            retreat = self._transit(lift[-1], start, checker, ignore_object_at=grasp[:3, 3])
+            retreat = self._retreat(lift[-1], start, np.asarray(grasp, np.float64), checker)
             if retreat is None:
                 transit_failures += 1
                 continue
@@ -244,6 +246,26 @@ class PickPlanner:
             [[solution.getState(i)[j] for j in range(6)] for i in range(solution.getStateCount())]
         )
         return _densify(waypoints, self.config.collision_check_step_rad * 5)
+
+    def _retreat(
+        self, lifted: FloatArray, start: FloatArray, grasp: FloatArray, checker: CollisionChecker
+    ) -> FloatArray | None:
+        """Back to the start holding the object: its box moves with the gripper."""
+        cfg = self.config
+        held = held_object_box(
+            checker.scene_points_m,
+            grasp,
+            self.gripper,
+            radius_m=cfg.object_clearance_radius_m,
+            floor_z_m=cfg.table_height_m + cfg.octree_resolution_m,
+            spacing_m=cfg.octree_resolution_m,
+        )
+        if held is not None:
+            checker.hold(*held)
+        try:
+            return self._transit(lifted, start, checker, ignore_object_at=grasp[:3, 3])
+        finally:
+            checker.release()
 
     # ---- checks ----
 
