@@ -33,7 +33,8 @@ def held_object_box(
 
     Only points within `radius_m` of the TCP and above `floor_z_m` (the table top plus a voxel,
     so the table is not the object) count; points closer than 2 x `spacing_m` (the cloud's voxel
-    size) are connected. Each point stands for a voxel: the bounds are grown by half of one.
+    size) are connected, so objects that close are held together (the cautious error). Each
+    point stands for a voxel: the bounds are grown by half of one.
     """
     points = np.asarray(scene_points_m, dtype=np.float64).reshape(-1, 3)
     pose = np.asarray(base_from_tcp, dtype=np.float64)
