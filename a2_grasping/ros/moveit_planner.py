@@ -25,6 +25,7 @@ from a2_grasping.core.gripper import GripperGeometry, base_from_tool0
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.planning.held_object import holding_the_object
 from a2_grasping.core.planning.pick_planner import (
     FloatArray,
     PickPlan,
@@ -162,20 +163,22 @@ class MoveItPickPlanner:
         self, segments: tuple[TimedPath, ...], grasp: FloatArray, checker: CollisionChecker
     ) -> bool:
         """Our checker's verdict on MoveIt's paths: the object may be touched only while the
-        fingers go in and out (approach and lift), exactly as the embedded planner allows."""
+        fingers go in and out (approach and lift), and it is in the hand on the retreat, exactly
+        as the embedded planner checks them."""
         transit, approach, lift, retreat = segments
         for path, ignore_object in (
             (transit, False),
             (approach, True),
             (lift, True),
-            (retreat, True),
         ):
             checker.ignore_near(
                 grasp[:3, 3] if ignore_object else None, self.config.object_clearance_radius_m
             )
             if not all(checker.is_free(q) for q in path.positions_rad):
                 return False
-        return True
+        checker.ignore_near(grasp[:3, 3], self.config.object_clearance_radius_m)
+        with holding_the_object(checker, grasp, self.gripper, self.config):
+            return all(checker.is_free(q) for q in retreat.positions_rad)
 
 
 def _timed_path(message: Any) -> TimedPath:

@@ -30,7 +30,9 @@ def _wall_interior() -> np.ndarray:
     """Voxel centres of the wall's volume."""
     half = np.asarray(WALL.size_m) / 2
     center = np.array([*WALL.center_xy_m, half[2]])
-    axes = [np.arange(c - h + VOXEL_M / 2, c + h, VOXEL_M) for c, h in zip(center, half)]
+    axes = [
+        np.arange(c - h + VOXEL_M / 2, c + h, VOXEL_M) for c, h in zip(center, half, strict=True)
+    ]
     return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
 
 

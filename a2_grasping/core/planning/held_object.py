@@ -9,6 +9,9 @@ unseen part of the object is covered too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
@@ -17,6 +20,33 @@ from scipy.spatial import cKDTree
 
 from a2_grasping.core.geometry import transform_points
 from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.planning.collision import CollisionChecker
+from a2_grasping.core.planning.config import PlannerConfig
+
+
+@contextmanager
+def holding_the_object(
+    checker: CollisionChecker,
+    base_from_tcp: NDArray[np.floating],
+    gripper: GripperGeometry,
+    config: PlannerConfig,
+) -> Iterator[None]:
+    """Within the block `checker` checks the object this grasp holds (if the cloud shows one)
+    with the gripper; every planner backend checks its retreat this way."""
+    held = held_object_box(
+        checker.scene_points_m,
+        base_from_tcp,
+        gripper,
+        radius_m=config.object_clearance_radius_m,
+        floor_z_m=config.table_height_m + config.octree_resolution_m,
+        spacing_m=config.octree_resolution_m,
+    )
+    if held is not None:
+        checker.hold(*held)
+    try:
+        yield
+    finally:
+        checker.release()
 
 
 def held_object_box(

@@ -35,7 +35,7 @@ from a2_grasping.core.kinematics import (
 )
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.planning.held_object import held_object_box
+from a2_grasping.core.planning.held_object import holding_the_object
 
 ou.setLogLevel(ou.LogLevel.LOG_WARN)
 toppra.setup_logging("WARNING")
@@ -250,22 +250,9 @@ class PickPlanner:
     def _retreat(
         self, lifted: FloatArray, start: FloatArray, grasp: FloatArray, checker: CollisionChecker
     ) -> FloatArray | None:
-        """Back to the start holding the object: its box moves with the gripper."""
-        cfg = self.config
-        held = held_object_box(
-            checker.scene_points_m,
-            grasp,
-            self.gripper,
-            radius_m=cfg.object_clearance_radius_m,
-            floor_z_m=cfg.table_height_m + cfg.octree_resolution_m,
-            spacing_m=cfg.octree_resolution_m,
-        )
-        if held is not None:
-            checker.hold(*held)
-        try:
+        """Back to the start with the held object moving with the gripper."""
+        with holding_the_object(checker, grasp, self.gripper, self.config):
             return self._transit(lifted, start, checker, ignore_object_at=grasp[:3, 3])
-        finally:
-            checker.release()
 
     # ---- checks ----
 
