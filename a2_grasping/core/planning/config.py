@@ -62,7 +62,7 @@ class PlannerConfig:
         max_value=0.3,
     )
     occlusion_depth_m: float = config_field(
-        0.10,
+        0.15,
         "The unobserved space up to this far behind every obstacle point, along its camera's ray, "
         "is an obstacle too (m): the unseen back of a box or a wall. Space another camera sees "
         "as free is not; 0 plans through everything unseen.",
