@@ -96,13 +96,33 @@ def test_a_held_box_is_checked_against_the_environment_only_while_held():
         checker.hold(np.zeros(3), np.zeros(3))
 
 
-def test_the_retreat_is_free_with_the_object_in_the_hand():
+class _RecordingChecker(CollisionChecker):
+    """A real checker that also records what it was asked to hold."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.held_boxes: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def hold(self, lower_m: np.ndarray, upper_m: np.ndarray) -> None:
+        self.held_boxes.append((np.asarray(lower_m), np.asarray(upper_m)))
+        super().hold(lower_m, upper_m)
+
+
+def test_the_retreat_is_planned_and_free_with_the_object_in_the_hand():
     config = PlannerConfig()
-    checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_cloud())
+    checker = _RecordingChecker(0.0, GRIPPER, scene_points_m=_cloud())
     grasp = _top_down(0.5, 0.0, 0.04)
     plan = PickPlanner(config).plan(HOME, grasp[None], checker)
     held = _box(grasp)
     assert held is not None
+    ((lower, upper),) = checker.held_boxes  # held for the retreat only, then released
+    np.testing.assert_allclose(lower, held[0])
+    np.testing.assert_allclose(upper, held[1])
     checker.ignore_near(grasp[:3, 3], config.object_clearance_radius_m)
+    big = np.array([[-0.03, -0.03, -0.02], [0.03, 0.03, 0.5]])
+    low_state = plan.lift.positions_rad[0]  # the fingers at the grasp: a 0.5 m box hits the table
+    assert checker.is_free(low_state)  # released after planning
+    checker.hold(*big)
+    assert not checker.is_free(low_state)
     checker.hold(*held)
     assert all(checker.is_free(q) for q in plan.retreat.positions_rad)
