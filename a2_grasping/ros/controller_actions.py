@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.clock import Clock
 from rclpy.node import Node
 
 from a2_grasping.core.planning.pick_planner import TimedPath
@@ -25,6 +26,7 @@ from a2_grasping.ros import conversions
 from a2_grasping.ros.controllers import (
     POLL_S,
     CanceledError,
+    Deadline,
     ExecutionError,
     JointStateMonitor,
 )
@@ -62,11 +64,18 @@ def trajectory_error_text(error_code: int, error_string: str) -> str:
     )
 
 
-def _wait(future: Any, timeout_s: float, canceled: Callable[[], bool] | None = None) -> bool:
-    """Poll until the future is done (True), the timeout passes or cancel is asked (False)."""
-    deadline = time.monotonic() + timeout_s
+def _wait(
+    future: Any,
+    timeout_s: float,
+    canceled: Callable[[], bool] | None = None,
+    motion_clock: Clock | None = None,
+) -> bool:
+    """Poll until the future is done (True), the timeout passes or cancel is asked (False).
+
+    Waits for a motion pass the node's clock (see Deadline)."""
+    deadline = Deadline(timeout_s, motion_clock)
     while not future.done():
-        if time.monotonic() > deadline or (canceled is not None and canceled()):
+        if deadline.expired() or (canceled is not None and canceled()):
             return False
         time.sleep(POLL_S)
     return True
@@ -88,6 +97,7 @@ class ActionArmController:
             node, follow_joint_trajectory, action_name, callback_group=ReentrantCallbackGroup()
         )
         self._action_name = action_name
+        self._clock = node.get_clock()
         self._joint_names = joint_names
         self._monitor = monitor
         self._max_state_age_s = max_state_age_s
@@ -112,7 +122,7 @@ class ActionArmController:
             raise ExecutionError(f"{self._action_name} did not accept the trajectory")
         self._active_goal = sent.result()
         result_future = self._active_goal.get_result_async()
-        if not _wait(result_future, timeout_s, canceled):
+        if not _wait(result_future, timeout_s, canceled, motion_clock=self._clock):
             self.stop(timeout_s=2.0)
             if canceled():
                 raise CanceledError("canceled during motion")
@@ -146,6 +156,7 @@ class ActionGripper:
             node, gripper_command, action_name, callback_group=ReentrantCallbackGroup()
         )
         self._action_name = action_name
+        self._clock = node.get_clock()
         self._monitor = monitor
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
@@ -162,7 +173,7 @@ class ActionGripper:
         sent = self._client.send_goal_async(goal)
         if not _wait(sent, ACCEPT_TIMEOUT_S) or not sent.result().accepted:
             raise ExecutionError(f"{self._action_name} did not accept the gripper command")
-        if not _wait(sent.result().get_result_async(), timeout_s):
+        if not _wait(sent.result().get_result_async(), timeout_s, motion_clock=self._clock):
             _wait(sent.result().cancel_goal_async(), 1.0)
             raise ExecutionError(f"the gripper did not settle within {timeout_s:.1f} s")
         state = self._monitor.latest(max_state_age_s)

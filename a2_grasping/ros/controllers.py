@@ -4,11 +4,15 @@ Topic backend (works everywhere, tested against the simulator): JointTrajectory 
 controller's topic, a Float64MultiArray position command for the gripper, progress observed in
 /joint_states. Labs with `control_msgs` can use the controllers' actions instead; that adapter is
 not written yet (the topic interface is accepted by the same UR and ros2_control controllers).
-All waits are bounded and poll a cancel predicate, so a cancel stops the arm promptly.
+All waits are bounded and poll a cancel predicate, so a cancel stops the arm promptly. Motion
+deadlines run on the node's clock (simulated time under use_sim_time: a simulator slower than real
+time must not make a correct motion time out); staleness of /joint_states is judged in wall time,
+so a stopped clock or driver is still noticed.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from rclpy.clock import Clock
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -29,6 +34,34 @@ STILL_VELOCITY_RAD_S = 0.01
 GRIPPER_AT_TARGET_RAD = 0.01
 GRIPPER_MOVED_RAD = 0.02  # knuckle travel that shows the fingers have started moving
 GRIPPER_SETTLE_S = 0.3  # still for this long after moving: stopped (on an object, or at the end)
+
+
+# A node clock slower than this fraction of real time counts as stopped (use_sim_time without a
+# /clock publisher): motion deadlines then expire in wall time instead of never.
+MIN_CLOCK_RATE = 0.1
+
+
+class Deadline:
+    """`timeout_s` from now. A motion's deadline runs on the node's clock, so a simulator slower
+    than real time does not time out a correct motion (bounded in wall time by MIN_CLOCK_RATE);
+    without a clock it runs in wall time (waiting for an answer)."""
+
+    def __init__(self, timeout_s: float, motion_clock: Clock | None = None) -> None:
+        self._clock = motion_clock
+        if motion_clock is None:
+            self._clock_deadline_s = math.inf
+            self._wall_deadline_s = time.monotonic() + timeout_s
+        else:
+            self._clock_deadline_s = conversions.clock_seconds(motion_clock) + timeout_s
+            self._wall_deadline_s = time.monotonic() + timeout_s / MIN_CLOCK_RATE
+
+    def expired(self) -> bool:
+        if time.monotonic() > self._wall_deadline_s:
+            return True
+        return (
+            self._clock is not None
+            and conversions.clock_seconds(self._clock) > self._clock_deadline_s
+        )
 
 
 class ExecutionError(Exception):
@@ -85,8 +118,8 @@ class JointStateMonitor:
 
     def wait_until_still(self, timeout_s: float, max_age_s: float) -> bool:
         """True once a fresh state shows the arm still (after a stop), False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        deadline = Deadline(timeout_s)
+        while not deadline.expired():
             state = self.latest(max_age_s)
             if (
                 state is not None
@@ -115,6 +148,7 @@ class TopicArmController:
         max_state_age_s: float,
     ) -> None:
         self._publisher = node.create_publisher(JointTrajectory, topic, 10)
+        self._clock = node.get_clock()
         self._joint_names = joint_names
         self._monitor = monitor
         self._max_state_age_s = max_state_age_s
@@ -135,7 +169,7 @@ class TopicArmController:
                 self._joint_names, path.times_s, path.positions_rad, path.velocities_rad_s
             )
         )
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(timeout_s, self._clock)
         goal = path.positions_rad[-1]
         while True:
             if canceled():
@@ -148,7 +182,7 @@ class TopicArmController:
             at_goal = np.max(np.abs(state.arm_rad - goal)) <= goal_tolerance_rad
             if at_goal and np.max(np.abs(state.arm_velocity_rad_s)) < 5 * STILL_VELOCITY_RAD_S:
                 return
-            if time.monotonic() > deadline:
+            if deadline.expired():
                 self.stop(timeout_s=2.0)
                 error = np.max(np.abs(state.arm_rad - goal))
                 raise ExecutionError(
@@ -166,6 +200,7 @@ class TopicArmController:
 class TopicGripper:
     def __init__(self, node: Node, topic: str, monitor: JointStateMonitor) -> None:
         self._publisher = node.create_publisher(Float64MultiArray, topic, 10)
+        self._clock = node.get_clock()
         self._monitor = monitor
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
@@ -173,17 +208,18 @@ class TopicGripper:
 
         "Settled" needs the fingers to have started moving first: a loaded machine or a slow
         driver can leave them still for a while after the command, and that must not read as
-        "stopped on an object" at the open position.
+        "stopped on an object" at the open position. Stillness is judged over the joint states'
+        own stamps: the fingers' time, whatever the real-time factor.
         """
         self._publisher.publish(Float64MultiArray(data=[float(position_rad)]))
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(timeout_s, self._clock)
         history: list[tuple[float, float]] = []
         start_rad: float | None = None
-        while time.monotonic() < deadline:
+        while not deadline.expired():
             state = self._monitor.latest(max_state_age_s)
             if state is None:
                 raise ExecutionError("joint states stopped arriving while the gripper moved")
-            now = time.monotonic()
+            now = state.stamp_s
             if start_rad is None:
                 start_rad = state.gripper_rad
             if abs(state.gripper_rad - position_rad) < GRIPPER_AT_TARGET_RAD:

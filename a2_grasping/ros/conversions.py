@@ -16,6 +16,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Pose, Transform
 from numpy.typing import NDArray
+from rclpy.clock import Clock
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -42,6 +43,11 @@ class ConversionError(ValueError):
 
 def time_to_seconds(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec / _NS_PER_S
+
+
+def clock_seconds(clock: Clock) -> float:
+    """A node clock's now (simulated time under use_sim_time), seconds."""
+    return float(clock.now().nanoseconds) / _NS_PER_S
 
 
 def seconds_to_time(seconds: float) -> Time:

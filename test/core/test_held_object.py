@@ -96,6 +96,17 @@ def test_a_held_box_is_checked_against_the_environment_only_while_held():
         checker.hold(np.zeros(3), np.zeros(3))
 
 
+def test_a_held_box_swung_into_the_arm_is_a_collision():
+    """Unchecked, e2e retreats swung the held cube 1.3 cm into the forearm's collision mesh."""
+    checker = CollisionChecker(0.0, GRIPPER)
+    wrist_turned = np.array([0.0, -1.9, 2.0, -0.5, -1.5, 0.0])  # gripper beside the upper arm
+    assert checker.is_free(wrist_turned)
+    checker.hold(np.array([-0.05, -0.03, -0.02]), np.array([0.05, 0.03, 0.12]))
+    assert checker.colliding_pairs(wrist_turned) == [("upper_arm_link_0", "held_object")]
+    checker.release()
+    assert checker.is_free(wrist_turned)
+
+
 class _RecordingChecker(CollisionChecker):
     """A real checker that also records what it was asked to hold."""
 

@@ -129,6 +129,33 @@ def test_the_robots_own_points_are_told_apart_from_obstacles_near_it():
     assert not checker.robot_points_mask(far, q, 0.05).any()
 
 
+# The sim's home pose with wrist 1 turned to 0: wrist 2 then swings the gripper past the upper arm.
+_WRIST_UP = np.array([0.0, -1.9, 2.0, 0.0, -1.0, 0.0])
+
+
+def test_the_gripper_folded_into_the_upper_arm_is_a_collision():
+    checker = CollisionChecker(0.0, GRIPPER)
+    assert checker.is_free(_WRIST_UP)
+    folded = _WRIST_UP.copy()
+    folded[4] = -1.75
+    assert not checker.is_free(folded)
+    assert checker.colliding_pairs(folded) == [("upper_arm_link_0", "gripper_finger_pos_y_0")]
+
+
+def test_a_transit_does_not_pass_the_gripper_through_the_arm():
+    checker = CollisionChecker(0.0, GRIPPER)
+    goal = _WRIST_UP.copy()
+    goal[4] = -2.5
+    straight = _densify(np.stack([_WRIST_UP, goal]), 0.02)
+    assert checker.is_free(goal)
+    assert not all(checker.is_free(q) for q in straight)  # wrist 2 alone sweeps through it
+
+    transit = PickPlanner(CONFIG)._transit(_WRIST_UP, goal, checker)
+    assert transit is not None
+    assert all(checker.is_free(q) for q in transit)
+    np.testing.assert_allclose(transit[[0, -1]], [_WRIST_UP, goal])
+
+
 def test_unreachable_grasps_are_refused_as_such():
     checker = CollisionChecker(0.0, GRIPPER)
     with pytest.raises(PlanningError) as raised:

@@ -7,8 +7,11 @@ as an octree.
 The object being grasped is part of the cloud; for the straight-line approach, the lift and the
 retreat the points near the grasp are ignored (the fingers must touch them), see `ignore_near`;
 for the retreat the held object is a box attached to the TCP (`hold`).
-Self-collision is not checked: the elbow limit of ±π keeps the UR5e's forearm out of its upper
-arm, and every plan starts from a state the robot is in.
+Self-collision is checked between robot parts at least two joints apart (the held object counts
+as part of wrist_3): the wrist, the gripper and the held object can all reach the base, the
+shoulder and the upper arm (in 5000 random states within the joint limits, 31 % of those free
+of the table collided with the robot itself; the e2e cube swung into the forearm on a retreat).
+Parts one joint apart touch by construction of the meshes and are not checked.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ _NO_KEY = object()  # no scene octree variant in place yet
 _SURFACE_SPACING_M = 0.01
 # Links that stand on the table: never checked against it.
 _MOUNTED_LINKS = ("base_link_inertia", "shoulder_link")
+# Robot parts this many joints apart or more are checked against each other.
+_SELF_CHECK_MIN_JOINT_GAP = 2
 
 
 def _arm_model(gripper: GripperGeometry) -> tuple[pin.Model, pin.GeometryModel]:
@@ -137,6 +142,7 @@ class CollisionChecker:
                 if environment_id == self._table_id and link in _MOUNTED_LINKS:
                     continue
                 self.geometry.addCollisionPair(pin.CollisionPair(robot_id, environment_id))
+        self._add_self_collision_pairs()
         self._scene_id: int | None = None
         self._scene_key: object = _NO_KEY
         self._octrees: dict[tuple[float, ...] | None, coal.CollisionGeometry] = {}
@@ -152,6 +158,17 @@ class CollisionChecker:
                     f"gripper_{name}_0", _tcp_from_box(lower, upper), _box(lower, upper)
                 )
             )
+
+    def _add_self_collision_pairs(self) -> None:
+        parts = [*self._robot_ids, self._held_id]
+        for index, first in enumerate(parts):
+            for second in parts[index + 1 :]:
+                gap = abs(
+                    self.geometry.geometryObjects[first].parentJoint
+                    - self.geometry.geometryObjects[second].parentJoint
+                )
+                if gap >= _SELF_CHECK_MIN_JOINT_GAP:
+                    self.geometry.addCollisionPair(pin.CollisionPair(first, second))
 
     def _joint_from_tcp(self) -> NDArray[np.float64]:
         frame = self.model.frames[self.model.getFrameId("tool0")]
@@ -170,7 +187,7 @@ class CollisionChecker:
 
     def hold(self, lower_m: NDArray[np.floating], upper_m: NDArray[np.floating]) -> None:
         """Check a held object, the TCP-frame box `lower_m`..`upper_m`, against the environment
-        (not against the gripper holding it) until `release`."""
+        and the arm (not against the gripper holding it) until `release`."""
         lower, upper = np.asarray(lower_m, np.float64), np.asarray(upper_m, np.float64)
         if np.any(upper <= lower):
             raise ValueError(f"held object box: need lower < upper, got {lower} .. {upper}")
@@ -191,7 +208,7 @@ class CollisionChecker:
         self.geometry_data = pin.GeometryData(self.geometry)
         if not self._holding:
             for index, pair in enumerate(self.geometry.collisionPairs):
-                if pair.first == self._held_id:
+                if self._held_id in (pair.first, pair.second):
                     self.geometry_data.deactivateCollisionPair(index)
 
     def _add_environment(
@@ -275,7 +292,8 @@ class CollisionChecker:
         )
 
     def colliding_pairs(self, joints_rad: NDArray[np.floating]) -> list[tuple[str, str]]:
-        """Names of every colliding (robot, environment) pair, for error messages."""
+        """Names of every colliding pair (robot part, environment or other robot part), for
+        error messages."""
         q = np.asarray(joints_rad, dtype=np.float64)
         pin.computeCollisions(self.model, self.data, self.geometry, self.geometry_data, q, False)
         names = []
