@@ -364,6 +364,7 @@ class ExecutorNode(Node):
             self._planner.gripper,
             octree_resolution_m=planner_config.octree_resolution_m,
             table_clearance_m=planner_config.table_clearance_m,
+            padding_m=planner_config.collision_padding_m,
         )
         points = collision_cloud(
             cloud.views,

@@ -156,6 +156,28 @@ def test_a_transit_does_not_pass_the_gripper_through_the_arm():
     np.testing.assert_allclose(transit[[0, -1]], [_WRIST_UP, goal])
 
 
+def test_padding_keeps_the_robot_off_obstacles_and_the_cloud_but_not_off_the_table():
+    tcp = forward_kinematics(HOME) @ GRIPPER.tool0_from_tcp()  # pointing down
+    x, y, tip_z = tcp[:3, 3] + tcp[:3, 2] * GRIPPER.fingertip_z_m
+    wall_5mm_below = Obstacle((x, y, tip_z - 0.005 - 0.05), (0.1, 0.1, 0.1))
+    assert CollisionChecker(0.0, GRIPPER, obstacles=(wall_5mm_below,), padding_m=0.004).is_free(
+        HOME
+    )
+    padded = CollisionChecker(0.0, GRIPPER, obstacles=(wall_5mm_below,), padding_m=0.006)
+    assert {"obstacle_0"} == {other for _, other in padded.colliding_pairs(HOME)}
+
+    grid = np.linspace(-0.1, 0.1, 41)
+    cloud = np.stack(np.meshgrid(grid + x, grid + y, [tip_z - 0.02]), -1).reshape(-1, 3)
+    assert CollisionChecker(0.0, GRIPPER, scene_points_m=cloud).is_free(HOME)
+    cloud_checker = CollisionChecker(0.0, GRIPPER, scene_points_m=cloud, padding_m=0.025)
+    assert {"scene"} == {other for _, other in cloud_checker.colliding_pairs(HOME)}
+
+    low = _top_down(0.5, 0.0, 0.02 + GRIPPER.fingertip_z_m)  # fingertips 2 cm above the table
+    solutions = inverse_kinematics(base_from_tool0(low, GRIPPER))
+    near_table = solutions[np.argmin(np.abs(solutions - HOME).sum(axis=1))]
+    assert CollisionChecker(0.0, GRIPPER, padding_m=0.05).is_free(near_table)  # table: not padded
+
+
 def test_unreachable_grasps_are_refused_as_such():
     checker = CollisionChecker(0.0, GRIPPER)
     with pytest.raises(PlanningError) as raised:

@@ -112,8 +112,13 @@ class CollisionChecker:
         scene_points_m: NDArray[np.floating] | None = None,
         octree_resolution_m: float = 0.01,
         table_clearance_m: float = 0.005,
+        padding_m: float = 0.0,
     ) -> None:
+        """`padding_m`: clearance kept from obstacles and the scene cloud (not the table, which
+        has `table_clearance_m`, nor the robot itself)."""
         self.model, self.geometry = _arm_model(gripper)
+        self._padding_m = padding_m
+        self._padded_ids: set[int] = set()
         self._robot_ids = list(range(self.geometry.ngeoms))
         self._tool0_from_tcp = gripper.tool0_from_tcp()
         self._add_gripper(gripper, gripper_opening_m)
@@ -131,6 +136,7 @@ class CollisionChecker:
                     f"obstacle_{index}", coal.Box(*obstacle.size_m), obstacle.center_m
                 )
             )
+        self._padded_ids.update(environment[1:])
         self._scene_points = (
             np.zeros((0, 3)) if scene_points_m is None else np.asarray(scene_points_m, np.float64)
         )
@@ -204,12 +210,13 @@ class CollisionChecker:
 
     def _new_geometry_data(self) -> None:
         """Geometry data after a change of shapes or placements; the held object's pairs are
-        active only while holding."""
+        active only while holding, the environment's pairs padded."""
         self.geometry_data = pin.GeometryData(self.geometry)
-        if not self._holding:
-            for index, pair in enumerate(self.geometry.collisionPairs):
-                if self._held_id in (pair.first, pair.second):
-                    self.geometry_data.deactivateCollisionPair(index)
+        for index, pair in enumerate(self.geometry.collisionPairs):
+            if not self._holding and self._held_id in (pair.first, pair.second):
+                self.geometry_data.deactivateCollisionPair(index)
+            if pair.second in self._padded_ids:
+                self.geometry_data.collisionRequests[index].security_margin = self._padding_m
 
     def _add_environment(
         self, name: str, shape: coal.CollisionGeometry, center_m: tuple[float, float, float]
@@ -253,6 +260,7 @@ class CollisionChecker:
         self._scene_key = key
         if self._scene_id is None:
             self._scene_id = self._add_environment("scene", octree, (0.0, 0.0, 0.0))
+            self._padded_ids.add(self._scene_id)
             for robot_id in [*self._robot_ids, self._held_id]:
                 self.geometry.addCollisionPair(pin.CollisionPair(robot_id, self._scene_id))
         else:  # replace the previous octree's shape in place

@@ -27,6 +27,14 @@ class PlannerConfig:
     table_clearance_m: float = config_field(
         0.005, "The robot must stay this far above the table (m).", min_value=0.0, max_value=0.1
     )
+    collision_padding_m: float = config_field(
+        0.0,
+        "The arm, gripper and held object must stay this far from obstacles and the collision "
+        "cloud (m): room for depth noise and camera calibration error (MoveIt's padding). The "
+        "table has table_clearance_m; the object being grasped is exempt near the grasp.",
+        min_value=0.0,
+        max_value=0.05,
+    )
     safety_box_m: tuple[float, ...] = config_field(
         (-0.4, 1.0, -0.8, 0.8, -0.05, 1.2),
         "Box in the base frame [x_min, x_max, y_min, y_max, z_min, z_max] (m) the tool flange "
