@@ -34,6 +34,7 @@ STILL_VELOCITY_RAD_S = 0.01
 GRIPPER_AT_TARGET_RAD = 0.01
 GRIPPER_MOVED_RAD = 0.02  # knuckle travel that shows the fingers have started moving
 GRIPPER_SETTLE_S = 0.3  # still for this long after moving: stopped (on an object, or at the end)
+GRIPPER_STILL_RAD = 0.002  # knuckle range within the settle window that counts as still
 
 
 # A node clock slower than this fraction of real time counts as stopped (use_sim_time without a
@@ -128,6 +129,24 @@ class JointStateMonitor:
                 return True
             time.sleep(POLL_S)
         return False
+
+    def settled_gripper_rad(self, deadline: Deadline, max_age_s: float) -> float:
+        """The knuckle angle once the fingers have been still for GRIPPER_SETTLE_S (robot time).
+
+        An object that slips out lets the closed fingers close on; read at once after a motion,
+        the knuckle can still show the object's width.
+        Raises ExecutionError: no fresh joint state, or the fingers kept moving until `deadline`.
+        """
+        history: list[tuple[float, float]] = []
+        while not deadline.expired():
+            state = self.latest(max_age_s)
+            if state is None:
+                raise ExecutionError("joint states stopped arriving while reading the gripper")
+            history.append((state.stamp_s, state.gripper_rad))
+            if _settled(history):
+                return state.gripper_rad
+            time.sleep(POLL_S)
+        raise ExecutionError("the gripper fingers did not come to rest")
 
     def latest(self, max_age_s: float) -> RobotState | None:
         """The newest state, or None when there is none younger than `max_age_s`."""
@@ -226,12 +245,16 @@ class TopicGripper:
                 return state.gripper_rad
             history.append((now, state.gripper_rad))
             moved = abs(state.gripper_rad - start_rad) >= GRIPPER_MOVED_RAD
-            recent = [p for t, p in history if now - t <= GRIPPER_SETTLE_S]
-            if (
-                moved
-                and now - history[0][0] > GRIPPER_SETTLE_S
-                and max(recent) - min(recent) < 0.002
-            ):
+            if moved and _settled(history):
                 return state.gripper_rad
             time.sleep(POLL_S)
         raise ExecutionError(f"the gripper did not settle within {timeout_s:.1f} s")
+
+
+def _settled(history: list[tuple[float, float]]) -> bool:
+    """(stamp_s, knuckle_rad) samples cover GRIPPER_SETTLE_S and the newest of them are still."""
+    now_s = history[-1][0]
+    recent = [rad for stamp_s, rad in history if now_s - stamp_s <= GRIPPER_SETTLE_S]
+    return (
+        now_s - history[0][0] > GRIPPER_SETTLE_S and max(recent) - min(recent) < GRIPPER_STILL_RAD
+    )

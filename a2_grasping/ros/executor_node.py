@@ -48,6 +48,7 @@ from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
 from a2_grasping.ros.controllers import (
     CanceledError,
+    Deadline,
     ExecutionError,
     JointStateMonitor,
     RobotState,
@@ -254,14 +255,14 @@ class ExecutorNode(Node):
             )
         feedback.send("lifting", 0.75)
         self._run_segment(plan.lift, canceled)
-        state_after = self._fresh_state()
-        result.object_held = self._holding(state_after.gripper_rad)
-        result.gripper_width_m = self._width_m(state_after.gripper_rad)
+        after_lift_rad = self._settled_gripper_rad()
+        result.object_held = self._holding(after_lift_rad)
+        result.gripper_width_m = self._width_m(after_lift_rad)
         if not result.object_held:
             raise PickError(R.GRASP_FAILED, "the object slipped out during the lift")
         feedback.send("retreating", 0.9)
         self._run_segment(plan.retreat, canceled)
-        result.object_held = self._holding(self._fresh_state().gripper_rad)
+        result.object_held = self._holding(self._settled_gripper_rad())
         if not result.object_held:
             raise PickError(R.GRASP_FAILED, "the object was lost during the retreat")
 
@@ -411,6 +412,13 @@ class ExecutorNode(Node):
                 np.concatenate([s.positions_rad for s in segments])[keep],
                 np.concatenate([s.velocities_rad_s for s in segments])[keep],
             )
+        )
+
+    def _settled_gripper_rad(self) -> float:
+        """Where the fingers rest after a motion: a dropped object shows only once they stop."""
+        return self._monitor.settled_gripper_rad(
+            Deadline(self._config.gripper_timeout_s, self.get_clock()),
+            self._config.max_joint_state_age_s,
         )
 
     def _holding(self, knuckle_rad: float) -> bool:
