@@ -293,7 +293,7 @@ class ExecutorNode(Node):
         while True:
             with self._cloud_lock:
                 cloud = self._cloud
-            now_s = self.get_clock().now().nanoseconds * 1e-9
+            now_s = conversions.clock_seconds(self.get_clock())
             fresh = cloud is not None and now_s - cloud.stamp_s <= self._config.max_scene_age_s
             if fresh or time.monotonic() >= deadline:
                 break

@@ -287,7 +287,7 @@ class InferenceNode(LifecycleNode):
         )
         with self._scene_lock:
             latest = self._latest
-        now_s = self.get_clock().now().nanoseconds * 1e-9
+        now_s = conversions.clock_seconds(self.get_clock())
         age_s = check_scene_age(
             None if latest is None else latest.scene.stamp_s,
             now_s,

@@ -143,7 +143,7 @@ class PerceptionNode(Node):
     # ---- output ----
 
     def _publish_scene(self) -> None:
-        now_s = self.get_clock().now().nanoseconds * 1e-9
+        now_s = conversions.clock_seconds(self.get_clock())
         started_s = time.perf_counter()
         frames: dict[str, CameraFrame] = {}
         clouds: dict[str, FrameCloud] = {}
@@ -175,7 +175,7 @@ class PerceptionNode(Node):
         self._last_published_s = scene_stamp_s
         self._scenes_published += 1
         self._build_ms.add((time.perf_counter() - started_s) * 1e3)
-        published_s = self.get_clock().now().nanoseconds * 1e-9
+        published_s = conversions.clock_seconds(self.get_clock())
         self._latency_ms.add((published_s - scene_stamp_s) * 1e3)
 
     def _current_frame(self, name: str, state: _CameraState, now_s: float) -> CameraFrame | None:

@@ -141,7 +141,7 @@ def _scene_latency(node: Any, executor: Any, publisher: Any, args: argparse.Name
     latencies_ms: list[float] = []
 
     def on_scene(msg: SceneSnapshot) -> None:
-        now_s = node.get_clock().now().nanoseconds * 1e-9
+        now_s = conversions.clock_seconds(node.get_clock())
         latencies_ms.append((now_s - conversions.time_to_seconds(msg.header.stamp)) * 1e3)
 
     qos = QoSProfile(
