@@ -1,0 +1,357 @@
+"""Objects, not just points: the workspace cloud above the table split into described instances.
+
+open3d does the point-cloud work it is built for (voxel filter, statistical outliers, table plane
+by RANSAC, DBSCAN clustering); numpy describes each cluster:
+- footprint: the minimum-area rectangle of the cluster's top-down projection (its yaw and the two
+  horizontal extents), and the circle that best fits the same outline;
+- height above the table (the top of the cluster: the camera sees every top face);
+- colour: the median of the cluster's colours in CIELAB (robust to shading and stray edge pixels),
+  named by `colors.name_color`;
+- shape class by fit residual: a sphere fit over all points (a ball shows a curved top), else the
+  outline's residual to the fitted circle against its residual to the rectangle (cylinder / box).
+Centroid and box describe the whole object (footprint centre, half its height), not the mean of
+the visible points, which leans towards the cameras.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from a2_grasping.core.colors import name_color, rgb_to_lab
+from a2_grasping.core.config_fields import config_field, validate_ranges
+
+FloatArray = NDArray[np.float64]
+
+
+class ShapeClass(enum.StrEnum):
+    BOX = "box"
+    CYLINDER = "cylinder"
+    SPHERE = "sphere"
+
+
+@dataclass(frozen=True)
+class SegmentationConfig:
+    """How the cloud above the table is split into objects (inference_node parameters)."""
+
+    cluster_distance_m: float = config_field(
+        0.008,
+        "DBSCAN neighbourhood: points closer than this belong to one object. Above the cloud's "
+        "voxel size (3 mm) so one surface stays one cluster, below the 3 cm gap the simulated "
+        "cell keeps between objects. Touching objects merge (documented limit).",
+        min_value=0.001,
+        max_value=0.1,
+    )
+    cluster_min_points: int = config_field(
+        8, "DBSCAN core-point neighbour count.", min_value=1, max_value=1000
+    )
+    min_object_points: int = config_field(
+        40,
+        "Clusters with fewer points are noise (flying pixels, a finger tip), not objects.",
+        min_value=1,
+        max_value=100_000,
+    )
+    min_object_height_m: float = config_field(
+        0.008,
+        "Clusters whose top is lower than this above the table are stains or depth noise.",
+        min_value=0.0,
+        max_value=0.2,
+    )
+    refine_table_plane: bool = config_field(
+        True,
+        "Fit the table plane (RANSAC) near table_height_m and measure heights from it: a table "
+        "a few mm off its configured height or slightly tilted still yields clean objects.",
+    )
+    sphere_residual_ratio: float = config_field(
+        0.08,
+        "A cluster whose points lie within this fraction of the fitted radius (RMS) of a sphere, "
+        "with a height close to the sphere's diameter, is a sphere.",
+        min_value=0.0,
+        max_value=1.0,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SceneObject:
+    """One object on the table, as the cameras see it, in the base frame.
+
+    `index` is its position in the scene's object list (sorted by x then y, so it is stable for
+    a still scene); `point_indices` index the cloud the objects were segmented from.
+    """
+
+    index: int
+    point_indices: NDArray[np.intp]
+    centroid_m: FloatArray  # (3,) footprint centre at half the height
+    extents_m: FloatArray  # (3,) length >= width along the footprint axes, then the height
+    yaw_rad: float  # direction of the footprint's long axis about base z, in [0, pi)
+    color_lab: FloatArray  # (3,) median CIELAB
+    color_name: str
+    shape: ShapeClass
+    shape_residual: float  # the winning fit's residual, relative to the object's size
+
+    @property
+    def height_m(self) -> float:
+        return float(self.extents_m[2])
+
+    @property
+    def footprint_area_m2(self) -> float:
+        return float(self.extents_m[0] * self.extents_m[1])
+
+    @property
+    def volume_m3(self) -> float:
+        """Of the bounding box: a size measure comparable across shapes."""
+        return float(np.prod(self.extents_m))
+
+    @property
+    def noun(self) -> str:
+        return {ShapeClass.BOX: "box", ShapeClass.CYLINDER: "cylinder", ShapeClass.SPHERE: "ball"}[
+            self.shape
+        ]
+
+    @property
+    def description(self) -> str:
+        """ "red box (6.0 x 3.1 x 4.2 cm at x 0.52 y -0.10)": what error messages list."""
+        size = " x ".join(f"{100 * v:.1f}" for v in self.extents_m)
+        x, y, _ = self.centroid_m
+        return f"{self.color_name} {self.noun} ({size} cm at x {x:.2f} y {y:.2f})"
+
+    def base_from_box(self) -> FloatArray:
+        """Pose of the object's box (x along the long footprint axis, z up) in the base frame."""
+        cos_yaw, sin_yaw = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
+        pose = np.eye(4)
+        pose[:2, :2] = [[cos_yaw, -sin_yaw], [sin_yaw, cos_yaw]]
+        pose[:3, 3] = self.centroid_m
+        return pose
+
+    def contains(self, points_m: NDArray[np.floating], margin_m: float = 0.0) -> NDArray[np.bool_]:
+        """Mask of points inside the object's box grown by `margin_m` on every side."""
+        local = (np.asarray(points_m, dtype=np.float64) - self.centroid_m) @ self.base_from_box()[
+            :3, :3
+        ]
+        inside: NDArray[np.bool_] = np.all(np.abs(local) <= 0.5 * self.extents_m + margin_m, axis=1)
+        return inside
+
+
+def segment_objects(
+    points_xyz: NDArray[np.floating],
+    colors_rgb: NDArray[np.uint8],
+    table_height_m: float,
+    table_margin_m: float,
+    config: SegmentationConfig,
+) -> tuple[SceneObject, ...]:
+    """The objects in a workspace cloud (base frame, z up, table top at about table_height_m).
+
+    Deterministic for a given cloud: open3d's DBSCAN labels do not depend on thread timing, and
+    objects are sorted by position.
+    """
+    import open3d as o3d  # deferred: 0.5 s import, only nodes that segment pay it
+
+    points = np.asarray(points_xyz, dtype=np.float64).reshape(-1, 3)
+    colors = np.asarray(colors_rgb, dtype=np.uint8).reshape(-1, 3)
+    if len(points) != len(colors):
+        raise ValueError(f"{len(points)} points but {len(colors)} colours")
+    plane = _table_plane(o3d, points, table_height_m, table_margin_m, config)
+    height = points @ plane[:3] + plane[3]  # (N,) signed height above the table plane
+    above = np.flatnonzero(height > table_margin_m)
+    if len(above) < config.min_object_points:
+        return ()
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[above]))
+    labels = np.asarray(
+        cloud.cluster_dbscan(
+            eps=config.cluster_distance_m,
+            min_points=config.cluster_min_points,
+            print_progress=False,
+        )
+    )
+    objects: list[SceneObject] = []
+    for label in range(int(labels.max(initial=-1)) + 1):
+        members = above[labels == label]
+        if len(members) < config.min_object_points:
+            continue
+        described = _describe(points[members], height[members], colors[members], config)
+        if described is None:
+            continue
+        objects.append(SceneObject(index=0, point_indices=members, **described))
+    objects.sort(key=lambda o: (round(float(o.centroid_m[0]), 3), round(float(o.centroid_m[1]), 3)))
+    return tuple(_with_index(o, i) for i, o in enumerate(objects))
+
+
+def _with_index(obj: SceneObject, index: int) -> SceneObject:
+    fields = {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+    fields["index"] = index
+    return SceneObject(**fields)
+
+
+def _table_plane(
+    o3d: Any,
+    points: FloatArray,
+    table_height_m: float,
+    table_margin_m: float,
+    config: SegmentationConfig,
+) -> FloatArray:
+    """(a, b, c, d) of the table plane with a unit normal pointing up: height = p . n + d.
+
+    RANSAC runs only on points within 1.5 cm of the configured height, so a large flat object
+    top can never be taken for the table; without enough such points the configured plane is used.
+    """
+    configured = np.array([0.0, 0.0, 1.0, -table_height_m])
+    if not config.refine_table_plane:
+        return configured
+    near = points[np.abs(points[:, 2] - table_height_m) < 0.015]
+    if len(near) < 200:
+        return configured
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(near))
+    plane, inliers = cloud.segment_plane(
+        distance_threshold=max(table_margin_m, 0.002),
+        ransac_n=3,
+        num_iterations=200,
+        probability=0.9999,
+    )
+    normal = np.asarray(plane[:3], dtype=np.float64)
+    scale = float(np.linalg.norm(normal))
+    if len(inliers) < 0.5 * len(near) or scale == 0.0:
+        return configured
+    fitted = np.asarray(plane, dtype=np.float64) / scale
+    if fitted[2] < 0.0:
+        fitted = -fitted
+    if fitted[2] < math.cos(math.radians(5.0)):  # not the table: keep the configured plane
+        return configured
+    return fitted
+
+
+def _describe(
+    points: FloatArray,
+    height_m: FloatArray,
+    colors: NDArray[np.uint8],
+    config: SegmentationConfig,
+) -> dict[str, Any] | None:
+    top_m = float(np.percentile(height_m, 99.0))
+    if top_m < config.min_object_height_m:
+        return None
+    xy = points[:, :2]
+    corners, yaw, sides = _min_area_rectangle(xy)
+    length, width = max(sides), min(sides)
+    center_xy = corners.mean(axis=0)
+    circle_center, radius = _fit_circle(xy)
+    outline = _outline(xy)
+    rect_residual = _rectangle_residual(outline, center_xy, yaw, sides)
+    circle_residual = float(
+        np.sqrt(np.mean((np.linalg.norm(outline - circle_center, axis=1) - radius) ** 2))
+    )
+    sphere_center, sphere_radius, sphere_rms = _fit_sphere(points)
+    scale = 0.5 * max(width, 1e-3)
+    is_sphere = (
+        sphere_rms <= config.sphere_residual_ratio * sphere_radius
+        and abs(2.0 * sphere_radius - top_m) <= 0.25 * top_m
+        and abs(2.0 * sphere_radius - length) <= 0.3 * length
+    )
+    if is_sphere:
+        shape, residual = ShapeClass.SPHERE, sphere_rms / sphere_radius
+        center_xy = sphere_center[:2]
+        length = width = 2.0 * sphere_radius
+    elif circle_residual < rect_residual:
+        shape, residual = ShapeClass.CYLINDER, circle_residual / scale
+        center_xy = circle_center
+        length = width = 2.0 * radius
+    else:
+        shape, residual = ShapeClass.BOX, rect_residual / scale
+    lab = np.median(rgb_to_lab(colors), axis=0)
+    base_z = float(np.median(points[:, 2] - height_m))  # the table under the object
+    return {
+        "centroid_m": np.array([center_xy[0], center_xy[1], base_z + 0.5 * top_m]),
+        "extents_m": np.array([length, width, top_m]),
+        "yaw_rad": float(yaw % math.pi)
+        if sides[0] >= sides[1]
+        else float((yaw + 0.5 * math.pi) % math.pi),
+        "color_lab": lab,
+        "color_name": name_color(lab),
+        "shape": shape,
+        "shape_residual": float(residual),
+    }
+
+
+def _outline(xy: FloatArray) -> FloatArray:
+    """Points of the top-down outline: per angular bin around the centre, the farthest point.
+
+    The top face of a box or cylinder is seen whole from above, so its outline is the footprint;
+    using only the outermost points keeps interior points from diluting the fit residuals.
+    """
+    center = xy.mean(axis=0)
+    offset = xy - center
+    angle = np.arctan2(offset[:, 1], offset[:, 0])
+    radius = np.linalg.norm(offset, axis=1)
+    bins = ((angle + math.pi) / (2.0 * math.pi) * 72).astype(np.int64) % 72
+    order = np.lexsort((-radius, bins))
+    first = np.r_[True, bins[order][1:] != bins[order][:-1]]
+    return xy[order[first]]
+
+
+def _min_area_rectangle(xy: FloatArray) -> tuple[FloatArray, float, tuple[float, float]]:
+    """(4 corners, yaw of the first side, (side along yaw, side across)) of the smallest
+    rectangle around the points; the optimum has a side on a convex-hull edge."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = xy[ConvexHull(xy).vertices]
+    except (QhullError, ValueError):
+        hull = xy
+    edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
+    angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 0.5 * math.pi))
+    best: tuple[float, FloatArray, float, tuple[float, float]] | None = None
+    for angle in angles:
+        rotation = np.array(
+            [[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]]
+        )
+        local = hull @ rotation.T
+        low, high = local.min(axis=0), local.max(axis=0)
+        area = float(np.prod(high - low))
+        if best is None or area < best[0]:
+            corners_local = np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
+            best = (
+                area,
+                corners_local @ rotation,
+                float(angle),
+                (float(high[0] - low[0]), float(high[1] - low[1])),
+            )
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _rectangle_residual(
+    outline: FloatArray, center: FloatArray, yaw: float, sides: tuple[float, float]
+) -> float:
+    """RMS distance of outline points to the rectangle's boundary."""
+    rotation = np.array([[math.cos(yaw), math.sin(yaw)], [-math.sin(yaw), math.cos(yaw)]])
+    local = np.abs((outline - center) @ rotation.T)
+    half = 0.5 * np.asarray(sides)
+    outside = np.linalg.norm(np.maximum(local - half, 0.0), axis=1)
+    inside = np.min(half - local, axis=1)
+    distance = np.where(np.all(local <= half, axis=1), inside, outside)
+    return float(np.sqrt(np.mean(distance**2)))
+
+
+def _fit_circle(xy: FloatArray) -> tuple[FloatArray, float]:
+    """Least-squares circle (Kasa) through the outline of the points."""
+    outline = _outline(xy)
+    design = np.column_stack([2.0 * outline, np.ones(len(outline))])
+    target = np.sum(outline**2, axis=1)
+    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
+    center = solution[:2]
+    radius = math.sqrt(max(float(solution[2] + center @ center), 0.0))
+    return center, radius
+
+
+def _fit_sphere(points: FloatArray) -> tuple[FloatArray, float, float]:
+    """(centre, radius, RMS residual) of the least-squares sphere through the points."""
+    design = np.column_stack([2.0 * points, np.ones(len(points))])
+    target = np.sum(points**2, axis=1)
+    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
+    center = solution[:3]
+    radius = math.sqrt(max(float(solution[3] + center @ center), 1e-12))
+    residual = np.linalg.norm(points - center, axis=1) - radius
+    return center, radius, float(np.sqrt(np.mean(residual**2)))
