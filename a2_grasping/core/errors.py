@@ -19,6 +19,8 @@ class SelectErrorCode(enum.IntEnum):
     BUSY = 8
     TIMEOUT = 9
     INTERNAL = 10
+    TARGET_NOT_FOUND = 11
+    AMBIGUOUS_TARGET = 12
 
 
 class GraspSelectionError(Exception):

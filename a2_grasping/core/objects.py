@@ -47,10 +47,13 @@ class SegmentationConfig:
         min_value=0.001,
         max_value=0.1,
     )
-    cluster_min_points: int = config_field(
-        8, "DBSCAN core-point neighbour count.", min_value=1, max_value=1000
+    cluster_core_neighbours: int = config_field(
+        8,
+        "DBSCAN: neighbours a core point needs within cluster_distance_m.",
+        min_value=1,
+        max_value=1000,
     )
-    min_object_points: int = config_field(
+    min_cluster_points: int = config_field(
         40,
         "Clusters with fewer points are noise (flying pixels, a finger tip), not objects.",
         min_value=1,
@@ -74,6 +77,9 @@ class SegmentationConfig:
         min_value=0.0,
         max_value=1.0,
     )
+
+    def __post_init__(self) -> None:
+        validate_ranges(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,20 +164,20 @@ def segment_objects(
     plane = _table_plane(o3d, points, table_height_m, table_margin_m, config)
     height = points @ plane[:3] + plane[3]  # (N,) signed height above the table plane
     above = np.flatnonzero(height > table_margin_m)
-    if len(above) < config.min_object_points:
+    if len(above) < config.min_cluster_points:
         return ()
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[above]))
     labels = np.asarray(
         cloud.cluster_dbscan(
             eps=config.cluster_distance_m,
-            min_points=config.cluster_min_points,
+            min_points=config.cluster_core_neighbours,
             print_progress=False,
         )
     )
     objects: list[SceneObject] = []
     for label in range(int(labels.max(initial=-1)) + 1):
         members = above[labels == label]
-        if len(members) < config.min_object_points:
+        if len(members) < config.min_cluster_points:
             continue
         described = _describe(points[members], height[members], colors[members], config)
         if described is None:

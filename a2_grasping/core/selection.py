@@ -1,9 +1,15 @@
 """Grasp selection: one call from a scene and an instruction to ranked grasps, or a typed refusal.
 
-Stages: crop the cloud to the workspace and remove the table -> generate collision-checked
-candidates -> (a2 mode) score them with the language-conditioned policy -> filter by reachability
--> rank. Every failure raises GraspSelectionError with its code; no stage ever substitutes a pose
-of its own.
+Stages: crop the cloud to the workspace -> segment it into objects -> (attributes mode) ground
+the instruction to the named object(s) -> generate collision-checked candidates (on the named
+object only, in attributes mode) -> (a2 mode) score them with the language-conditioned policy ->
+filter by reachability -> rank -> report the object the best grasp closes on. Every failure
+raises GraspSelectionError with its code; no stage ever substitutes a pose or a target of its own.
+
+Modes: `a2` (fusion network scores, the published weights), `attributes` (no weights: the
+instruction is grounded to objects by colour, shape, size and position words, see grounding.py),
+`geometric` (the instruction is not used: the best antipodal grasp anywhere; also what attributes
+mode answers to a generic request such as "pick anything").
 """
 
 from __future__ import annotations
@@ -17,16 +23,24 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.candidates.base import CandidateGenerator, GraspCandidates
+from a2_grasping.core.candidates.base import CandidateGenerator, GraspCandidates, ObjectPrior
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.geometry import crop_to_box
+from a2_grasping.core.geometry import crop_to_box, transform_points
+from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.grounding import ground, parse_instruction
+from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
 from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import CameraView, Scene
+
+# A candidate closes on an object when at least this share of the cloud points between its pads
+# belongs to that object (the rest: a neighbour's edge, flying pixels).
+OBJECT_SHARE_BETWEEN_PADS = 0.6
 
 
 class SelectionMode(enum.StrEnum):
     A2 = "a2"
+    ATTRIBUTES = "attributes"
     GEOMETRIC = "geometric"
 
 
@@ -86,6 +100,16 @@ class SelectionConfig:
 
 
 @dataclass(frozen=True)
+class GraspTarget:
+    """The object the selected grasp closes on, and how the instruction named it."""
+
+    object: SceneObject
+    matched_words: tuple[str, ...] = ()  # instruction words grounding used
+    unknown_words: tuple[str, ...] = ()  # words it did not understand (ignored)
+    reference: SceneObject | None = None  # the object a relation ("next to ...") referred to
+
+
+@dataclass(frozen=True)
 class RankedGrasps:
     """Candidates sorted best first by `score`; `candidates.quality` is mode-independent."""
 
@@ -94,6 +118,8 @@ class RankedGrasps:
     score: NDArray[np.float64]  # (K,) a2: fusion logits; geometric: equal to quality
     instruction_used: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    target: GraspTarget | None = None  # None: the best grasp closes on no segmented object
+    objects: tuple[SceneObject, ...] = ()  # everything segmented in the workspace
 
     @property
     def selected_index(self) -> int:
@@ -111,16 +137,26 @@ class GraspSelector:
         scorer: GraspScorer | None = None,
         reachability: ReachabilityFilter | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        *,
+        ground_instructions: bool = False,
+        segmentation: SegmentationConfig | None = None,
+        gripper: GripperGeometry | None = None,
     ) -> None:
         self._clock = clock  # injectable, so budget behaviour is testable without real delays
         self._generator = generator
         self._config = config
         self._scorer = scorer
         self._reachability = reachability
+        self._ground = ground_instructions and scorer is None
+        self._segmentation = segmentation or SegmentationConfig()
+        self._gripper = gripper or GripperGeometry()
 
     @property
     def mode(self) -> SelectionMode:
-        return SelectionMode.A2 if self._scorer is not None else SelectionMode.GEOMETRIC
+        """The configured mode; a generic request in attributes mode is answered geometric."""
+        if self._scorer is not None:
+            return SelectionMode.A2
+        return SelectionMode.ATTRIBUTES if self._ground else SelectionMode.GEOMETRIC
 
     def select(self, scene: Scene, request: SelectRequest) -> RankedGrasps:
         started_s = self._clock()
@@ -142,15 +178,54 @@ class GraspSelector:
         except KeyError as error:
             raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error.args[0])) from None
         object_points = workspace_object_points(scene, self._config)
+        workspace = crop_to_box(scene.points_xyz, scene.workspace_box_m)
+        workspace_points = scene.points_xyz[workspace].astype(np.float64)
         stage_s = lap("prepare", started_s)
 
-        candidates = self._generator.generate(
-            object_points, self._config.table_height_m, np.random.default_rng(self._config.seed)
+        objects = segment_objects(
+            workspace_points,
+            scene.colors_rgb[workspace],
+            self._config.table_height_m,
+            self._config.table_margin_m,
+            self._segmentation,
         )
+        stage_s = lap("segmentation", stage_s)
+
+        named = self._named_objects(request.instruction, objects, len(object_points))
+        if self.mode is SelectionMode.ATTRIBUTES:
+            stage_s = lap("grounding", stage_s)
+        mode, targets = named.mode, named.targets
+        focus = (
+            workspace_points[np.concatenate([t.point_indices for t in targets])]
+            if targets
+            else None
+        )
+
+        candidates = self._generator.generate(
+            object_points,
+            self._config.table_height_m,
+            np.random.default_rng(self._config.seed),
+            focus_points_xyz=focus,
+            priors=tuple(_prior(o) for o in (targets or objects))
+            if mode is not SelectionMode.A2
+            else (),
+        )
+        on_object = _objects_between_pads(
+            candidates, workspace_points, objects, self._gripper, self._config.table_height_m
+        )
+        if targets:  # attributes mode: a grasp that would close on anything else is dropped
+            wanted = {t.index for t in targets}
+            keep_on_target = np.array([index in wanted for index in on_object], dtype=bool)
+            candidates = candidates.take(np.flatnonzero(keep_on_target))
+            on_object = [i for i, keep in zip(on_object, keep_on_target, strict=True) if keep]
         if len(candidates.quality) == 0:
+            where = (
+                " on the " + " or the ".join(t.description for t in targets)
+                if targets
+                else f" on {len(object_points)} object points"
+            )
             raise GraspSelectionError(
-                SelectErrorCode.NO_CANDIDATES,
-                f"no collision-free grasp found on {len(object_points)} object points",
+                SelectErrorCode.NO_CANDIDATES, f"no collision-free grasp found{where}"
             )
         stage_s = lap("candidates", stage_s)
 
@@ -173,14 +248,54 @@ class GraspSelector:
             stage_s = lap("reachability", stage_s)
 
         order = _ranking(score, keep, len(candidates), request.max_candidates)
+        best_object = on_object[int(order[0])] if len(order) else -1
+        target = (
+            GraspTarget(
+                objects[best_object], named.matched_words, named.unknown_words, named.reference
+            )
+            if best_object >= 0
+            else None
+        )
         timings_ms["total"] = (self._clock() - started_s) * 1e3
         return RankedGrasps(
-            mode=self.mode,
+            mode=mode,
             candidates=candidates.take(order),
             score=score[order],
-            instruction_used=self._scorer is not None,
+            instruction_used=mode in (SelectionMode.A2, SelectionMode.ATTRIBUTES),
             timings_ms=timings_ms,
+            target=target,
+            objects=objects,
         )
+
+    def _named_objects(
+        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
+    ) -> _NamedObjects:
+        """What the instruction names (attributes mode); nothing in the other modes."""
+        if self.mode is not SelectionMode.ATTRIBUTES:
+            return _NamedObjects(self.mode)
+        parsed = parse_instruction(instruction)
+        words = (parsed.matched_words, parsed.unknown_words)
+        if parsed.generic:
+            return _NamedObjects(SelectionMode.GEOMETRIC, (), *words)
+        if not objects:
+            raise GraspSelectionError(
+                SelectErrorCode.TARGET_NOT_FOUND,
+                f"no {parsed.target.summary()}: no object could be segmented from the "
+                f"{point_count} points above the table",
+            )
+        grounding = ground(parsed, objects)
+        return _NamedObjects(
+            SelectionMode.ATTRIBUTES, grounding.targets, *words, grounding.reference
+        )
+
+
+@dataclass(frozen=True)
+class _NamedObjects:
+    mode: SelectionMode
+    targets: tuple[SceneObject, ...] = ()  # empty: no restriction
+    matched_words: tuple[str, ...] = ()
+    unknown_words: tuple[str, ...] = ()
+    reference: SceneObject | None = None
 
 
 def workspace_object_points(scene: Scene, config: SelectionConfig) -> NDArray[np.float64]:
@@ -216,3 +331,45 @@ def _ranking(
     # Stable sort on -score: equal scores keep the generator's (quality) order.
     order: NDArray[np.intp] = kept[np.argsort(-score[kept], kind="stable")][:max_candidates]
     return order
+
+
+def _objects_between_pads(
+    candidates: GraspCandidates,
+    points_m: NDArray[np.float64],
+    objects: tuple[SceneObject, ...],
+    gripper: GripperGeometry,
+    table_height_m: float,
+) -> list[int]:
+    """Per candidate, the index of the object it closes on, or -1.
+
+    The points in the closing volume (between the pads at the candidate's opening, from the
+    palm face to the fingertips, above the table) are counted per object; an object owning at
+    least OBJECT_SHARE_BETWEEN_PADS of them is the one the fingers close on.
+    """
+    labels = np.full(len(points_m), -1, dtype=np.int64)
+    for obj in objects:
+        labels[obj.point_indices] = obj.index
+    above = points_m[:, 2] > table_height_m + 0.002
+    owners: list[int] = []
+    for pose, width_m in zip(candidates.tcp_poses, candidates.width_m, strict=True):
+        near = above & (np.linalg.norm(points_m - pose[:3, 3], axis=1) <= gripper.max_width_m)
+        local = transform_points(np.linalg.inv(pose), points_m[near])
+        between = (
+            (np.abs(local[:, 0]) <= 0.5 * gripper.finger_pad_width_m)
+            & (np.abs(local[:, 1]) <= 0.5 * float(width_m) + 0.005)
+            & (local[:, 2] >= gripper.palm_face_z_m)
+            & (local[:, 2] <= gripper.fingertip_z_m)
+        )
+        inside = labels[near][between]
+        if len(inside) == 0:
+            owners.append(-1)
+            continue
+        counts = np.bincount(inside + 1, minlength=len(objects) + 1)[1:]  # drop the -1 bin
+        best = int(np.argmax(counts)) if len(counts) else -1
+        share = counts[best] / len(inside) if best >= 0 else 0.0
+        owners.append(best if share >= OBJECT_SHARE_BETWEEN_PADS else -1)
+    return owners
+
+
+def _prior(obj: SceneObject) -> ObjectPrior:
+    return ObjectPrior(obj.base_from_box(), obj.extents_m, obj.shape.value)

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from a2_grasping.core.candidates.base import GraspCandidates, validate_cloud
+from a2_grasping.core.candidates.base import GraspCandidates, ObjectPrior, validate_cloud
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.gripper import GripperGeometry
 
@@ -171,6 +171,19 @@ class AntipodalConfig:
         min_value=0.0,
         max_value=180.0,
     )
+    prior_alignment: float = config_field(
+        0.6,
+        "Alignment score of contacts inferred from a segmented object's box (its far side not "
+        "seen): below a well-aligned observed pair (up to 1), so observed contacts win.",
+        min_value=0.0,
+        max_value=1.0,
+    )
+    prior_contact_depth_m: float = config_field(
+        0.02,
+        "Inferred contacts lie at half the object's height, but at most this far below its top.",
+        min_value=0.0,
+        max_value=0.1,
+    )
     max_candidates: int = config_field(
         100,
         "At most this many candidates are returned, best first.",
@@ -233,8 +246,17 @@ class AntipodalGenerator:
         points_xyz: NDArray[np.float64],
         table_height_m: float,
         rng: np.random.Generator,
+        focus_points_xyz: NDArray[np.float64] | None = None,
+        priors: tuple[ObjectPrior, ...] = (),
     ) -> GraspCandidates:
-        """Antipodal candidates on an (N,3) base-frame cloud; empty if nothing is graspable."""
+        """Antipodal candidates on an (N,3) base-frame cloud; empty if nothing is graspable.
+
+        With `focus_points_xyz` (one object, or a few) both contacts lie on those points while the
+        rest of the cloud still counts for collisions and clearance: all samples go to the named
+        object instead of being spread over the whole table. Each of `priors` adds contact pairs
+        across its box (the far side inferred from the seen top face), scored with
+        `prior_alignment`, so a block whose back no camera sees can still be grasped.
+        """
         points = validate_cloud(points_xyz, table_height_m, rng)
         cfg = self.config
         table_m = float(table_height_m)
@@ -242,14 +264,30 @@ class AntipodalGenerator:
         scene = _canonical_order(_voxel_downsample(scene, cfg.voxel_size_m))
         if len(scene) < cfg.min_normal_neighbours:
             return GraspCandidates.empty()
+        on_focus = np.ones(len(scene), dtype=bool)
+        if focus_points_xyz is not None:
+            focus = validate_cloud(focus_points_xyz, table_height_m)
+            if len(focus) == 0:
+                return GraspCandidates.empty()
+            reach_m = max(cfg.voxel_size_m, 1e-3)
+            distance, _ = cKDTree(focus).query(scene, k=1, distance_upper_bound=reach_m)
+            on_focus = np.isfinite(distance)
         field = _NormalField(scene, cfg)
-        contacts = rng.choice(len(scene), size=min(cfg.num_samples, len(scene)), replace=False)
+        eligible = np.flatnonzero(on_focus)
+        contacts = rng.choice(eligible, size=min(cfg.num_samples, len(eligible)), replace=False)
         first, second, alignment = self._antipodal_pairs(field, contacts.astype(np.int64))
-        if len(first) == 0:
+        both_on_focus = on_focus[first] & on_focus[second]
+        prior_p1, prior_p2 = self._prior_contacts(priors, table_m)
+        p1 = np.concatenate([scene[first[both_on_focus]], prior_p1])
+        p2 = np.concatenate([scene[second[both_on_focus]], prior_p2])
+        alignment = np.concatenate(
+            [alignment[both_on_focus], np.full(len(prior_p1), cfg.prior_alignment)]
+        )
+        if len(p1) == 0:
             return GraspCandidates.empty()
 
-        poses, verticality = self._frames(scene[first], scene[second])
-        pair = np.repeat(np.arange(len(first)), len(cfg.approach_angles_deg))
+        poses, verticality = self._frames(p1, p2)
+        pair = np.repeat(np.arange(len(p1)), len(cfg.approach_angles_deg))
         ok = verticality >= 1.0 - cfg.max_approach_tilt_deg / 90.0 - 1e-9
         poses, verticality, pair = poses[ok], verticality[ok], pair[ok]
         poses, ok = self._clear_table(poses, table_m)
@@ -268,7 +306,7 @@ class AntipodalGenerator:
         order = np.argsort(-quality, kind="stable")
         kept = order[self._deduplicate(poses[checked[order]])]
         chosen = checked[kept]
-        widths = np.linalg.norm(scene[second] - scene[first], axis=1)[pair[chosen]]
+        widths = np.linalg.norm(p2 - p1, axis=1)[pair[chosen]]
         return GraspCandidates(
             tcp_poses=poses[chosen],
             width_m=widths,
@@ -276,6 +314,41 @@ class AntipodalGenerator:
             quality=quality[kept],
             candidate_id=np.arange(len(chosen), dtype=np.int64),
         )
+
+    def _prior_contacts(
+        self, priors: tuple[ObjectPrior, ...], table_m: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Contact pairs across each prior's box, on vertical sides (boxes: each graspable axis;
+        cylinders and spheres: four closing directions), at half the height but at most
+        prior_contact_depth_m below the top (spheres: the equator)."""
+        firsts: list[FloatArray] = []
+        seconds: list[FloatArray] = []
+        for prior in priors:
+            pose = np.asarray(prior.base_from_object, dtype=np.float64)
+            extents = np.asarray(prior.extents_m, dtype=np.float64)
+            top_z = pose[2, 3] + 0.5 * extents[2]
+            if prior.shape == "sphere":
+                contact_z = pose[2, 3]
+            else:
+                contact_z = top_z - min(0.5 * extents[2], self.config.prior_contact_depth_m)
+            if contact_z <= table_m:
+                continue
+            if prior.shape == "box":
+                axes = [(pose[:3, 0], extents[0]), (pose[:3, 1], extents[1])]
+            else:
+                yaws = np.radians([0.0, 45.0, 90.0, 135.0])
+                axes = [(np.array([np.cos(a), np.sin(a), 0.0]), extents[1]) for a in yaws]
+            center = np.array([pose[0, 3], pose[1, 3], contact_z])
+            for axis, width_m in axes:
+                if not self.config.min_width_m <= width_m <= self.max_object_width_m:
+                    continue
+                direction = np.array([axis[0], axis[1], 0.0])
+                direction /= max(float(np.linalg.norm(direction)), 1e-12)
+                firsts.append(center - 0.5 * width_m * direction)
+                seconds.append(center + 0.5 * width_m * direction)
+        if not firsts:
+            return np.zeros((0, 3)), np.zeros((0, 3))
+        return np.array(firsts), np.array(seconds)
 
     def _antipodal_pairs(
         self, field: _NormalField, contacts: IntArray

@@ -114,6 +114,19 @@ def _check_transforms(poses: NDArray[np.float64]) -> None:
         raise ValueError("tcp_poses must be homogeneous transforms (last row 0 0 0 1)")
 
 
+@dataclass(frozen=True, eq=False)
+class ObjectPrior:
+    """A segmented object's box, for grasps across sides the cameras did not see.
+
+    base_from_object: (4,4) pose of the box centre, z up; extents_m: (3,) full lengths along the
+    box axes; shape: "box", "cylinder" or "sphere" (cylinder and sphere: x and y are diameters).
+    """
+
+    base_from_object: NDArray[np.float64]
+    extents_m: NDArray[np.float64]
+    shape: str
+
+
 @runtime_checkable
 class CandidateGenerator(Protocol):
     """Proposes grasps on a point cloud; the ranking model or the executor chooses among them."""
@@ -123,11 +136,16 @@ class CandidateGenerator(Protocol):
         points_xyz: NDArray[np.float64],
         table_height_m: float,
         rng: np.random.Generator,
+        focus_points_xyz: NDArray[np.float64] | None = None,
+        priors: tuple[ObjectPrior, ...] = (),
     ) -> GraspCandidates:
         """Candidates for an (N,3) cloud in the base frame whose table top lies at table_height_m.
 
-        Must return an empty set, never an invented pose, when nothing is graspable, and raise
-        ValueError for malformed input.
+        `focus_points_xyz`, when given, are the points of the object(s) to grasp: every candidate
+        must close on them, while the whole cloud counts for collisions. `priors` are segmented
+        objects a generator may also grasp across their box (a generator without such a source
+        ignores them). Must return an empty set, never an invented pose, when nothing is
+        graspable, and raise ValueError for malformed input.
         """
         ...
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
-from a2_grasping.core.candidates.base import GraspCandidates, validate_cloud
+from a2_grasping.core.candidates.base import GraspCandidates, ObjectPrior, validate_cloud
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.graspnet.filters import (
     below_table_mask,
@@ -159,8 +160,15 @@ class GraspNetGenerator:
         points_xyz: NDArray[np.float64],
         table_height_m: float,
         rng: np.random.Generator,
+        focus_points_xyz: NDArray[np.float64] | None = None,
+        priors: tuple[ObjectPrior, ...] = (),
     ) -> GraspCandidates:
-        """Collision-free GraspNet candidates on an (N,3) base-frame cloud, best first."""
+        """Collision-free GraspNet candidates on an (N,3) base-frame cloud, best first.
+
+        The network sees the whole scene; with `focus_points_xyz` only grasps whose TCP lies
+        within assign_radius_m of those points (the named object) are kept. `priors` are not
+        used: GraspNet predicts from the points alone.
+        """
         points = validate_cloud(points_xyz, table_height_m, rng)
         cfg = self.config
         table_m = float(table_height_m)
@@ -185,6 +193,15 @@ class GraspNetGenerator:
                 assign_radius_m=cfg.assign_radius_m,
                 top_down_cone_deg=cfg.top_down_cone_deg,
             )
+            grasps, poses = grasps.take(keep), poses[keep]
+        if focus_points_xyz is not None:
+            focus = validate_cloud(focus_points_xyz, table_m)
+            if len(focus) == 0:
+                return GraspCandidates.empty()
+            distance, _ = cKDTree(focus).query(
+                poses[:, :3, 3], k=1, distance_upper_bound=cfg.assign_radius_m
+            )
+            keep = np.isfinite(distance)
             grasps, poses = grasps.take(keep), poses[keep]
         quality = np.clip(grasps.score, 0.0, 1.0)
         # Ties (e.g. many clipped to 1) fall back to the raw score, then to the seed order.
