@@ -36,7 +36,7 @@ def test_core_error_codes_mirror_the_service_constants():
 
 def test_pick_result_codes_are_distinct():
     codes = _constants(Pick.Result)
-    assert len(codes) == 11 and sorted(codes.values()) == list(range(11))
+    assert len(codes) == 12 and sorted(codes.values()) == list(range(12))
     assert codes["NONE"] == 0
 
 

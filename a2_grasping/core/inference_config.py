@@ -36,7 +36,13 @@ class InferenceConfig:
     fusion_weights_path: str = config_field(
         "",
         "A2 fusion weights (sl_checkpoint_199.pth or .safetensors). Empty, or clip_model empty: "
-        "geometric mode (antipodal quality only, the instruction is not used).",
+        "attributes mode (or geometric mode, see ground_instructions).",
+    )
+    ground_instructions: bool = config_field(
+        True,
+        "Without A2 weights: ground each instruction to the object it names (attributes mode: "
+        "colour, shape, size, position and relation words) and grasp only that object. False: "
+        "geometric mode, the best antipodal grasp anywhere; the instruction is not used.",
     )
     clip_model: str = config_field(
         "",

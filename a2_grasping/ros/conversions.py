@@ -23,8 +23,9 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.selection import GraspTarget as CoreGraspTarget
 from a2_grasping.core.selection import RankedGrasps
-from a2_grasping.msg import GraspCandidate, SceneSnapshot, SimObject, SimObstacle
+from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.sim.objects import ObstacleSpec  # pure numpy: no MuJoCo import
 from a2_grasping.srv import SelectGrasp
 
@@ -470,10 +471,43 @@ def fill_selection_response(
         candidate.approach_depth_m = float(grasps.approach_depth_m[i])
         candidate.candidate_id = int(grasps.candidate_id[i])
         response.candidates.append(candidate)
+    response.target = grasp_target_to_msg(ranked.target)
     for stage, ms in ranked.timings_ms.items():
         response.timing_stages.append(stage)
         response.timing_ms.append(float(ms))
     return response
+
+
+def grasp_target_to_msg(target: CoreGraspTarget | None) -> GraspTarget:
+    """The object a grasp closes on; an empty message (no description) for None."""
+    msg = GraspTarget()
+    if target is None:
+        return msg
+    obj = target.object
+    msg.description = obj.description
+    msg.color = obj.color_name
+    msg.shape = obj.shape.value
+    msg.box_pose = matrix_to_pose(obj.base_from_box())
+    msg.box_size_m.x, msg.box_size_m.y, msg.box_size_m.z = (float(v) for v in obj.extents_m)
+    msg.point_count = len(obj.point_indices)
+    msg.matched_words = list(target.matched_words)
+    msg.unknown_words = list(target.unknown_words)
+    msg.reference_description = target.reference.description if target.reference else ""
+    return msg
+
+
+def target_box_from_msg(msg: GraspTarget) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """(base_from_box, extents_m) of a target, or None when it names no object.
+
+    Raises:
+        ValueError: the pose is malformed or an extent is not a positive finite length.
+    """
+    if not msg.description.strip():
+        return None
+    extents = np.array([msg.box_size_m.x, msg.box_size_m.y, msg.box_size_m.z], dtype=np.float64)
+    if not np.all(np.isfinite(extents)) or np.any(extents <= 0.0):
+        raise ValueError(f"target box_size_m must be positive finite lengths, got {extents}")
+    return pose_to_matrix(msg.box_pose), extents
 
 
 def error_response(

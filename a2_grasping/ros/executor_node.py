@@ -1,8 +1,10 @@
 """executor_node: the /pick action. Select (or take) a grasp, plan, and execute it safely.
 
 Sequence: select -> plan -> move to pre-grasp -> open -> straight approach -> close -> verify the
-hold -> lift -> verify again -> retreat. Nothing moves on stale joint states, a stale scene or a
-plan whose start no longer matches the robot; every wait is bounded; a cancel stops the arm.
+hold -> lift -> verify again -> verify the target (a fresh scene must show the named object's
+place empty, otherwise the object is set back down: WRONG_OBJECT) -> retreat. Nothing moves on
+stale joint states, a stale scene or a plan whose start no longer matches the robot; every wait
+is bounded; a cancel stops the arm.
 One pick at a time: a second goal is rejected while one runs.
 
 Threading: the action's execute callback runs on its own thread of the multi-threaded executor
@@ -18,8 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
+from numpy.typing import NDArray
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -43,7 +47,8 @@ from a2_grasping.core.planning.pick_planner import (
     TimedPath,
 )
 from a2_grasping.core.scene import CameraView
-from a2_grasping.msg import GraspCandidate, SceneSnapshot
+from a2_grasping.core.target_check import check_target_left
+from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot
 from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
 from a2_grasping.ros.controllers import (
@@ -83,6 +88,7 @@ class _Cloud:
     views: tuple[CameraView, ...]
     stamp_s: float
     frame_id: str
+    points_xyz: NDArray[np.float32]  # the scene cloud, for the target check
 
 
 class ExecutorNode(Node):
@@ -169,7 +175,7 @@ class ExecutorNode(Node):
         except ValueError as error:
             self.get_logger().warning(f"ignoring scene: {error}", throttle_duration_sec=5.0)
             return
-        cloud = _Cloud(scene.views, scene.stamp_s, scene.frame_id)
+        cloud = _Cloud(scene.views, scene.stamp_s, scene.frame_id, scene.points_xyz)
         with self._cloud_lock:
             self._cloud = cloud
 
@@ -210,13 +216,11 @@ class ExecutorNode(Node):
         scaling = self._velocity_scaling(goal)
         feedback = _Feedback(goal_handle)
         state = self._fresh_state(wait_s=self._config.input_wait_s)
-        if goal.use_candidate:
-            candidates = [self._checked_candidate(goal.candidate)]
-        else:
-            if not goal.instruction.strip():
-                raise PickError(R.INVALID_GOAL, "instruction is empty (and use_candidate false)")
-            feedback.send("selecting", 0.05)
-            candidates = self._select(goal.instruction, goal_handle)
+        candidates, result.target = self._candidates(goal, goal_handle, feedback)
+        try:
+            target_box = conversions.target_box_from_msg(result.target)
+        except ValueError as error:
+            raise PickError(R.INVALID_GOAL, f"target: {error}") from None
         cloud = self._fresh_cloud()
 
         feedback.send("planning", 0.15)
@@ -260,11 +264,26 @@ class ExecutorNode(Node):
         result.gripper_width_m = self._width_m(after_lift_rad)
         if not result.object_held:
             raise PickError(R.GRASP_FAILED, "the object slipped out during the lift")
+        if target_box is not None:
+            feedback.send("verifying_target", 0.85)
+            self._verify_target(target_box, cloud, plan, canceled)
+            result.target_verified = True
         feedback.send("retreating", 0.9)
         self._run_segment(plan.retreat, canceled)
         result.object_held = self._holding(self._settled_gripper_rad())
         if not result.object_held:
             raise PickError(R.GRASP_FAILED, "the object was lost during the retreat")
+
+    def _candidates(
+        self, goal: Pick.Goal, goal_handle: ServerGoalHandle, feedback: _Feedback
+    ) -> tuple[list[GraspCandidate], GraspTarget]:
+        """The goal's own candidate and target, or /select_grasp's answer to its instruction."""
+        if goal.use_candidate:
+            return [self._checked_candidate(goal.candidate)], goal.target
+        if not goal.instruction.strip():
+            raise PickError(R.INVALID_GOAL, "instruction is empty (and use_candidate false)")
+        feedback.send("selecting", 0.05)
+        return self._select(goal.instruction, goal_handle)
 
     def _velocity_scaling(self, goal: Pick.Goal) -> float:
         value = goal.velocity_scaling
@@ -288,16 +307,29 @@ class ExecutorNode(Node):
             )
         return state
 
-    def _fresh_cloud(self) -> _Cloud:
+    @overload
+    def _fresh_cloud(self) -> _Cloud: ...
+
+    @overload
+    def _fresh_cloud(self, newer_than_s: float) -> _Cloud | None: ...
+
+    def _fresh_cloud(self, newer_than_s: float | None = None) -> _Cloud | None:
+        """The newest scene once it is fresh (or stamped after `newer_than_s`), waiting at most
+        input_wait_s. Without `newer_than_s` a missing fresh scene is a PickError; with it, None.
+        """
         deadline = time.monotonic() + self._config.input_wait_s
         while True:
             with self._cloud_lock:
                 cloud = self._cloud
             now_s = conversions.clock_seconds(self.get_clock())
             fresh = cloud is not None and now_s - cloud.stamp_s <= self._config.max_scene_age_s
+            if newer_than_s is not None:
+                fresh = fresh and cloud is not None and cloud.stamp_s > newer_than_s
             if fresh or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
+        if newer_than_s is not None:
+            return cloud if fresh else None
         if cloud is None or not fresh:
             raise PickError(
                 R.STALE_STATE,
@@ -321,7 +353,55 @@ class ExecutorNode(Node):
             )
         return candidate
 
-    def _select(self, instruction: str, goal_handle: ServerGoalHandle) -> list[GraspCandidate]:
+    def _verify_target(
+        self,
+        target_box: tuple[NDArray[np.float64], NDArray[np.float64]],
+        before: _Cloud,
+        plan: PickPlan,
+        canceled: Callable[[], bool],
+    ) -> None:
+        """Refuse to carry anything but the target: a fresh scene must show its place empty.
+
+        A wrong object, or no fresh scene to judge by, is set back down where it was lifted from.
+        """
+        lifted_at_s = conversions.clock_seconds(self.get_clock())
+        after = self._fresh_cloud(newer_than_s=lifted_at_s)
+        if after is None:
+            self._set_down(plan, canceled)
+            raise PickError(
+                R.STALE_STATE,
+                f"no scene newer than the lift arrived within {self._config.input_wait_s} s on "
+                f"{self._config.scene_topic}: the held object could not be verified, so it was "
+                "set back down",
+            )
+        check = check_target_left(
+            *target_box,
+            before.points_xyz,
+            after.points_xyz,
+            self._planner.config.lift_height_m,
+        )
+        if not check.target_left:
+            self._set_down(plan, canceled)
+            what = (
+                "the target was not visible before the grasp"
+                if not check.observable
+                else f"the target is still on the table ({check.summary()})"
+            )
+            raise PickError(
+                R.WRONG_OBJECT, f"{what}: the lifted object was set back down where it came from"
+            )
+        self.get_logger().info(f"target verified: {check.summary()}")
+
+    def _set_down(self, plan: PickPlan, canceled: Callable[[], bool]) -> None:
+        """Back down the lift, open, and up again empty-handed."""
+        cfg = self._config
+        self._run_segment(plan.lift.reversed(), canceled)
+        self._gripper.move(cfg.gripper_open_rad, cfg.gripper_timeout_s, cfg.max_joint_state_age_s)
+        self._run_segment(plan.lift, canceled)
+
+    def _select(
+        self, instruction: str, goal_handle: ServerGoalHandle
+    ) -> tuple[list[GraspCandidate], GraspTarget]:
         timeout_s = self._config.select_timeout_s
         deadline = time.monotonic() + timeout_s
         while not self._select_client.service_is_ready():
@@ -354,7 +434,7 @@ class ExecutorNode(Node):
             raise PickError(
                 code, f"/select_grasp: {name}: {response.error_message}", response.error_code
             )
-        return list(response.candidates)
+        return list(response.candidates), response.target
 
     def _plan(
         self, state: RobotState, candidates: list[GraspCandidate], cloud: _Cloud, scaling: float

@@ -1,7 +1,8 @@
 """inference_node: serves /select_grasp on the newest fused scene.
 
 A lifecycle node: `configure` builds the selection pipeline (a2 mode when fusion weights and a
-CLIP model are configured and load, geometric mode when none are configured), `activate` starts
+CLIP model are configured and load; without them attributes mode, or geometric mode when
+ground_instructions is false), `activate` starts
 serving. While not active, every request is answered MODEL_NOT_READY rather than left
 unanswered, so callers never wait on a node that cannot help.
 """
@@ -25,6 +26,7 @@ from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
+from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
@@ -61,6 +63,7 @@ class InferenceNode(LifecycleNode):
         super().__init__("inference_node")
         self._config = declare_config(self, InferenceConfig)
         self._selection_config = declare_config(self, SelectionConfig)
+        self._segmentation_config = declare_config(self, SegmentationConfig)
         self._selector: GraspSelector | None = None
         self._active = False
         self._latest: _ReceivedScene | None = None
@@ -133,15 +136,26 @@ class InferenceNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         reachability = UR5eReachability() if self._config.check_reachability else None
         self._selector = GraspSelector(
-            generator, self._selection_config, scorer=scorer, reachability=reachability
+            generator,
+            self._selection_config,
+            scorer=scorer,
+            reachability=reachability,
+            ground_instructions=self._config.ground_instructions,
+            segmentation=self._segmentation_config,
+            gripper=self._gripper,
         )
-        if scorer is None:
+        if scorer is not None:
+            self.get_logger().info("a2 mode: CLIP + fusion network loaded")
+        elif self._config.ground_instructions:
             self.get_logger().info(
-                "geometric mode: no fusion weights / CLIP model configured; grasps are ranked by "
-                "antipodal quality and instructions are not used"
+                "attributes mode: no fusion weights / CLIP model configured; each instruction is "
+                "grounded to the object it names, generic requests are answered geometrically"
             )
         else:
-            self.get_logger().info("a2 mode: CLIP + fusion network loaded")
+            self.get_logger().info(
+                "geometric mode (ground_instructions false): grasps are ranked by antipodal "
+                "quality and instructions are not used"
+            )
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -318,6 +332,8 @@ class InferenceNode(LifecycleNode):
         model = (
             f"fusion={self._config.fusion_weights_path} clip={self._config.clip_model}"
             if self._config.a2_mode_configured
+            else "segmentation + grounding, antipodal sampler (no weights)"
+            if self._config.ground_instructions
             else "antipodal sampler (no weights)"
         )
         level = diagnostics.OK if self._active else diagnostics.WARN

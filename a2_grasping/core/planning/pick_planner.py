@@ -67,6 +67,14 @@ class TimedPath:
     def duration_s(self) -> float:
         return float(self.times_s[-1])
 
+    def reversed(self) -> TimedPath:
+        """The same path run backwards (e.g. the lift back down): same timing law, mirrored."""
+        return TimedPath(
+            times_s=self.duration_s - self.times_s[::-1],
+            positions_rad=self.positions_rad[::-1].copy(),
+            velocities_rad_s=-self.velocities_rad_s[::-1],
+        )
+
 
 @dataclass(frozen=True)
 class PickPlan:
