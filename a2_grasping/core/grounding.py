@@ -344,7 +344,7 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
                 f"{reference.noun}; seen: {_seen(objects)}",
             )
     targets = _resolve(parsed.target, candidates, objects)
-    if parsed.relation is Relation.NEXT_TO and reference is not None and parsed.target.definite:
+    if reference is not None and parsed.target.definite:
         targets = _nearest_to(reference, targets)
     if len(targets) > 1 and parsed.target.definite:
         raise _ambiguous(parsed.target, targets, "the object to pick")
@@ -447,7 +447,8 @@ def _gap_m(a: SceneObject, b: SceneObject) -> float:
 
 
 def _nearest_to(reference: SceneObject, candidates: list[SceneObject]) -> list[SceneObject]:
-    """ "the X next to Y": the X nearest to Y, when it is clearly the nearest."""
+    """Of the Xs in "the X next to Y" (or "left of Y", ...), the one nearest to Y, when it is
+    clearly the nearest."""
     if len(candidates) < 2:
         return candidates
     ordered = sorted(candidates, key=lambda c: _gap_m(c, reference))
@@ -468,19 +469,20 @@ def _ambiguous(
 
 def _deciding_hint(candidates: Sequence[SceneObject]) -> str:
     """A word that would tell the candidates apart, for the error message."""
-    first, second = candidates[0], candidates[1]
-    if first.shape is not second.shape:
-        return f"say which shape, e.g. '{first.noun}' or '{second.noun}'"
-    if first.color_name != second.color_name:
-        return f"say which colour, e.g. '{first.color_name}' or '{second.color_name}'"
-    dy = abs(float(first.centroid_m[1] - second.centroid_m[1]))
-    dx = abs(float(first.centroid_m[0] - second.centroid_m[0]))
-    if dy >= POSITION_MARGIN_M and dy >= dx:
+    nouns = list(dict.fromkeys(o.noun for o in candidates))
+    if len(nouns) > 1:
+        return f"say which shape, e.g. {' or '.join(repr(n) for n in nouns)}"
+    colors = list(dict.fromkeys(o.color_name for o in candidates))
+    if len(colors) > 1:
+        return f"say which colour, e.g. {' or '.join(repr(c) for c in colors)}"
+    centres = np.array([o.centroid_m[:2] for o in candidates])
+    spread_x, spread_y = np.ptp(centres, axis=0)
+    if spread_y >= POSITION_MARGIN_M and spread_y >= spread_x:
         return "say 'left' or 'right' to decide"
-    if dx >= POSITION_MARGIN_M:
+    if spread_x >= POSITION_MARGIN_M:
         return "say 'front' or 'back' to decide"
-    ratio = max(first.volume_m3, second.volume_m3) / min(first.volume_m3, second.volume_m3)
-    if ratio >= SIZE_RATIO_MARGIN:
+    volumes = [o.volume_m3 for o in candidates]
+    if max(volumes) >= SIZE_RATIO_MARGIN * min(volumes):
         return "say 'big' or 'small' to decide"
     return "say 'a' or 'any' if either will do"
 
