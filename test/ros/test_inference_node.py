@@ -29,7 +29,7 @@ CALL_ATTEMPTS = 3
 
 
 def _select(node, client, **fields) -> SelectGrasp.Response:
-    request = SelectGrasp.Request(instruction="grasp the red mug")
+    request = SelectGrasp.Request(instruction="grasp the box")
     for name, value in fields.items():
         setattr(request, name, value)
     return clients.call(node, client, request, CALL_TIMEOUT_S, attempts=CALL_ATTEMPTS)
@@ -181,7 +181,14 @@ def test_happy_path_returns_a_grasp_on_the_box(start_node, ros_node):
     _publish_scene(ros_node, stamp)
     response = _select_once_scene_arrived(ros_node, client, max_candidates=3)
     assert response.error_code == SelectGrasp.Response.NONE, response.error_message
-    assert response.mode == "geometric" and response.selected_index == 0
+    assert response.mode == "attributes" and response.selected_index == 0
+    target = response.target  # the scene's one box (light grey: named white), 5 x 4 x 6 cm
+    assert target.shape == "box" and target.color == "white" and target.point_count > 1000
+    assert list(target.matched_words) == ["box"] and list(target.unknown_words) == []
+    assert abs(target.box_pose.position.x - 0.5) < 0.005 and abs(target.box_pose.position.y) < 0.005
+    size = sorted([target.box_size_m.x, target.box_size_m.y])
+    assert abs(size[0] - 0.04) < 0.003 and abs(size[1] - 0.05) < 0.003
+    assert abs(target.box_size_m.z - 0.06) < 0.003
     assert 1 <= len(response.candidates) <= 3
     best = response.candidates[0]
     assert best.pose.header.frame_id == "base_link"
@@ -251,6 +258,43 @@ def test_selection_failures_over_dds(start_node, ros_node, scene_fields, node_pa
     assert response.error_code == code, response.error_message
     assert text in response.error_message
     assert list(response.candidates) == [] and response.selected_index == -1
+
+
+@pytest.mark.parametrize(
+    ("instruction", "node_parameters", "code", "mode", "text"),
+    [
+        ("pick the red ball", (), SelectErrorCode.TARGET_NOT_FOUND, "", "seen: white box"),
+        (
+            "pick the white box left of the cube",
+            (),
+            SelectErrorCode.TARGET_NOT_FOUND,
+            "",
+            "left of",
+        ),
+        ("pick the red blue box", (), SelectErrorCode.INVALID_REQUEST, "", "'red' and 'blue'"),
+        (
+            "pick the red ball",
+            ("ground_instructions:=false",),
+            SelectErrorCode.NONE,
+            "geometric",
+            "",
+        ),
+        ("pick anything", (), SelectErrorCode.NONE, "geometric", ""),
+    ],
+    ids=["not_found", "relation_not_found", "contradiction", "geometric_mode", "generic"],
+)
+def test_grounding_over_dds(start_node, ros_node, instruction, node_parameters, code, mode, text):
+    parameters = [arg for value in node_parameters for arg in ("-p", value)]
+    start_node("inference_node", "-p", "autostart:=true", *parameters)
+    client = _client(ros_node)
+    _publish_scene(ros_node, _now(ros_node))
+    response = _select_once_scene_arrived(ros_node, client, instruction=instruction)
+    assert response.error_code == code, response.error_message
+    assert text in response.error_message
+    if code == SelectErrorCode.NONE:
+        assert response.mode == mode and response.target.shape == "box"
+    else:
+        assert list(response.candidates) == [] and response.target.description == ""
 
 
 def _concurrent_answers(ros_node, client, count: int) -> list[int]:
@@ -329,7 +373,7 @@ def test_markers_and_diagnostics_describe_the_answers(start_node, ros_node):
     np.testing.assert_allclose(finger_centre, (best.x, best.y), atol=0.03)
 
     values = _values(next(s for s in reversed(statuses) if "answers" in _values(s)))
-    assert values["mode"] == "geometric" and values["device"] == "none"
+    assert values["mode"] == "attributes" and values["device"] == "none"
     assert "NONE=" in values["answers"] and "INVALID_REQUEST=1" in values["answers"]
     assert float(values["latency_ms_p50"]) > 0.0
 
