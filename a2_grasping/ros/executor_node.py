@@ -266,7 +266,7 @@ class ExecutorNode(Node):
             raise PickError(R.GRASP_FAILED, "the object slipped out during the lift")
         if target_box is not None:
             feedback.send("verifying_target", 0.85)
-            self._verify_target(target_box, cloud, plan, canceled)
+            self._verify_target(target_box, cloud, plan, canceled, feedback)
             result.target_verified = True
         feedback.send("retreating", 0.9)
         self._run_segment(plan.retreat, canceled)
@@ -359,6 +359,7 @@ class ExecutorNode(Node):
         before: _Cloud,
         plan: PickPlan,
         canceled: Callable[[], bool],
+        feedback: _Feedback,
     ) -> None:
         """Refuse to carry anything but the target: a fresh scene must show its place empty.
 
@@ -367,6 +368,7 @@ class ExecutorNode(Node):
         lifted_at_s = conversions.clock_seconds(self.get_clock())
         after = self._fresh_cloud(newer_than_s=lifted_at_s)
         if after is None:
+            feedback.send("setting_down", 0.9)
             self._set_down(plan, canceled)
             raise PickError(
                 R.STALE_STATE,
@@ -381,6 +383,7 @@ class ExecutorNode(Node):
             self._planner.config.lift_height_m,
         )
         if not check.target_left:
+            feedback.send("setting_down", 0.9)
             self._set_down(plan, canceled)
             what = (
                 "the target was not visible before the grasp"
