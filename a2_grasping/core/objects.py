@@ -307,25 +307,15 @@ def _min_area_rectangle(xy: FloatArray) -> tuple[FloatArray, float, tuple[float,
     except (QhullError, ValueError):
         hull = xy
     edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
-    angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 0.5 * math.pi))
-    best: tuple[float, FloatArray, float, tuple[float, float]] | None = None
-    for angle in angles:
-        rotation = np.array(
-            [[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]]
-        )
-        local = hull @ rotation.T
-        low, high = local.min(axis=0), local.max(axis=0)
-        area = float(np.prod(high - low))
-        if best is None or area < best[0]:
-            corners_local = np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
-            best = (
-                area,
-                corners_local @ rotation,
-                float(angle),
-                (float(high[0] - low[0]), float(high[1] - low[1])),
-            )
-    assert best is not None
-    return best[1], best[2], best[3]
+    angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 0.5 * math.pi))  # (A,)
+    cos, sin = np.cos(angles), np.sin(angles)
+    rotations = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], axis=1)  # (A,2,2)
+    local = np.einsum("aij,nj->ani", rotations, hull)  # (A, H, 2) hull in each candidate frame
+    low, high = local.min(axis=1), local.max(axis=1)  # (A, 2)
+    best = int(np.argmin(np.prod(high - low, axis=1)))
+    (x0, y0), (x1, y1) = low[best], high[best]
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) @ rotations[best]
+    return corners, float(angles[best]), (float(x1 - x0), float(y1 - y0))
 
 
 def _rectangle_residual(
