@@ -36,6 +36,7 @@ from a2_grasping.ros.grasp_client import (
 
 NAMESPACE = "a2"
 CANDIDATE_KEY = "grasp_candidate"
+TARGET_KEY = "grasp_target"
 SELECT_RESULT_KEY = "select_result"
 PICK_RESULT_KEY = "pick_result"
 REPORT_KEY = "pick_report"
@@ -67,6 +68,7 @@ class SelectGrasp(py_trees.behaviour.Behaviour):
         self._pending: PendingSelect | None = None
         self.blackboard = self.attach_blackboard_client(namespace=NAMESPACE)
         self.blackboard.register_key(CANDIDATE_KEY, access=Access.WRITE)
+        self.blackboard.register_key(TARGET_KEY, access=Access.WRITE)
         self.blackboard.register_key(SELECT_RESULT_KEY, access=Access.WRITE)
 
     def initialise(self) -> None:
@@ -91,6 +93,7 @@ class SelectGrasp(py_trees.behaviour.Behaviour):
             self.feedback_message = f"selection {result.outcome.value}: {result.message}"
             return Status.FAILURE
         self.blackboard.set(CANDIDATE_KEY, selected)
+        self.blackboard.set(TARGET_KEY, result.target)
         self.feedback_message = (
             f"selected candidate {result.selected_index} of {len(result.candidates)} "
             f"(score {selected.score:.3f}, mode {result.mode})"
@@ -132,6 +135,7 @@ class Pick(py_trees.behaviour.Behaviour):
         self.blackboard = self.attach_blackboard_client(namespace=NAMESPACE)
         if instruction is None:
             self.blackboard.register_key(CANDIDATE_KEY, access=Access.READ)
+            self.blackboard.register_key(TARGET_KEY, access=Access.READ)
         self.blackboard.register_key(PICK_RESULT_KEY, access=Access.WRITE)
 
     def initialise(self) -> None:
@@ -143,6 +147,7 @@ class Pick(py_trees.behaviour.Behaviour):
                 return
             pending = self._client.pick(
                 candidate=candidate,
+                target=_get_or_none(self.blackboard, TARGET_KEY),
                 dry_run=self._dry_run,
                 velocity_scaling=self._velocity_scaling,
                 timeout_s=self._timeout_s,
@@ -222,6 +227,8 @@ def pick_report(
         "pick_s": round(pick.elapsed_s, 3),
         "grasp_position_m": None,
         "grasp_frame": "",
+        "target": pick.target.description if pick.target is not None else "",
+        "target_verified": pick.target_verified,
     }
     if pick.executed_grasp is not None:
         try:
@@ -237,6 +244,7 @@ def pick_report(
             "outcome": select.outcome.value,
             "error_name": select.error_name,
             "mode": select.mode,
+            "target": select.target.description if select.target is not None else "",
             "candidates": len(select.candidates),
             "selected_index": select.selected_index,
             "score": None if selected is None else round(float(selected.score), 4),

@@ -61,7 +61,7 @@ from rclpy.qos import QoSProfile, qos_profile_services_default
 from rclpy.signals import SignalHandlerOptions
 
 from a2_grasping.action import Pick
-from a2_grasping.msg import GraspCandidate
+from a2_grasping.msg import GraspCandidate, GraspTarget
 from a2_grasping.ros import conversions
 from a2_grasping.srv import SelectGrasp
 
@@ -103,6 +103,7 @@ class SelectResult:
     candidates: tuple[GraspCandidate, ...] = ()
     selected_index: int = -1
     mode: str = ""
+    target: GraspTarget | None = None  # the object the grasps are on (None: none reported)
     scene_stamp_s: float = 0.0
     scene_age_s: float = 0.0
     elapsed_s: float = 0.0
@@ -131,6 +132,8 @@ class PickResult:
     object_held: bool = False
     gripper_width_m: float = 0.0
     executed_grasp: GraspCandidate | None = None
+    target: GraspTarget | None = None  # what the pick was meant to lift (None: no target)
+    target_verified: bool = False  # a scene after the lift showed the target's place empty
     stages: tuple[str, ...] = ()  # feedback stages in the order they were first reported
     dry_run: bool = False
     elapsed_s: float = 0.0
@@ -314,6 +317,7 @@ class PendingSelect(_PendingCall[SelectResult]):
             candidates=tuple(response.candidates),
             selected_index=int(response.selected_index),
             mode=response.mode,
+            target=response.target if response.target.description else None,
             scene_stamp_s=conversions.time_to_seconds(response.scene_stamp),
             scene_age_s=float(response.scene_age_s),
             elapsed_s=self.elapsed_s,
@@ -466,6 +470,8 @@ class PendingPick(_PendingCall[PickResult]):
             object_held=bool(result.object_held),
             gripper_width_m=float(result.gripper_width_m),
             executed_grasp=grasp if grasp.pose.header.frame_id else None,
+            target=result.target if result.target.description else None,
+            target_verified=bool(result.target_verified),
             stages=self.stages,
             dry_run=bool(self._goal.dry_run),
             elapsed_s=self.elapsed_s,
@@ -572,13 +578,16 @@ class GraspClient:
         instruction: str = "",
         *,
         candidate: GraspCandidate | None = None,
+        target: GraspTarget | None = None,
         dry_run: bool = False,
         velocity_scaling: float = 0.0,
         timeout_s: float = 120.0,
     ) -> PendingPick:
         """Start a /pick goal for `instruction` (the executor selects) or an explicit
         `candidate` (pose in the base frame, e.g. SelectResult.selected); exactly one of them.
-        velocity_scaling 0 = the executor's default. On TIMEOUT the goal is cancelled."""
+        With a candidate, pass the `target` it was selected for (SelectResult.target) so the
+        executor verifies the lift took that object. velocity_scaling 0 = the executor's
+        default. On TIMEOUT the goal is cancelled."""
         if (candidate is None) == (not instruction):
             raise ValueError("give either an instruction or a candidate, not both or neither")
         goal = Pick.Goal(
@@ -589,6 +598,8 @@ class GraspClient:
         )
         if candidate is not None:
             goal.candidate = candidate
+            if target is not None:
+                goal.target = target
         call = PendingPick(
             self._pick_client,
             self._pick_action,

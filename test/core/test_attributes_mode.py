@@ -32,7 +32,7 @@ def scene() -> Scene:
         (sphere_points(rng, 0.022, (0.45, -0.15), 2500), _RED),
         (box_points(rng, (0.05, 0.03, 0.05), (0.60, 0.00), 2500), _GREEN),
         (cylinder_points(rng, 0.02, 0.07, (0.35, 0.00), 2500), _BLUE),
-        (table_points(rng, 10000, half_extent=0.3) + [0.5, 0.0, 0.0], (110, 110, 110)),
+        (table_points(rng, 10000, half_extent=0.3) + np.array([0.5, 0.0, 0.0]), (110, 110, 110)),
     ]
     points = np.vstack([p for p, _ in parts])
     colors = np.vstack([np.tile(np.array(c, np.uint8), (len(p), 1)) for p, c in parts])
@@ -123,7 +123,7 @@ def test_box_priors_grasp_a_block_whose_far_side_is_not_seen():
     rng = np.random.default_rng(5)
     block = box_points(rng, (0.05, 0.03, 0.04), (0.5, 0.0), 4000)
     seen = block[(block[:, 2] > 0.0399) | (block[:, 0] < 0.5 - 0.0249) | (block[:, 1] < -0.0149)]
-    cloud = np.vstack([seen, table_points(rng, 4000) + [0.5, 0.0, 0.0]])
+    cloud = np.vstack([seen, table_points(rng, 4000) + np.array([0.5, 0.0, 0.0])])
     generator = AntipodalGenerator()
     rng_seed = np.random.default_rng(0)
     assert len(generator.generate(cloud, 0.0, rng_seed)) == 0

@@ -30,7 +30,7 @@ def three_objects():
         (box_points(rng, (0.06, 0.03, 0.05), (0.45, 0.10), 3000), RED),
         (cylinder_points(rng, 0.02, 0.07, (0.55, -0.10), 3000), BLUE),
         (sphere_points(rng, 0.025, (0.40, -0.12), 3000), YELLOW),
-        (table_points(rng, 8000) + [0.5, 0.0, 0.0], (120, 120, 120)),
+        (table_points(rng, 8000) + np.array([0.5, 0.0, 0.0]), (120, 120, 120)),
     ]
     points = np.vstack([p for p, _ in parts]) + rng.normal(scale=3e-4, size=(17000, 3))
     colors = np.vstack([_colored(p, c) for p, c in parts])
@@ -97,7 +97,7 @@ def test_an_empty_or_flat_cloud_has_no_objects():
 def test_specks_are_not_objects():
     rng = np.random.default_rng(2)
     table = table_points(rng, 5000)
-    speck = rng.normal(scale=0.002, size=(15, 3)) + [0.0, 0.0, 0.02]
+    speck = rng.normal(scale=0.002, size=(15, 3)) + np.array([0.0, 0.0, 0.02])
     points = np.vstack([table, speck])
     colors = _colored(points, (200, 20, 20))
     assert segment_objects(points, colors, 0.0, 0.003, SegmentationConfig()) == ()
@@ -135,7 +135,7 @@ def test_simulated_clutter_is_segmented_like_its_ground_truth():
                 assert math.dist(found.centroid_m[:2], truth.position_m[:2]) < 0.003, truth.name
                 assert found.color_name == truth.color, truth.name
                 assert found.shape.value == truth.shape.value, truth.name
-                size = sorted(truth.size_m[:2], reverse=True) + [truth.size_m[2]]
+                size = [*sorted(truth.size_m[:2], reverse=True), truth.size_m[2]]
                 np.testing.assert_allclose(found.extents_m, size, atol=0.003, err_msg=truth.name)
     finally:
         cell.close()

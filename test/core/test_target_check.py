@@ -22,14 +22,14 @@ def two_cubes():
     rng = np.random.default_rng(4)
     target = box_points(rng, (0.04, 0.04, 0.04), (0.5, 0.1), 2000)
     neighbour = box_points(rng, (0.04, 0.04, 0.04), (0.5, -0.1), 2000)
-    table = table_points(rng, 4000) + [0.5, 0.0, 0.0]
+    table = table_points(rng, 4000) + np.array([0.5, 0.0, 0.0])
     return target, neighbour, table
 
 
 def test_the_place_empties_when_the_target_is_lifted(two_cubes):
     target, neighbour, table = two_cubes
     before = np.vstack([target, neighbour, table])
-    lifted = target + [0.0, 0.0, LIFT_M]  # in the hand, 10 cm up
+    lifted = target + np.array([0.0, 0.0, LIFT_M])  # in the hand, 10 cm up
     after = np.vstack([lifted, neighbour, table])
     check = check_target_left(_box_pose(0.5, 0.1, 0.04), np.full(3, 0.04), before, after, LIFT_M)
     assert check.observable and check.points_before > 1000
@@ -39,7 +39,7 @@ def test_the_place_empties_when_the_target_is_lifted(two_cubes):
 def test_a_lifted_neighbour_leaves_the_target_standing(two_cubes):
     target, neighbour, table = two_cubes
     before = np.vstack([target, neighbour, table])
-    after = np.vstack([target, neighbour + [0.0, 0.0, LIFT_M], table])
+    after = np.vstack([target, neighbour + np.array([0.0, 0.0, LIFT_M]), table])
     check = check_target_left(_box_pose(0.5, 0.1, 0.04), np.full(3, 0.04), before, after, LIFT_M)
     assert check.remaining_share == pytest.approx(1.0)
     assert not check.target_left
@@ -51,7 +51,7 @@ def test_a_tall_lifted_target_does_not_count_as_standing():
     rng = np.random.default_rng(5)
     tall = box_points(rng, (0.04, 0.04, 0.09), (0.5, 0.0), 3000)
     region = target_region_mask(
-        tall + [0, 0, LIFT_M],
+        tall + np.array([0, 0, LIFT_M]),
         _box_pose(0.5, 0.0, 0.09),
         np.array([0.04, 0.04, 0.09]),
         LIFT_M,

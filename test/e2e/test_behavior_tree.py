@@ -63,7 +63,9 @@ def test_example_tree_picks_and_lifts_the_block(cell):
     assert report["stages"][-1] == "retreating"
     assert report["grasp_frame"] == "base_link" and len(report["grasp_position_m"]) == 3
     assert report["selection"]["outcome"] == "succeeded"
-    assert report["selection"]["mode"] == "geometric"
+    assert report["selection"]["mode"] == "attributes"
+    assert report["selection"]["target"].startswith("red box")
+    assert report["target"] == report["selection"]["target"] and report["target_verified"]
     assert report["selection"]["candidates"] >= 1
     py_trees.blackboard.Blackboard.clear()
 

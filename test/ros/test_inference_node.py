@@ -261,7 +261,7 @@ def test_selection_failures_over_dds(start_node, ros_node, scene_fields, node_pa
 
 
 @pytest.mark.parametrize(
-    ("instruction", "node_parameters", "code", "mode", "text"),
+    "case",
     [
         ("pick the red ball", (), SelectErrorCode.TARGET_NOT_FOUND, "", "seen: white box"),
         (
@@ -283,7 +283,8 @@ def test_selection_failures_over_dds(start_node, ros_node, scene_fields, node_pa
     ],
     ids=["not_found", "relation_not_found", "contradiction", "geometric_mode", "generic"],
 )
-def test_grounding_over_dds(start_node, ros_node, instruction, node_parameters, code, mode, text):
+def test_grounding_over_dds(start_node, ros_node, case):
+    instruction, node_parameters, code, mode, text = case
     parameters = [arg for value in node_parameters for arg in ("-p", value)]
     start_node("inference_node", "-p", "autostart:=true", *parameters)
     client = _client(ros_node)

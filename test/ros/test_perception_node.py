@@ -139,7 +139,7 @@ def test_two_cameras_fuse_into_a_scene_and_a_grasp_is_selected_on_the_box(
         if response.error_code != SelectErrorCode.NO_SCENE or time.monotonic() > deadline:
             break
     assert response.error_code == SelectErrorCode.NONE, response.error_message
-    assert response.mode == "geometric" and response.selected_index == 0
+    assert response.mode == "attributes" and response.selected_index == 0
     best = conversions.pose_to_matrix(response.candidates[0].pose.pose)
     np.testing.assert_allclose(best[:2, 3], BOX.center_xy_m, atol=0.03)
     assert 0.0 < best[2, 3] < BOX.size_m[2] + 0.01
