@@ -223,6 +223,13 @@ def golden_from_response(response: Any) -> dict[str, Any]:
             "width_m": grasp.width_m,
             "quality": grasp.quality,
         }
+    if response.target.description:
+        target = response.target
+        result["target"] = {
+            "color": target.color,
+            "shape": target.shape,
+            "center_m": [target.box_pose.position.x, target.box_pose.position.y],
+        }
     return result
 
 
@@ -235,6 +242,14 @@ def differences(golden: dict[str, Any], result: dict[str, Any]) -> list[str]:
     ]
     if ("selected" in golden) != ("selected" in result):
         problems.append(f"selected grasp: {'selected' in result} != golden {'selected' in golden}")
+    if "target" in golden:
+        want_target, got_target = golden["target"], result.get("target", {})
+        for key in ("color", "shape"):
+            if got_target.get(key) != want_target[key]:
+                problems.append(f"target {key}: {got_target.get(key)!r} != {want_target[key]!r}")
+        center = got_target.get("center_m")
+        if center is None or math.dist(center, want_target["center_m"]) > POSITION_TOLERANCE_M:
+            problems.append(f"target centre {center} != golden {want_target['center_m']}")
     if problems or "selected" not in golden:
         return problems
     want, got = golden["selected"], result["selected"]
