@@ -227,7 +227,8 @@ class SimNode(Node):
         scene = request.scene or None
         if scene is not None and scene not in {k.value for k in SceneKind}:
             response.success = False
-            response.message = f"unknown scene kind {scene!r}; use 'single' or 'clutter'"
+            kinds = ", ".join(repr(k.value) for k in SceneKind)
+            response.message = f"unknown scene kind {scene!r}; use one of {kinds}"
             return response
         try:
             obstacles = [conversions.sim_obstacle_from_msg(m) for m in request.obstacles]
@@ -238,10 +239,11 @@ class SimNode(Node):
         done = threading.Event()
         outcome: dict[str, str] = {}
         objects: list[ObjectState] = []
+        removed = [str(name) for name in request.removed_objects]
 
         def run(cell: SimCell) -> None:
             try:
-                self._reset(cell, int(request.seed), scene, obstacles)
+                self._reset(cell, int(request.seed), scene, obstacles, removed)
                 objects.extend(cell.object_states())
             except ValueError as error:  # a refused scene (obstacle placement): the old one stays
                 outcome["error"] = str(error)
@@ -342,17 +344,23 @@ class SimNode(Node):
         return self._time_offset_s + cell.time_s
 
     def _reset(
-        self, cell: SimCell, seed: int, scene: str | None, obstacles: list[ObstacleSpec]
+        self,
+        cell: SimCell,
+        seed: int,
+        scene: str | None,
+        obstacles: list[ObstacleSpec],
+        removed: list[str],
     ) -> None:
         # Simulated time stays monotonic across resets: use_sim_time nodes must not see a jump
         # back (their timers and stamps would break). A refused reset leaves the clock alone.
         elapsed_s = self._now_s(cell)
-        cell.reset(seed, scene or cell.scene, obstacles)
+        cell.reset(seed, scene or cell.scene, obstacles, removed)
         self._time_offset_s = elapsed_s
         with_obstacles = f"; obstacles: {', '.join(o.name for o in obstacles)}" if obstacles else ""
+        without = f"; removed: {', '.join(removed)}" if removed else ""
         self.get_logger().info(
             f"reset to scene '{cell.scene.value}' seed {seed}: "
-            f"{', '.join(o.name for o in cell.objects)}{with_obstacles}"
+            f"{', '.join(o.name for o in cell.objects)}{with_obstacles}{without}"
         )
 
     def _run_jobs(self, cell: SimCell) -> None:

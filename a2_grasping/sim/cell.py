@@ -81,15 +81,30 @@ class SimCell:
     # ---- scene ----
 
     def reset(
-        self, seed: int, scene: SceneKind | str, obstacles: Sequence[ObstacleSpec] = ()
+        self,
+        seed: int,
+        scene: SceneKind | str,
+        obstacles: Sequence[ObstacleSpec] = (),
+        removed_objects: Sequence[str] = (),
     ) -> None:
         """Rebuild the cell with a new scene; the arm returns home, the gripper opens.
 
+        `removed_objects` names objects of the seed's scene to leave out (a benchmark takes a
+        wrongly lifted object off the table); the others spawn where the seed puts them.
+
         Raises:
-            ValueError: for an unknown scene kind, or an obstacle that overlaps an object or the
-                arm at home (the old scene stays in that case).
+            ValueError: for an unknown scene kind, a removed name the scene does not have, or an
+                obstacle that overlaps an object or the arm at home (the old scene stays in that
+                case).
         """
         objects = generate_objects(seed, scene)
+        unknown = sorted(set(removed_objects) - {o.name for o in objects})
+        if unknown:
+            raise ValueError(
+                f"cannot remove {unknown}: scene '{SceneKind(scene).value}' seed {seed} has "
+                f"{[o.name for o in objects]}"
+            )
+        objects = tuple(o for o in objects if o.name not in set(removed_objects))
         names = [o.name for o in obstacles]
         if len(set(names)) != len(names):
             raise ValueError(f"obstacle names must be unique, got {names}")

@@ -3,14 +3,26 @@
 Pure numpy, so scene descriptions can be generated, compared and scored without MuJoCo. Every
 object fits the Robotiq 2F-85: at least one horizontal width lies in the graspable range
 (GRASPABLE_WIDTH_M), and objects stand high enough for the finger pads to reach below their top.
-Colours are unique within a scene (there are as many colours as the largest clutter), so
-"the red one" is never ambiguous.
+
+Scene kinds:
+- `single`: one object.
+- `clutter`: 5-8 objects, colours unique within a scene (there are as many colours as the
+  largest clutter), so "the red one" is never ambiguous.
+- `language`: a cell where language matters (issue 14, A2's test cases): 6-15 objects, colours
+  drawn from a small per-scene palette so colours repeat ("the red ball" vs "the red cube" needs
+  the shape, "the left red cube" needs space), close hues (red, orange, yellow, pink) drawn twice
+  as often as the others, and every object in one of two size modes (SIZE_MODES) whose volumes
+  differ by at least 1.4x, so "big" and "small" can decide. Repeated descriptions get a number
+  in their name ("red cube", "red cube 2"): names stay unique (they name MuJoCo bodies), while
+  `color`, `noun` and `shape` keep what a sentence can say about the object.
+Objects of every kind keep CLUTTER_GAP_M between their footprints, so each has a collision-free
+grasp.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -22,6 +34,7 @@ SPAWN_Y_M = (-0.25, 0.25)
 # The 2F-85 opens to 85 mm; objects are this wide across at least one grasp direction.
 GRASPABLE_WIDTH_M = (0.020, 0.070)
 CLUTTER_COUNT = (5, 8)
+LANGUAGE_COUNT = (6, 15)
 # Free space kept between the footprints of two objects: room for a finger (12 mm) and its
 # opening margin, so every object in clutter has at least one collision-free grasp.
 CLUTTER_GAP_M = 0.03
@@ -50,6 +63,37 @@ class Shape(StrEnum):
 class SceneKind(StrEnum):
     SINGLE = "single"
     CLUTTER = "clutter"
+    LANGUAGE = "language"
+
+
+class SizeMode(StrEnum):
+    SMALL = "small"
+    LARGE = "large"
+
+
+# Language scenes: size ranges per mode (metres). The smallest large-mode object's box volume is
+# at least 1.4x the largest small-mode one's (1.11e-4 vs 7.1e-5 m^3), so "the big one" is decided
+# by more than grounding's 20 % margin whenever the modes differ.
+SIZE_MODES: dict[SizeMode, dict[str, tuple[float, float]]] = {
+    SizeMode.SMALL: {
+        "grip": (0.025, 0.034),  # cube side, block and cylinder width
+        "block_length": (0.042, 0.060),
+        "block_height": (0.025, 0.035),
+        "cylinder_height": (0.030, 0.045),
+        "ball": (0.035, 0.040),  # smaller balls sit below the finger pads' reach
+    },
+    SizeMode.LARGE: {
+        "grip": (0.048, 0.062),
+        "block_length": (0.070, 0.110),
+        "block_height": (0.050, 0.080),
+        "cylinder_height": (0.060, 0.090),
+        "ball": (0.055, 0.065),
+    },
+}
+LANGUAGE_LARGE_SHARE = 0.4
+# Close hues, drawn with twice the weight of the others into a language scene's palette.
+CLOSE_HUES = ("red", "orange", "yellow", "pink")
+LANGUAGE_PALETTE_SIZE = (2, 5)
 
 
 @dataclass(frozen=True)
@@ -103,6 +147,8 @@ def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]
         ValueError: for an unknown scene kind.
     """
     kind = SceneKind(kind)
+    if kind is SceneKind.LANGUAGE:
+        return _language_objects(seed)
     rng = np.random.default_rng(seed)
     count = 1 if kind is SceneKind.SINGLE else int(rng.integers(*CLUTTER_COUNT, endpoint=True))
     colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
@@ -150,6 +196,92 @@ def _random_object(rng: np.random.Generator, color: str) -> ObjectSpec:
         yaw_rad=yaw,
         mass_kg=_DENSITY_KG_M3 * volume,
     )
+
+
+def _language_objects(seed: int) -> tuple[ObjectSpec, ...]:
+    """A language scene: repeated colours from a per-scene palette, small and large objects.
+
+    Large objects are placed first (they need the most room); one that finds no free spot is
+    tried again in the small mode, and one that still finds none is left out (dense scenes keep
+    fewer than drawn; deterministic either way).
+    """
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(*LANGUAGE_COUNT, endpoint=True))
+    names = list(COLORS)
+    weights = np.array([2.0 if c in CLOSE_HUES else 1.0 for c in names])
+    palette_size = int(rng.integers(*LANGUAGE_PALETTE_SIZE, endpoint=True))
+    palette = [
+        str(c) for c in rng.choice(names, palette_size, replace=False, p=weights / weights.sum())
+    ]
+    drawn = [
+        (
+            str(rng.choice(palette)),
+            SizeMode.LARGE if rng.random() < LANGUAGE_LARGE_SHARE else SizeMode.SMALL,
+        )
+        for _ in range(count)
+    ]
+    drawn.sort(key=lambda item: item[1] is not SizeMode.LARGE)  # stable: large ones first
+    placed: list[ObjectSpec] = []
+    for color, mode in drawn:
+        for try_mode in dict.fromkeys((mode, SizeMode.SMALL)):
+            candidate = next(
+                (
+                    c
+                    for c in (
+                        _sized_object(rng, color, try_mode) for _ in range(_PLACEMENT_ATTEMPTS)
+                    )
+                    if all(_apart(c, other) for other in placed)
+                ),
+                None,
+            )
+            if candidate is not None:
+                placed.append(candidate)
+                break
+    return _numbered(placed)
+
+
+def _sized_object(rng: np.random.Generator, color: str, mode: SizeMode) -> ObjectSpec:
+    ranges = SIZE_MODES[mode]
+    shape = Shape(str(rng.choice([s.value for s in Shape], p=[0.45, 0.35, 0.20])))
+    grip_w = float(rng.uniform(*ranges["grip"]))
+    if shape is Shape.BOX:
+        if rng.random() < 0.5:
+            noun, size = "cube", (grip_w, grip_w, grip_w)
+        else:
+            length = max(float(rng.uniform(*ranges["block_length"])), grip_w + 0.02)
+            noun, size = "block", (length, grip_w, float(rng.uniform(*ranges["block_height"])))
+        volume = size[0] * size[1] * size[2]
+    elif shape is Shape.CYLINDER:
+        noun, size = "cylinder", (grip_w, grip_w, float(rng.uniform(*ranges["cylinder_height"])))
+        volume = math.pi * (0.5 * grip_w) ** 2 * size[2]
+    else:
+        diameter = float(rng.uniform(*ranges["ball"]))
+        noun, size = "ball", (diameter, diameter, diameter)
+        volume = math.pi * diameter**3 / 6.0
+    x = float(rng.uniform(*SPAWN_X_M))
+    y = float(rng.uniform(*SPAWN_Y_M))
+    yaw = float(rng.uniform(-math.pi, math.pi)) if shape is Shape.BOX else 0.0
+    return ObjectSpec(
+        name=f"{color} {noun}",
+        shape=shape,
+        noun=noun,
+        color=color,
+        size_m=(size[0], size[1], size[2]),
+        position_m=(x, y, 0.5 * size[2]),
+        yaw_rad=yaw,
+        mass_kg=_DENSITY_KG_M3 * volume,
+    )
+
+
+def _numbered(objects: list[ObjectSpec]) -> tuple[ObjectSpec, ...]:
+    """Unique names: the second "red cube" becomes "red cube 2" (spawn order)."""
+    seen: dict[str, int] = {}
+    result = []
+    for obj in objects:
+        seen[obj.name] = seen.get(obj.name, 0) + 1
+        number = seen[obj.name]
+        result.append(replace(obj, name=f"{obj.name} {number}") if number > 1 else obj)
+    return tuple(result)
 
 
 def _apart(a: ObjectSpec, b: ObjectSpec) -> bool:

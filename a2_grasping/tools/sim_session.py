@@ -11,7 +11,7 @@ feedback (optionally cancelling), read joint states, and read the simulator's gr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,14 +64,24 @@ class SimSession:
         log_dir: Path,
         sim_arguments: Sequence[str] = (),
         say: Callable[[str], None] = lambda _message: None,
+        node_arguments: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """`sim_arguments` and `node_arguments` (node name -> arguments) are appended to the
+        nodes' --ros-args after bringup's own (e.g. {"inference_node": ["-p",
+        "ground_instructions:=false"]} for the geometric mode)."""
         self._say = say
         env = local_ros_environment(domain_id)
         env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
         self.processes: list[NodeProcess] = []
         specs = pipeline_specs()
+        extras = {"sim_node": list(sim_arguments)}
+        for name, arguments in (node_arguments or {}).items():
+            extras[name] = [*extras.get(name, []), *arguments]
+        unknown = set(extras) - {spec.name for spec in specs}
+        if unknown:
+            raise ValueError(f"no pipeline node named {sorted(unknown)}")
         for spec in specs:
-            extra = sim_arguments if spec.name == "sim_node" else ()
+            extra = extras.get(spec.name, ())
             log_path = log_dir / f"{spec.name}.log"
             arguments = [*spec.ros_arguments(LOG_LEVEL), *extra]
             self.processes.append(NodeProcess(spec.executable, arguments, env, log_path))
@@ -168,9 +178,19 @@ class SimSession:
     # ---- the cell ----
 
     def reset(
-        self, seed: int, scene: str, obstacles: Sequence[SimObstacle] = ()
+        self,
+        seed: int,
+        scene: str,
+        obstacles: Sequence[SimObstacle] = (),
+        removed_objects: Sequence[str] = (),
     ) -> list[SimObject]:
-        request = SimReset.Request(seed=seed, scene=scene, obstacles=list(obstacles))
+        """Load the seed's scene (without `removed_objects`); returns its objects."""
+        request = SimReset.Request(
+            seed=seed,
+            scene=scene,
+            obstacles=list(obstacles),
+            removed_objects=list(removed_objects),
+        )
         response = self._wait(self._reset.call_async(request), CALL_TIMEOUT_S, "/sim/reset")
         if not response.success:
             raise RuntimeError(f"/sim/reset failed: {response.message}")
@@ -231,8 +251,15 @@ class SimSession:
         cancel_at_stage: str = "",
         cancel_after_s: float = 0.0,
         on_stage: Callable[[str], None] = lambda _stage: None,
+        *,
+        on_poll: Callable[[], None] | None = None,
+        poll_period_s: float = 0.2,
     ) -> tuple[Pick.Result, list[str]]:
-        """Run one /pick goal; returns its result and the stages reported in feedback."""
+        """Run one /pick goal; returns its result and the stages reported in feedback.
+
+        `on_poll` runs about every `poll_period_s` (wall) while the goal runs, outside any
+        callback, so it may call this session's services (e.g. `objects()` to see which object
+        rose during the pick, even when the executor set it back down)."""
         stages: list[str] = []
         stage_seen_at: list[float] = []
 
@@ -253,8 +280,12 @@ class SimSession:
         result_future = goal_handle.get_result_async()
         deadline = time.monotonic() + timeout_s
         cancel_sent = False
+        next_poll = time.monotonic()
         while not result_future.done():
             self._check_processes()
+            if on_poll is not None and time.monotonic() >= next_poll:
+                on_poll()
+                next_poll = time.monotonic() + poll_period_s
             if time.monotonic() > deadline:
                 raise TimeoutError(f"/pick did not finish within {timeout_s:.0f} s")
             if (
