@@ -84,7 +84,10 @@ def voxel_downsample(points: FloatArray, voxel_m: float) -> NDArray[np.intp]:
     Returning indices rather than new points keeps colours and features aligned with positions,
     and every returned point is a real measurement, not an average that may lie in free space.
     Perception runs this per camera frame, so it is one sort of packed integer keys (voxel index
-    in the high bits, quantised distance to the voxel centre in the low bits).
+    in the high bits, quantised distance to the voxel centre in the low bits). open3d's
+    voxel_down_sample averages points and colours instead (39 ms against 44 ms here on a
+    161 k-point frame at 3 mm, 2-core AMD EPYC Zen 4, loaded); its index-keeping variant
+    (voxel_down_sample_and_trace) took 168 ms, so this one stays.
     """
     if voxel_m <= 0:
         raise ValueError(f"voxel_m must be positive, got {voxel_m}")

@@ -57,7 +57,12 @@ def remove_statistical_outliers(
     points: NDArray[np.floating], neighbors: int, std_ratio: float
 ) -> NDArray[np.bool_]:
     """Mask of inliers: points whose mean distance to their `neighbors` nearest points is at most
-    mean + std_ratio x std of that quantity over the cloud (flying pixels at depth edges)."""
+    mean + std_ratio x std of that quantity over the cloud (flying pixels at depth edges).
+
+    open3d's remove_statistical_outlier computes the same statistic (masks agree on 99.95 % of a
+    63 k-point simulated clutter scene, k = 20) but took 0.56 s against 0.37 s here (2-core AMD
+    EPYC Zen 4, loaded), so the scipy k-d tree version stays.
+    """
     if neighbors <= 0 or len(points) <= neighbors:
         return np.ones(len(points), dtype=bool)
     distances, _ = cKDTree(points).query(points, k=neighbors + 1)  # (N, k+1); first is itself
