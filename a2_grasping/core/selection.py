@@ -201,6 +201,8 @@ class GraspSelector:
             else None
         )
 
+        if targets:
+            object_points = object_points[self._within_reach_of(object_points, targets)]
         candidates = self._generator.generate(
             object_points,
             self._config.table_height_m,
@@ -266,6 +268,20 @@ class GraspSelector:
             target=target,
             objects=objects,
         )
+
+    def _within_reach_of(
+        self, points_m: NDArray[np.float64], targets: tuple[SceneObject, ...]
+    ) -> NDArray[np.bool_]:
+        """Points a gripper closing on one of the targets could touch: within the gripper's
+        farthest collision-box corner (plus 3 cm for margins and the clearance score) of the
+        target's bounding sphere. Dropping the rest changes no collision check and no
+        clearance, and in dense clutter it saves most of the candidate stage."""
+        reach_m = float(np.linalg.norm(self._gripper.collision_boxes().corners(), axis=1).max())
+        keep = np.zeros(len(points_m), dtype=bool)
+        for target in targets:
+            radius_m = 0.5 * float(np.linalg.norm(target.extents_m)) + reach_m + 0.03
+            keep |= np.linalg.norm(points_m - target.centroid_m, axis=1) <= radius_m
+        return keep
 
     def _named_objects(
         self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
