@@ -16,6 +16,7 @@ import a2_grasping
 import a2_grasping.core
 from a2_grasping.core.config_fields import describe
 from a2_grasping.core.inference_config import InferenceConfig
+from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.selection import SelectionConfig
 from a2_grasping.tools.node_process import install_prefix
 
@@ -107,11 +108,12 @@ def test_share_holds_config_and_launch():
 def test_config_file_matches_the_declared_parameters():
     document = yaml.safe_load((REPO_ROOT / "config" / "inference_node.yaml").read_text())
     values = document["inference_node"]["ros__parameters"]
-    declared = {**describe(InferenceConfig), **describe(SelectionConfig)}
-    assert len(declared) == len(describe(InferenceConfig)) + len(describe(SelectionConfig))
+    config_types = (InferenceConfig, SelectionConfig, SegmentationConfig)
+    declared = {name: text for t in config_types for name, text in describe(t).items()}
+    assert len(declared) == sum(len(describe(t)) for t in config_types)  # no name declared twice
     assert set(values) == set(declared)
     assert all(declared.values()), "every parameter needs a description"
-    for config_type in (InferenceConfig, SelectionConfig):
+    for config_type in config_types:
         own = {k: v for k, v in values.items() if k in describe(config_type)}
         config = config_type(**own)  # the shipped values validate
         defaults = {f.name: f.default for f in dataclasses.fields(config_type)}
