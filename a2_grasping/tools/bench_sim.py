@@ -732,6 +732,10 @@ def language_summary(records: Sequence[dict[str, Any]], max_steps: int) -> dict[
             else None,
             "wrong_picks": len(wrong),
             "wrong_picks_reported_wrong_object": sum(s["reported_wrong_object"] for s in wrong),
+            # the target rose >= 5 cm (a success here) but /pick failed, e.g. dropped it later
+            "successes_pick_reported_failure": sum(
+                s["outcome"] == "success" and s.get("error_code", 0) != 0 for s in steps
+            ),
             "outcomes": dict(Counter(s["outcome"] for s in steps)),
         }
 
