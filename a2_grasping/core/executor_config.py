@@ -44,6 +44,11 @@ class ExecutorConfig:
     planned_path_topic: str = config_field(
         "/a2/planned_path", "Every plan is published here as a JointTrajectory (dry runs too)."
     )
+    autostart: bool = config_field(
+        False,
+        "Configure and activate right after start-up, without a lifecycle manager (bringup "
+        "drives the lifecycle). While not active, goals are rejected; deactivating stops the arm.",
+    )
     joint_names: tuple[str, ...] = config_field(
         UR_JOINT_NAMES, "Arm joints in planning order, as the controller names them."
     )

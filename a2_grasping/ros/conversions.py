@@ -25,6 +25,7 @@ from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection import GraspTarget as CoreGraspTarget
 from a2_grasping.core.selection import RankedGrasps
+from a2_grasping.core.task.ports import ObjectBox
 from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.sim.objects import ObstacleSpec  # pure numpy: no MuJoCo import
 from a2_grasping.srv import SelectGrasp
@@ -496,8 +497,8 @@ def grasp_target_to_msg(target: CoreGraspTarget | None) -> GraspTarget:
     return msg
 
 
-def target_box_from_msg(msg: GraspTarget) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    """(base_from_box, extents_m) of a target, or None when it names no object.
+def object_box_from_msg(msg: GraspTarget) -> ObjectBox | None:
+    """The target's box, or None when the message names no object.
 
     Raises:
         ValueError: the pose is malformed or an extent is not a positive finite length.
@@ -507,7 +508,7 @@ def target_box_from_msg(msg: GraspTarget) -> tuple[NDArray[np.float64], NDArray[
     extents = np.array([msg.box_size_m.x, msg.box_size_m.y, msg.box_size_m.z], dtype=np.float64)
     if not np.all(np.isfinite(extents)) or np.any(extents <= 0.0):
         raise ValueError(f"target box_size_m must be positive finite lengths, got {extents}")
-    return pose_to_matrix(msg.box_pose), extents
+    return ObjectBox(pose_to_matrix(msg.box_pose), extents, msg.description)
 
 
 def error_response(

@@ -18,7 +18,6 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from a2_grasping.core.candidates.factory import make_candidate_generator
@@ -35,18 +34,9 @@ from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.qos import LATCHED_QOS, SCENE_QOS
 from a2_grasping.ros.request_recorder import RequestRecorder
 from a2_grasping.srv import SelectGrasp
-
-# The scene is state, not a stream: a late-starting inference node must still get the last one,
-# and it must not be dropped on a lossy link, hence reliable + transient-local with depth 1.
-SCENE_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-
 
 DIAGNOSTICS_PERIOD_S = 1.0
 
@@ -98,7 +88,7 @@ class InferenceNode(LifecycleNode):
         self._markers_publisher = self.create_publisher(
             MarkerArray,
             self._config.markers_topic,
-            QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+            LATCHED_QOS,
         )
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(
