@@ -13,7 +13,14 @@ CONTROLLER_INTERFACES = ("topic", "action")
 @dataclass(frozen=True)
 class ExecutorConfig:
     action_name: str = config_field("/pick", "Name of the Pick action server.")
+    place_action_name: str = config_field("/place", "Name of the Place action server.")
+    pick_and_place_action_name: str = config_field(
+        "/pick_and_place", "Name of the PickAndPlace action server."
+    )
     select_service: str = config_field("/select_grasp", "SelectGrasp service to ask for grasps.")
+    select_place_service: str = config_field(
+        "/select_place", "SelectPlace service to ask for release poses."
+    )
     scene_topic: str = config_field(
         "/a2/scene", "Fused scene; its cloud is the collision environment of planning."
     )

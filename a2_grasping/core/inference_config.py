@@ -15,6 +15,9 @@ class InferenceConfig:
         "/a2/scene", "Topic of the fused scene (a2_grasping/msg/SceneSnapshot) to select grasps on."
     )
     service_name: str = config_field("/select_grasp", "Name of the SelectGrasp service.")
+    place_service_name: str = config_field(
+        "/select_place", "Name of the SelectPlace service (release poses for the held object)."
+    )
     max_input_age_s: float = config_field(
         2.0,
         "Default maximum scene age in seconds, used when a request leaves max_input_age_s at 0.",
@@ -86,6 +89,6 @@ class InferenceConfig:
 
     def __post_init__(self) -> None:
         validate_ranges(self)
-        for name in ("scene_topic", "service_name", "markers_topic"):
+        for name in ("scene_topic", "service_name", "place_service_name", "markers_topic"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")

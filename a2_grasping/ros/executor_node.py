@@ -19,8 +19,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -28,22 +30,30 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from a2_grasping.action import Pick
-from a2_grasping.core.errors import SelectErrorCode
+from a2_grasping.action import Pick, PickAndPlace, Place
+from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
+from a2_grasping.core.place import HeldObject, split_pick_and_place
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
-from a2_grasping.core.task.ports import Choice, Observation, RobotState
-from a2_grasping.core.task.runner import PickRequest, TaskPorts, TaskReport, TaskRunner
+from a2_grasping.core.task.placing import HeldRecord
+from a2_grasping.core.task.ports import Choice, Observation, PlaceChoice, RobotState
+from a2_grasping.core.task.runner import (
+    PickRequest,
+    PlaceGoal,
+    TaskPorts,
+    TaskReport,
+    TaskRunner,
+)
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, spin
 from a2_grasping.ros.backends import make_backends
 from a2_grasping.ros.controllers import Deadline, JointStateMonitor
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
-from a2_grasping.srv import SelectGrasp
+from a2_grasping.srv import SelectGrasp, SelectPlace
 
 R = Pick.Result
 
@@ -76,11 +86,15 @@ class ExecutorNode(LifecycleNode):
         self._select_client = self.create_client(
             SelectGrasp, cfg.select_service, callback_group=service_group
         )
+        self._place_client = self.create_client(
+            SelectPlace, cfg.select_place_service, callback_group=service_group
+        )
         backends = make_backends(self, cfg, planner_config, self._monitor)
         self._path_publisher = self.create_publisher(
             JointTrajectory, cfg.planned_path_topic, LATCHED_QOS
         )
         self._grasps = _GraspService(self)
+        self._places = _PlaceService(self)
         self._runner = TaskRunner(
             cfg,
             TaskPorts(
@@ -90,6 +104,7 @@ class ExecutorNode(LifecycleNode):
                 robot=_RobotStates(self),
                 scenes=_SceneTopic(self),
                 grasps=self._grasps,
+                places=self._places,
                 publish_plan=self._publish_plan,
                 log=lambda text: self.get_logger().info(text),
             ),
@@ -107,12 +122,31 @@ class ExecutorNode(LifecycleNode):
             cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=service_group,
         )
+        self._place_action = ActionServer(
+            self,
+            Place,
+            cfg.place_action_name,
+            execute_callback=self._execute_place,
+            goal_callback=self._on_goal,
+            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+            callback_group=service_group,
+        )
+        self._pick_and_place_action = ActionServer(
+            self,
+            PickAndPlace,
+            cfg.pick_and_place_action_name,
+            execute_callback=self._execute_pick_and_place,
+            goal_callback=self._on_goal,
+            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+            callback_group=service_group,
+        )
         if cfg.autostart:
             self.trigger_configure()
             self.trigger_activate()
 
     def destroy_node(self) -> None:
-        self._action.destroy()
+        for action in (self._action, self._place_action, self._pick_and_place_action):
+            action.destroy()
         super().destroy_node()
 
     # ---- lifecycle ----
@@ -143,7 +177,9 @@ class ExecutorNode(LifecycleNode):
         except ValueError as error:
             self.get_logger().warning(f"ignoring scene: {error}", throttle_duration_sec=5.0)
             return
-        observation = Observation(scene.views, scene.points_xyz, scene.stamp_s, scene.frame_id)
+        observation = Observation(
+            scene.views, scene.points_xyz, scene.colors_rgb, scene.stamp_s, scene.frame_id
+        )
         with self._observation_lock:
             self._observation = observation
 
@@ -151,41 +187,66 @@ class ExecutorNode(LifecycleNode):
         with self._observation_lock:
             return self._observation
 
-    def _on_goal(self, _goal: Pick.Goal) -> GoalResponse:
+    def _on_goal(self, _goal: object) -> GoalResponse:
         if not self._active:
-            self.get_logger().warning("rejecting a pick goal: executor_node is not active")
+            self.get_logger().warning("rejecting a goal: executor_node is not active")
             return GoalResponse.REJECT
         if self._running.locked():
-            self.get_logger().warning("rejecting a pick goal: another task is running")
+            self.get_logger().warning("rejecting a goal: another task is running")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
-    def _execute(self, goal_handle: ServerGoalHandle) -> Pick.Result:
-        result = Pick.Result()
-        report = TaskReport()
-        goal: Pick.Goal = goal_handle.request
+    def _run_task(
+        self,
+        goal_handle: ServerGoalHandle,
+        what: str,
+        feedback_type: type,
+        task: Callable[[Callable[[str, float], None], Callable[[], bool]], None],
+    ) -> tuple[int, str, int]:
+        """Run one task under the one-task lock; (code, message, select error code)."""
 
         def canceled() -> bool:
             return bool(goal_handle.is_cancel_requested) or not self._active
 
         def feedback(stage: str, progress: float) -> None:
-            goal_handle.publish_feedback(Pick.Feedback(stage=stage, progress=progress))
+            goal_handle.publish_feedback(feedback_type(stage=stage, progress=progress))
 
-        candidates: list[GraspCandidate] = []
+        code, message, select_code = int(TaskErrorCode.NONE), "", 0
         with self._running:
             try:
-                request, candidates = self._pick_request(goal)
-                self._runner.pick(request, report, feedback, canceled)
+                task(feedback, canceled)
             except TaskError as error:
-                result.error_code, result.error_message = int(error.code), error.message
-                result.select_error_code = error.select_error_code
+                code, message, select_code = int(error.code), error.message, error.select_error_code
             except CanceledError as error:
-                result.error_code, result.error_message = R.CANCELED, str(error)
+                code, message = int(TaskErrorCode.CANCELED), str(error)
             except ExecutionError as error:
-                result.error_code, result.error_message = R.EXECUTION_FAILED, str(error)
+                code, message = int(TaskErrorCode.EXECUTION_FAILED), str(error)
             except Exception as error:  # a goal must never take the node down
-                self.get_logger().error(f"pick failed unexpectedly: {error!r}")
-                result.error_code, result.error_message = R.INTERNAL, repr(error)
+                self.get_logger().error(f"{what} failed unexpectedly: {error!r}")
+                code, message = int(TaskErrorCode.INTERNAL), repr(error)
+        if code == TaskErrorCode.NONE:
+            goal_handle.succeed()
+        elif code == TaskErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            self.get_logger().warning(f"{what} failed ({code}): {message}")
+            goal_handle.abort()
+        return code, message, select_code
+
+    def _execute(self, goal_handle: ServerGoalHandle) -> Pick.Result:
+        result = Pick.Result()
+        report = TaskReport()
+        goal: Pick.Goal = goal_handle.request
+        candidates: list[GraspCandidate] = []
+
+        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
+            nonlocal candidates
+            request, candidates = self._pick_request(goal)
+            self._runner.pick(request, report, feedback, canceled)
+
+        result.error_code, result.error_message, result.select_error_code = self._run_task(
+            goal_handle, "pick", Pick.Feedback, task
+        )
         candidates = candidates or self._grasps.last_candidates
         if 0 <= report.chosen_index < len(candidates):
             result.executed_grasp = candidates[report.chosen_index]
@@ -193,14 +254,91 @@ class ExecutorNode(LifecycleNode):
         result.object_held = report.object_held
         result.gripper_width_m = report.gripper_width_m
         result.target_verified = report.target_verified
-        if result.error_code == R.NONE:
-            goal_handle.succeed()
-        elif result.error_code == R.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        else:
-            self.get_logger().warning(f"pick failed ({result.error_code}): {result.error_message}")
-            goal_handle.abort()
         return result
+
+    def _execute_place(self, goal_handle: ServerGoalHandle) -> Place.Result:
+        result = Place.Result()
+        report = TaskReport()
+        goal: Place.Goal = goal_handle.request
+
+        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
+            self._places.forget()
+            self._runner.place(self._place_goal(goal), report, feedback, canceled)
+
+        result.error_code, result.error_message, result.select_error_code = self._run_task(
+            goal_handle, "place", Place.Feedback, task
+        )
+        self._fill_place_result(result, report)
+        return result
+
+    def _execute_pick_and_place(self, goal_handle: ServerGoalHandle) -> PickAndPlace.Result:
+        result = PickAndPlace.Result()
+        report = TaskReport()
+        goal: PickAndPlace.Goal = goal_handle.request
+
+        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
+            self._grasps.forget()
+            self._places.forget()
+            pick_text, place_text = self._split(goal)
+            result.pick_instruction, result.place_instruction = pick_text, place_text
+            scaling = self._velocity_scaling(goal.velocity_scaling)
+            request = PickRequest(pick_text, None, goal.dry_run, scaling)
+            self._runner.pick_and_place(request, place_text, report, feedback, canceled)
+
+        result.error_code, result.error_message, result.select_error_code = self._run_task(
+            goal_handle, "pick and place", PickAndPlace.Feedback, task
+        )
+        candidates = self._grasps.last_candidates
+        if 0 <= report.chosen_index < len(candidates):
+            result.executed_grasp = candidates[report.chosen_index]
+        result.target = self._grasps.last_target_msg
+        result.target_verified = report.target_verified
+        self._fill_place_result(result, report)
+        return result
+
+    def _fill_place_result(
+        self, result: Place.Result | PickAndPlace.Result, report: TaskReport
+    ) -> None:
+        releases = self._places.last_releases
+        if 0 <= report.release_index < len(releases):
+            result.executed_release = releases[report.release_index]
+        result.reference = self._places.last_reference_msg
+        result.released = report.released
+        result.placement_verified = report.placement_verified
+        if report.placed_at_m is not None:
+            result.placed_at_m.x, result.placed_at_m.y, result.placed_at_m.z = (
+                float(v) for v in report.placed_at_m
+            )
+
+    def _split(self, goal: PickAndPlace.Goal) -> tuple[str, str]:
+        if goal.instruction.strip():
+            try:
+                return split_pick_and_place(goal.instruction)
+            except GraspSelectionError as error:
+                raise TaskError(TaskErrorCode.INVALID_GOAL, error.message) from None
+        if not goal.pick_instruction.strip() or not goal.place_instruction.strip():
+            raise TaskError(
+                TaskErrorCode.INVALID_GOAL,
+                "give instruction (one sentence) or both pick_instruction and place_instruction",
+            )
+        return goal.pick_instruction, goal.place_instruction
+
+    def _place_goal(self, goal: Place.Goal) -> PlaceGoal:
+        if not goal.instruction.strip():
+            raise TaskError(TaskErrorCode.INVALID_GOAL, "instruction is empty: say where to place")
+        scaling = self._velocity_scaling(goal.velocity_scaling)
+        held = None
+        if goal.held_object.description.strip():
+            try:
+                target = conversions.object_box_from_msg(goal.held_object)
+                grasp = conversions.pose_to_matrix(goal.grasp_pose.pose)
+            except ValueError as error:
+                raise TaskError(
+                    TaskErrorCode.INVALID_GOAL, f"held_object or grasp_pose: {error}"
+                ) from None
+            assert target is not None  # a description names an object
+            held = HeldRecord(target, grasp)
+        return PlaceGoal(goal.instruction, held, goal.dry_run, scaling)
 
     # ---- goals ----
 
@@ -309,29 +447,14 @@ class _GraspService:
         self.last_target_msg = Pick.Result().target
 
     def choose(self, instruction: str, canceled: Callable[[], bool]) -> Choice:
-        node, cfg = self._node, self._node._config
-        client = node._select_client
-        deadline = time.monotonic() + cfg.select_timeout_s
-        while not client.service_is_ready():
-            if time.monotonic() > deadline:
-                raise TaskError(
-                    TaskErrorCode.SERVER_UNAVAILABLE, f"{cfg.select_service} is not available"
-                )
-            time.sleep(0.05)
-        future = client.call_async(SelectGrasp.Request(instruction=instruction))
-        done = threading.Event()
-        future.add_done_callback(lambda _f: done.set())
-        while not done.wait(timeout=0.05):
-            if canceled():
-                client.remove_pending_request(future)
-                raise CanceledError("canceled while selecting")
-            if time.monotonic() > deadline:
-                client.remove_pending_request(future)
-                raise TaskError(
-                    TaskErrorCode.SERVER_UNAVAILABLE,
-                    f"{cfg.select_service} did not answer within {cfg.select_timeout_s:.1f} s",
-                )
-        response: SelectGrasp.Response = future.result()
+        cfg = self._node._config
+        response: SelectGrasp.Response = _call(
+            self._node,
+            self._node._select_client,
+            SelectGrasp.Request(instruction=instruction),
+            cfg.select_service,
+            canceled,
+        )
         if response.error_code != SelectErrorCode.NONE:
             code = (
                 TaskErrorCode.NO_REACHABLE_CANDIDATE
@@ -352,6 +475,89 @@ class _GraspService:
                 TaskErrorCode.SELECTION_FAILED, f"{cfg.select_service} answered malformed: {error}"
             ) from None
         return Choice(poses, target)
+
+
+class _PlaceService:
+    """/select_place as the runner's place source; keeps the last answer's messages."""
+
+    def __init__(self, node: ExecutorNode) -> None:
+        self._node = node
+        self.last_releases: list[PoseStamped] = []
+        self.last_reference_msg = Place.Result().reference
+
+    def forget(self) -> None:
+        self.last_releases = []
+        self.last_reference_msg = Place.Result().reference
+
+    def choose_place(
+        self, instruction: str, held: HeldObject, canceled: Callable[[], bool]
+    ) -> PlaceChoice:
+        cfg = self._node._config
+        request = SelectPlace.Request(instruction=instruction)
+        (
+            request.held_size_m.x,
+            request.held_size_m.y,
+            request.held_size_m.z,
+        ) = (float(v) for v in held.size_m)
+        request.tcp_above_bottom_m = float(held.tcp_above_bottom_m)
+        rotation = np.eye(4)
+        rotation[:3, :3] = held.tcp_rotation
+        request.tcp_orientation = conversions.matrix_to_pose(rotation).orientation
+        response: SelectPlace.Response = _call(
+            self._node, self._node._place_client, request, cfg.select_place_service, canceled
+        )
+        if response.error_code != SelectErrorCode.NONE:
+            code = (
+                TaskErrorCode.NO_REACHABLE_CANDIDATE
+                if response.error_code == SelectErrorCode.NO_REACHABLE_CANDIDATE
+                else TaskErrorCode.SELECTION_FAILED
+            )
+            name = SelectErrorCode(response.error_code).name
+            raise TaskError(
+                code,
+                f"{cfg.select_place_service}: {name}: {response.error_message}",
+                response.error_code,
+            )
+        self.last_releases = list(response.releases)
+        self.last_reference_msg = response.reference
+        try:
+            releases = np.stack([conversions.pose_to_matrix(r.pose) for r in response.releases])
+            reference = conversions.object_box_from_msg(response.reference)
+        except ValueError as error:
+            raise TaskError(
+                TaskErrorCode.SELECTION_FAILED,
+                f"{cfg.select_place_service} answered malformed: {error}",
+            ) from None
+        return PlaceChoice(releases, reference, conversions.place_region_from_msg(response))
+
+
+def _call(
+    node: ExecutorNode,
+    client: Any,
+    request: Any,
+    name: str,
+    canceled: Callable[[], bool],
+) -> Any:
+    """A service call that waits at most select_timeout_s and stops on cancel."""
+    timeout_s = node._config.select_timeout_s
+    deadline = time.monotonic() + timeout_s
+    while not client.service_is_ready():
+        if time.monotonic() > deadline:
+            raise TaskError(TaskErrorCode.SERVER_UNAVAILABLE, f"{name} is not available")
+        time.sleep(0.05)
+    future = client.call_async(request)
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    while not done.wait(timeout=0.05):
+        if canceled():
+            client.remove_pending_request(future)
+            raise CanceledError(f"canceled while waiting for {name}")
+        if time.monotonic() > deadline:
+            client.remove_pending_request(future)
+            raise TaskError(
+                TaskErrorCode.SERVER_UNAVAILABLE, f"{name} did not answer within {timeout_s:.1f} s"
+            )
+    return future.result()
 
 
 def main(args: list[str] | None = None) -> int:

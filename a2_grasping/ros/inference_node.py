@@ -26,6 +26,7 @@ from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.objects import SegmentationConfig
+from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
 from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
@@ -36,7 +37,7 @@ from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import LATCHED_QOS, SCENE_QOS
 from a2_grasping.ros.request_recorder import RequestRecorder
-from a2_grasping.srv import SelectGrasp
+from a2_grasping.srv import SelectGrasp, SelectPlace
 
 DIAGNOSTICS_PERIOD_S = 1.0
 
@@ -54,6 +55,8 @@ class InferenceNode(LifecycleNode):
         self._config = declare_config(self, InferenceConfig)
         self._selection_config = declare_config(self, SelectionConfig)
         self._segmentation_config = declare_config(self, SegmentationConfig)
+        self._place_config = declare_config(self, PlaceConfig)
+        self._place_selector: PlaceSelector | None = None
         self._selector: GraspSelector | None = None
         self._active = False
         self._latest: _ReceivedScene | None = None
@@ -82,6 +85,12 @@ class InferenceNode(LifecycleNode):
             SelectGrasp,
             self._config.service_name,
             self._on_select_grasp,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        self.create_service(
+            SelectPlace,
+            self._config.place_service_name,
+            self._on_select_place,
             callback_group=ReentrantCallbackGroup(),
         )
         # RViz may start after the last answer: latch it.
@@ -125,6 +134,9 @@ class InferenceNode(LifecycleNode):
             self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
             return TransitionCallbackReturn.FAILURE
         reachability = UR5eReachability() if self._config.check_reachability else None
+        self._place_selector = PlaceSelector(
+            self._selection_config, self._segmentation_config, self._place_config, reachability
+        )
         self._selector = GraspSelector(
             generator,
             self._selection_config,
@@ -160,6 +172,7 @@ class InferenceNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
         self._selector = None
+        self._place_selector = None
         with self._scene_lock:
             self._latest = None
         self._close_recorder()
@@ -212,26 +225,30 @@ class InferenceNode(LifecycleNode):
                 scene, msg.header.stamp, msg if self._recorder is not None else None
             )
 
-    def _on_select_grasp(
-        self, request: SelectGrasp.Request, response: SelectGrasp.Response
-    ) -> SelectGrasp.Response:
-        started_s = time.perf_counter()
-        received = self.get_clock().now().to_msg()
+    def _take_turn(self) -> GraspSelectionError | None:
+        """Acquire the one selection slot (both services share it), or the BUSY refusal."""
         queue_timeout_s = self._config.queue_timeout_s
         acquired = (
             self._selection_lock.acquire(timeout=queue_timeout_s)
             if queue_timeout_s > 0
             else self._selection_lock.acquire(blocking=False)
         )
-        if not acquired:
-            waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
-            self._answers[SelectErrorCode.BUSY.name] += 1
-            return conversions.error_response(
-                GraspSelectionError(
-                    SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
-                ),
-                response,
-            )
+        if acquired:
+            return None
+        waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
+        self._answers[SelectErrorCode.BUSY.name] += 1
+        return GraspSelectionError(
+            SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
+        )
+
+    def _on_select_grasp(
+        self, request: SelectGrasp.Request, response: SelectGrasp.Response
+    ) -> SelectGrasp.Response:
+        started_s = time.perf_counter()
+        received = self.get_clock().now().to_msg()
+        busy = self._take_turn()
+        if busy is not None:
+            return conversions.error_response(busy, response)
         served: _ReceivedScene | None = None
         try:
             served = self._select(request, response)
@@ -289,20 +306,10 @@ class InferenceNode(LifecycleNode):
             default_max_candidates=self._config.max_candidates,
             default_max_input_age_s=self._config.max_input_age_s,
         )
-        with self._scene_lock:
-            latest = self._latest
-        now_s = conversions.clock_seconds(self.get_clock())
-        age_s = check_scene_age(
-            None if latest is None else latest.scene.stamp_s,
-            now_s,
-            validated.max_input_age_s,
-            max_future_s=self._config.max_future_stamp_s,
-        )
-        assert latest is not None  # check_scene_age refused a missing scene
+        latest, age_s = self._fresh_scene(validated.max_input_age_s)
         response.scene_stamp = latest.stamp
         response.scene_age_s = age_s
         response.mode = selector.mode.value
-        self._last_scene_age_s = age_s
         ranked = selector.select(latest.scene, validated)
         conversions.fill_selection_response(ranked, latest.scene.frame_id, latest.stamp, response)
         self._markers_publisher.publish(
@@ -315,6 +322,76 @@ class InferenceNode(LifecycleNode):
             )
         )
         return latest
+
+    def _fresh_scene(self, max_age_s: float) -> tuple[_ReceivedScene, float]:
+        """The newest scene and its age, or NO_SCENE / STALE_SCENE."""
+        with self._scene_lock:
+            latest = self._latest
+        now_s = conversions.clock_seconds(self.get_clock())
+        age_s = check_scene_age(
+            None if latest is None else latest.scene.stamp_s,
+            now_s,
+            max_age_s,
+            max_future_s=self._config.max_future_stamp_s,
+        )
+        assert latest is not None  # check_scene_age refused a missing scene
+        self._last_scene_age_s = age_s
+        return latest, age_s
+
+    def _on_select_place(
+        self, request: SelectPlace.Request, response: SelectPlace.Response
+    ) -> SelectPlace.Response:
+        busy = self._take_turn()
+        if busy is not None:
+            return conversions.place_error_response(busy, response)
+        try:
+            self._select_place(request, response)
+        except GraspSelectionError as error:
+            conversions.place_error_response(error, response)
+        except Exception as error:  # a request must never take the node down
+            self.get_logger().error(f"select_place failed: {error!r}")
+            conversions.place_error_response(
+                GraspSelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
+                response,
+            )
+        finally:
+            self._selection_lock.release()
+        self._answers[f"place_{SelectErrorCode(response.error_code).name}"] += 1
+        if response.error_code != SelectErrorCode.NONE:
+            self.get_logger().warning(
+                f"select_place refused ({SelectErrorCode(response.error_code).name}): "
+                f"{response.error_message}",
+                throttle_duration_sec=1.0,
+            )
+        return response
+
+    def _select_place(self, request: SelectPlace.Request, response: SelectPlace.Response) -> None:
+        selector = self._place_selector
+        if not self._active or selector is None:
+            raise GraspSelectionError(
+                SelectErrorCode.MODEL_NOT_READY,
+                "inference_node is not active; configure and activate it (lifecycle) first",
+            )
+        validated = validate_request(
+            request.instruction,
+            [],
+            request.max_candidates,
+            request.max_input_age_s,
+            default_max_candidates=self._config.max_candidates,
+            default_max_input_age_s=self._config.max_input_age_s,
+        )
+        try:
+            held = conversions.held_object_from_request(request)
+        except ValueError as error:
+            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
+        latest, age_s = self._fresh_scene(validated.max_input_age_s)
+        response.scene_stamp = latest.stamp
+        response.scene_age_s = age_s
+        response.mode = "attributes"
+        ranked = selector.select(
+            latest.scene, PlaceRequest(validated.instruction, held, validated.max_candidates)
+        )
+        conversions.fill_place_response(ranked, latest.scene.frame_id, latest.stamp, response)
 
     def _publish_diagnostics(self) -> None:
         selector = self._selector

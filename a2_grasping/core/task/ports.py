@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.place import HeldObject, PlaceRegion
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.paths import TimedPath
@@ -42,6 +43,7 @@ class Observation:
 
     views: tuple[CameraView, ...]
     points_xyz: NDArray[np.float32]
+    colors_rgb: NDArray[np.uint8]
     stamp_s: float
     frame_id: str
 
@@ -53,6 +55,7 @@ class ObjectBox:
     base_from_box: FloatArray  # (4, 4), box centre, z up
     extents_m: FloatArray  # (3,) full lengths
     description: str
+    color: str = ""  # base colour name
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,23 @@ class Scenes(Protocol):
 class ChoiceSource(Protocol):
     def choose(self, instruction: str, canceled: Callable[[], bool]) -> Choice:
         """Ask the selection service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlaceChoice:
+    """Ranked release poses for the held object, and the region they serve."""
+
+    releases: FloatArray  # (K, 4, 4) base_from_tcp, best first
+    reference: ObjectBox | None
+    region: PlaceRegion
+
+
+class PlaceSource(Protocol):
+    def choose_place(
+        self, instruction: str, held: HeldObject, canceled: Callable[[], bool]
+    ) -> PlaceChoice:
+        """Ask the place service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...)."""
         ...
 
 

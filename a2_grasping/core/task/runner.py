@@ -17,19 +17,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from a2_grasping.core.executor_config import ExecutorConfig
+from a2_grasping.core.kinematics import forward_kinematics
+from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError, TaskPlan
 from a2_grasping.core.target_check import check_target_left
 from a2_grasping.core.task.codes import TaskError, TaskErrorCode
 from a2_grasping.core.task.hold import GripperReading
+from a2_grasping.core.task.placing import HeldRecord, check_placement
 from a2_grasping.core.task.ports import (
     Arm,
     Choice,
     ChoiceSource,
+    FloatArray,
     Gripper,
     MotionPlanner,
     ObjectBox,
     Observation,
+    PlaceChoice,
+    PlaceSource,
     RobotState,
     RobotStateSource,
     Scenes,
@@ -54,11 +60,26 @@ class PickRequest:
     velocity_scaling: float
 
 
+@dataclass(frozen=True)
+class PlaceGoal:
+    """A validated place goal; `held` overrides what the executor remembers from its pick."""
+
+    instruction: str
+    held: HeldRecord | None
+    dry_run: bool
+    velocity_scaling: float
+
+
 @dataclass
 class TaskReport:
     """What a task did, filled as it runs (so a failure still reports how far it got)."""
 
     chosen_index: int = -1
+    release_index: int = -1
+    reference: ObjectBox | None = None
+    released: bool = False
+    placement_verified: bool = False
+    placed_at_m: FloatArray | None = None
     object_held: bool = False
     gripper_width_m: float = 0.0
     target: ObjectBox | None = None
@@ -77,6 +98,7 @@ class TaskPorts:
     robot: RobotStateSource
     scenes: Scenes
     grasps: ChoiceSource
+    places: PlaceSource
     publish_plan: Callable[[TaskPlan], None]
     log: Callable[[str], None]
 
@@ -91,6 +113,9 @@ class TaskRunner:
             config.hold_margin_rad,
             ports.planner.gripper.max_width_m,
         )
+        # What the gripper holds since the last successful pick (None: nothing known).
+        self.held: HeldRecord | None = None
+        self.segmentation = SegmentationConfig()
 
     # ---- pick ----
 
@@ -125,6 +150,173 @@ class TaskRunner:
         self.run_pick_segments(
             plan, choice.target, observation, report, feedback=feedback, canceled=canceled
         )
+        if choice.target is not None:
+            self.held = HeldRecord(choice.target, choice.poses[plan.chosen_index])
+
+    # ---- place ----
+
+    def place(
+        self,
+        goal: PlaceGoal,
+        report: TaskReport,
+        feedback: Feedback,
+        canceled: Callable[[], bool],
+    ) -> None:
+        """Put down what the gripper holds, where the instruction says, and verify it."""
+        state = self.fresh_state(wait=True)
+        if not self.reading.holding(state.gripper_rad):
+            self.held = None
+            raise TaskError(
+                TaskErrorCode.NOT_HOLDING,
+                f"the gripper holds nothing (knuckle {state.gripper_rad:.3f} rad); nothing moved",
+            )
+        held = goal.held or self.held
+        if held is None:
+            raise TaskError(
+                TaskErrorCode.INVALID_GOAL,
+                "what the gripper holds is unknown (no pick by this executor since start-up): "
+                "give held_object and grasp_pose from the Pick result",
+            )
+        feedback("selecting_place", 0.05)
+        place = self.ports.places.choose_place(goal.instruction, held.held_object(), canceled)
+        report.reference = place.reference
+        observation = self.fresh_observation()
+        feedback("planning", 0.15)
+        planner = self.ports.planner
+        base_from_tcp = base_from_tcp_at(state.arm_rad, planner)
+        checker = collision_world(
+            observation,
+            planner.config,
+            planner.gripper,
+            state.arm_rad,
+            held_at=(base_from_tcp, held.box_in_tcp()),
+        )
+        plan = self._planned(
+            lambda: planner.plan_place(
+                state.arm_rad,
+                place.releases,
+                checker,
+                held.box_in_tcp(),
+                velocity_scaling=goal.velocity_scaling,
+            )
+        )
+        report.plan, report.release_index = plan, plan.chosen_index
+        self.ports.publish_plan(plan)
+        if goal.dry_run:
+            self.ports.log(f"dry run: planned release {plan.chosen_index}, moved nothing")
+            return
+        self.run_place_segments(plan, place, held, report, feedback=feedback, canceled=canceled)
+
+    def pick_and_place(
+        self,
+        pick: PickRequest,
+        place_instruction: str,
+        report: TaskReport,
+        feedback: Feedback,
+        canceled: Callable[[], bool],
+    ) -> None:
+        """Pick the named object and place it; both halves planned before anything moves."""
+        state = self.fresh_state(wait=True)
+        feedback("selecting", 0.03)
+        choice = pick.choice or self.ports.grasps.choose(pick.instruction, canceled)
+        report.target = choice.target
+        if choice.target is None:
+            raise TaskError(
+                TaskErrorCode.SELECTION_FAILED,
+                "the grasp selection named no object, so its size is unknown for the place",
+            )
+        observation = self.fresh_observation()
+        feedback("planning", 0.08)
+        planner = self.ports.planner
+        checker = collision_world(observation, planner.config, planner.gripper, state.arm_rad)
+        pick_plan = self._planned(
+            lambda: planner.plan_pick(
+                state.arm_rad,
+                choice.poses,
+                checker,
+                velocity_scaling=pick.velocity_scaling,
+                retreat=False,
+            )
+        )
+        report.chosen_index = pick_plan.chosen_index
+        grasp = choice.poses[pick_plan.chosen_index]
+        held = HeldRecord(choice.target, grasp)
+        feedback("selecting_place", 0.1)
+        place = self.ports.places.choose_place(place_instruction, held.held_object(), canceled)
+        report.reference = place.reference
+        lifted = pick_plan.segment("lift").positions_rad[-1]
+        place_plan = self._planned(
+            lambda: planner.plan_place(
+                lifted,
+                place.releases,
+                checker,
+                held.box_in_tcp(),
+                velocity_scaling=pick.velocity_scaling,
+                home_rad=state.arm_rad,
+                ignore_at_start_m=grasp[:3, 3],
+            )
+        )
+        report.release_index = place_plan.chosen_index
+        plan = pick_plan.then(place_plan)
+        report.plan = plan
+        self.ports.publish_plan(plan)
+        if pick.dry_run:
+            self.ports.log(
+                f"dry run: planned grasp {pick_plan.chosen_index} and release "
+                f"{place_plan.chosen_index}, moved nothing"
+            )
+            return
+        self.run_pick_segments(
+            pick_plan, choice.target, observation, report, feedback=feedback, canceled=canceled
+        )
+        self.held = held
+        self.run_place_segments(
+            place_plan, place, held, report, feedback=feedback, canceled=canceled
+        )
+
+    def run_place_segments(
+        self,
+        plan: TaskPlan,
+        place: PlaceChoice,
+        held: HeldRecord,
+        report: TaskReport,
+        *,
+        feedback: Feedback,
+        canceled: Callable[[], bool],
+    ) -> None:
+        """transit, descend, open, ascend, retreat; then a fresh scene must show the object in
+        the region (PLACE_FAILED otherwise)."""
+        feedback("moving_to_place", 0.55)
+        self.run_segment(plan.segment("transit"), canceled)
+        feedback("descending", 0.7)
+        self.run_segment(plan.segment("descend"), canceled)
+        feedback("releasing", 0.75)
+        self.move_gripper(self.config.gripper_open_rad)
+        report.released, report.object_held, self.held = True, False, None
+        feedback("ascending", 0.8)
+        self.run_segment(plan.segment("ascend"), canceled)
+        feedback("retreating", 0.85)
+        self.run_segment(plan.segment("retreat"), canceled)
+        feedback("verifying_place", 0.95)
+        after = self.ports.scenes.fresh(newer_than_s=self.ports.scenes.now_s())
+        if after is None:
+            raise TaskError(
+                TaskErrorCode.STALE_STATE,
+                f"no scene after the release within {self.config.input_wait_s} s: where the "
+                "object rests could not be verified",
+            )
+        check = check_placement(
+            after,
+            place.region,
+            held,
+            self.ports.planner.config.table_height_m,
+            self.segmentation,
+        )
+        if not check.in_region or check.placed is None:
+            raise TaskError(TaskErrorCode.PLACE_FAILED, f"released, but {check.message}")
+        report.placement_verified = True
+        report.placed_at_m = check.placed.centroid_m.copy()
+        self.ports.log(f"place verified: {check.message}")
 
     def run_pick_segments(
         self,
@@ -286,3 +478,9 @@ class TaskRunner:
             return plan()
         except PlanningError as error:
             raise TaskError(_PLAN_CODES[error.failure], error.message) from None
+
+
+def base_from_tcp_at(arm_rad: FloatArray, planner: MotionPlanner) -> FloatArray:
+    """Where the TCP is at these joints (UR5e forward kinematics and the gripper's TCP offset)."""
+    pose: FloatArray = forward_kinematics(arm_rad) @ planner.gripper.tool0_from_tcp()
+    return pose
