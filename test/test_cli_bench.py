@@ -90,6 +90,34 @@ def test_bench_sim_runs_an_episode_and_saves_json_plot_and_images(tmp_path, ros_
     report = json.loads(out.read_text())
     assert len(report["episodes"]) == 1 and len(report["episodes"][0]["attempts"]) == 1
     assert report["first_attempt_success_rate"] in (0.0, 1.0)
+    assert report["success_rate"] == report["first_attempt_success_rate"]  # the key's meaning
     assert "real_time_factor" in report
     assert (tmp_path / "bench_sim_single.png").is_file()
     assert list(tmp_path.glob("bench_sim_single_*.png"))
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+def test_bench_sim_language_runs_both_modes_on_the_same_episode(tmp_path, ros_domain_id):
+    out = tmp_path / "language.json"
+    command = [
+        str(install_prefix() / "bin" / "a2-grasping"),
+        *("bench", "sim", "--task", "grasp", "--language", "--json", str(out)),
+        *("--episodes", "1", "--steps", "1", "--seed", "5001"),
+        *("--domain-id", str(ros_domain_id)),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert report["task"] == "grasp" and report["language"] and report["scene"] == "language"
+    assert set(report["modes"]) == {"attributes", "geometric"}
+    (episode,) = report["episodes"]
+    assert episode["seed"] == 5001 and episode["instruction"] and episode["targets"]
+    for mode, summary in report["modes"].items():
+        record = episode["by_mode"][mode]
+        assert len(record["steps"]) == 1
+        assert summary["success_rate"] == summary["first_attempt_success_rate"]
+        assert summary["success_rate"] == float(record["first_attempt"])
+        assert episode["template"] in summary["per_template"]
+    assert report["success_rate"] == report["modes"]["attributes"]["success_rate"]
+    assert (tmp_path / "bench_sim_language_language.png").is_file()

@@ -826,6 +826,7 @@ def _save_annotated(
         f"targets: {', '.join(episode.targets)}",
         f"outcome: {outcome}" + (f", lifted {', '.join(lifted)}" if lifted else ""),
     ]
+    draw.rectangle((0, 0, image.width, 8 + 14 * len(text)), fill=(255, 255, 255))
     for i, line in enumerate(text):
-        draw.text((6, 6 + 14 * i), line, fill=(0, 0, 0))
+        draw.text((6, 4 + 14 * i), line, fill=(0, 0, 0))
     image.save(path)

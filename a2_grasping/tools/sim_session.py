@@ -242,6 +242,27 @@ class SimSession:
         finally:
             self._arm_path = None
 
+    def node_parameters(self, node_name: str, names: Sequence[str]) -> dict[str, Any]:
+        """Current values of a pipeline node's parameters (None for an unset one)."""
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+
+        client = self.node.create_client(GetParameters, f"/{node_name}/get_parameters")
+        try:
+            deadline = time.monotonic() + CALL_TIMEOUT_S
+            while not client.service_is_ready():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"/{node_name}/get_parameters did not appear")
+                self._executor.spin_once(timeout_sec=0.05)
+            request = GetParameters.Request(names=list(names))
+            response = self._wait(client.call_async(request), CALL_TIMEOUT_S, "get_parameters")
+            return {
+                name: parameter_value_to_python(value)
+                for name, value in zip(names, response.values, strict=True)
+            }
+        finally:
+            self.node.destroy_client(client)
+
     # ---- the task ----
 
     def pick(
