@@ -34,6 +34,19 @@ MAX_DISTANCE_M = 0.15  # spec §2.7 MAX_DIS
 SECTOR_HALF_ANGLE_RAD = math.radians(45.0)
 # Free space kept between the placed object's footprint and any other object's.
 PLACE_GAP_M = 0.015
+# A spot counts as seen free when the support was observed under this share of its footprint:
+# points within SUPPORT_BAND_M of the support height, within SEEN_RADIUS_M of each probe.
+MIN_SEEN_SHARE = 0.8
+SUPPORT_BAND_M = 0.006
+SEEN_RADIUS_M = 0.006
+_DISC_SAMPLES = np.array(
+    [(0.0, 0.0)]
+    + [
+        (r * math.cos(a), r * math.sin(a))
+        for r in (0.45, 0.9)
+        for a in np.arange(0.0, 2.0 * math.pi, math.pi / 4)
+    ]
+)
 # Candidate spots: angles every 15 degrees, radii in 2 cm steps from the region's inner edge.
 _ANGLE_STEP_RAD = math.radians(15.0)
 _RADIUS_STEP_M = 0.02
@@ -224,15 +237,38 @@ def place_region(
     )
 
 
+def seen_support_share(
+    spots_xy: FloatArray, support_points_m: FloatArray, support_z_m: float, radius_m: float
+) -> FloatArray:
+    """Per spot, the share of its footprint (a disc of `radius_m`) where the cameras saw the
+    support surface: a spot in the shadow of another object was never seen free, and the
+    planner's collision world (which fills unseen space) would refuse it anyway."""
+    from scipy.spatial import cKDTree
+
+    on_support = support_points_m[np.abs(support_points_m[:, 2] - support_z_m) <= SUPPORT_BAND_M]
+    if len(on_support) == 0 or len(spots_xy) == 0:
+        return np.zeros(len(spots_xy))
+    offsets = _DISC_SAMPLES * radius_m  # (S, 2)
+    probes = (spots_xy[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    distance, _ = cKDTree(on_support[:, :2]).query(probes, k=1, distance_upper_bound=SEEN_RADIUS_M)
+    seen = np.isfinite(distance).reshape(len(spots_xy), len(offsets))
+    share: FloatArray = seen.mean(axis=1)
+    return share
+
+
 def place_spots(
     region: PlaceRegion,
     reference: SceneObject,
     objects: tuple[SceneObject, ...],
     held: HeldObject,
+    *,
     workspace_box_m: FloatArray,
+    support_points_m: FloatArray,
 ) -> FloatArray:
     """(N, 2) free spots for the held object's centre, best first: IN from the receptacle's
-    centre outwards; OUT from the reference outwards, then by clearance to other objects."""
+    centre outwards; OUT from the reference outwards, then by clearance to other objects. A spot
+    is free when no object's footprint comes within PLACE_GAP_M of the held one's and the
+    cameras saw at least MIN_SEEN_SHARE of the support under it."""
     if region.radius_min_m == 0.0:  # IN
         rings = [0.0, region.radius_max_m / 3.0]
     else:
@@ -262,6 +298,10 @@ def place_spots(
         free = distance - (held.footprint_radius_m + obj.footprint_radius_m + PLACE_GAP_M)
         clearance = np.minimum(clearance, free)
     keep &= clearance >= 0.0
+    seen = seen_support_share(
+        xy, np.asarray(support_points_m, dtype=np.float64), region.support_z_m, margin
+    )
+    keep &= seen >= MIN_SEEN_SHARE
     xy, clearance = xy[keep], clearance[keep]
     distance = np.linalg.norm(xy - region.center_xy_m, axis=1)
     order = np.lexsort((-np.minimum(clearance, 0.05), np.round(distance, 3)))

@@ -111,14 +111,21 @@ class PlaceSelector:
         region = place_region(
             parsed.relation, reference, request.held, self._selection.table_height_m
         )
-        spots = place_spots(region, reference, objects, request.held, scene.workspace_box_m)
+        spots = place_spots(
+            region,
+            reference,
+            objects,
+            request.held,
+            workspace_box_m=scene.workspace_box_m,
+            support_points_m=scene.points_xyz[inside].astype(np.float64),
+        )
         spots = spots[: self._config.max_place_spots]
         if len(spots) == 0:
             raise GraspSelectionError(
                 SelectErrorCode.NO_CANDIDATES,
                 f"no free spot {' '.join(parsed.relation.words)} the {reference.description} "
-                f"fits the held object ({_size_text(request.held)}); others: "
-                f"{_others(objects, reference)}",
+                f"fits the held object ({_size_text(request.held)}) where the cameras see the "
+                f"support; others: {_others(objects, reference)}",
             )
         releases = release_poses(spots, region, request.held, self._config.release_clearance_m)
         if self._reachability is not None:

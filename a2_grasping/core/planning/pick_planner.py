@@ -178,6 +178,7 @@ class EmbeddedPlanner:
         cfg = self.config
         above = release.copy()
         above[2, 3] += cfg.place_approach_m
+        support_m, support_radius_m = _support_under(release, held_box, self.gripper)
         holding = checker.holding(*held_box) if held_box is not None else nullcontext()
         with holding:
             checker.ignore_near(None, 0.0)
@@ -187,7 +188,10 @@ class EmbeddedPlanner:
             for solution in solutions[order]:
                 if not self._state_ok(solution, checker):
                     continue
+                # The support under the object is what it is set down on, not an obstacle.
+                checker.ignore_near(support_m, support_radius_m)
                 descend = self._cartesian(solution, above, release, checker)
+                checker.ignore_near(None, 0.0)
                 if descend is not None:
                     break
             if descend is None:
@@ -195,8 +199,9 @@ class EmbeddedPlanner:
             transit = self._transit(start, descend[0], checker, ignore_object_at=ignore_at_start_m)
             if transit is None:
                 return PlanFailure.PLANNING_FAILED
-        checker.ignore_near(None, 0.0)
+        checker.ignore_near(support_m, support_radius_m)  # the fingers leave as they came
         ascend = self._cartesian(descend[-1], release, above, checker)
+        checker.ignore_near(None, 0.0)
         if ascend is None:
             return PlanFailure.NO_REACHABLE_CANDIDATE
         retreat = self._transit(ascend[-1], home, checker)
@@ -324,6 +329,33 @@ class EmbeddedPlanner:
             self._state_ok(state, checker)
             for state in _densify(np.stack([start, goal]), self.config.collision_check_step_rad)
         )
+
+
+def _support_under(
+    release: FloatArray, held_box: HeldBox | None, gripper: GripperGeometry
+) -> tuple[FloatArray, float]:
+    """(centre, radius) of the sphere of cloud points a release may come close to: the support
+    surface under the object's underside (or under the fingertips without a held box), reaching
+    as far sideways as the object's footprint. Place spots keep other objects further away."""
+    if held_box is None:
+        lower = np.array([-0.5 * gripper.finger_pad_width_m, -0.5 * gripper.max_width_m, 0.0])
+        upper = np.array([0.5 * gripper.finger_pad_width_m, 0.5 * gripper.max_width_m, 0.0])
+        upper[2] = gripper.fingertip_z_m
+    else:
+        lower, upper = held_box
+    corners = np.array(
+        [
+            [x, y, z]
+            for x in (lower[0], upper[0])
+            for y in (lower[1], upper[1])
+            for z in (lower[2], upper[2])
+        ]
+    )
+    in_base = corners @ release[:3, :3].T + release[:3, 3]
+    bottom = in_base[:, 2].min()
+    centre = np.array([*in_base[:, :2].mean(axis=0), bottom])
+    radius = float(np.max(np.linalg.norm(in_base[:, :2] - centre[:2], axis=1)))
+    return centre, radius + 0.005
 
 
 def _densify(waypoints: FloatArray, max_step_rad: float) -> FloatArray:
