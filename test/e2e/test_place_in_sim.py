@@ -25,12 +25,17 @@ UPRIGHT_M = 0.01  # the centre back at its resting height within this: standing,
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Iterator[SimSession]:
+def cell(tmp_path_factory) -> Iterator[tuple[SimSession, int]]:
     from domain_coordinator import domain_id
 
     log_dir: Path = tmp_path_factory.mktemp("place_logs")
     with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running
+        yield running, reserved
+
+
+@pytest.fixture
+def session(cell) -> SimSession:
+    return cell[0]
 
 
 def _by_name(session: SimSession) -> dict[str, object]:
@@ -111,3 +116,28 @@ def test_cancel_during_place_stops_the_arm(session):
     first = session.arm_positions()
     time.sleep(0.5)
     np.testing.assert_allclose(session.arm_positions(), first, atol=2e-3)  # stopped, not moving
+
+
+def test_the_sorting_tree_puts_every_red_object_on_the_plate(cell):
+    """The example tree (bt_example.create_sorting_tree) over the client library: seed 3003 has
+    one red object (a cylinder) beside a yellow plate; the loop places it and then ends SUCCESS
+    because no red object is left off the plate."""
+    import py_trees
+    from py_trees.common import Status
+
+    from a2_grasping.ros.grasp_client import GraspClient
+    from a2_grasping.tools.bt_example import create_sorting_tree, tick_until_done
+
+    session, domain = cell
+    py_trees.blackboard.Blackboard.clear()
+    session.reset(3003, "place")
+    with GraspClient(domain_id=domain) as client:
+        client.wait_for_servers(timeout_s=15.0)
+        session.wait_for_fresh_scene()
+        tree = create_sorting_tree(client, "red", "plate", max_objects=3)
+        run = tick_until_done(tree, period_s=0.1, timeout_s=400.0)
+    py_trees.blackboard.Blackboard.clear()
+    assert run.status == Status.SUCCESS
+    objects = _by_name(session)
+    cylinder, plate = objects["red cylinder"], objects["yellow plate"]
+    assert math.dist(_xy(cylinder), _xy(plate)) <= 0.25 * plate.size_m[0]
