@@ -31,6 +31,7 @@ NUMERIC_TESTS = (
     "test_a2_mode.py",
     "graspnet",
 )
+PRINT_CAPABILITY = "import torch; print(torch.backends.cpu.get_cpu_capability())"
 VARIANTS = {
     "aten_default": {"ATEN_CPU_CAPABILITY": "default"},
     "aten_avx2_mkl_compatible": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"},
@@ -57,7 +58,7 @@ def test_numeric_tests_pass_on_another_kernel_path(variant, tmp_path):
         *(str(TEST_DIR / name) for name in NUMERIC_TESTS),
     ]
     capability = subprocess.run(
-        [sys.executable, "-P", "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        [sys.executable, "-P", "-c", PRINT_CAPABILITY],
         env=env,
         capture_output=True,
         text=True,
