@@ -105,6 +105,8 @@ class InferenceConfig:
         for name in ("scene_topic", "service_name", "markers_topic"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")
+        # YAML and callers may give a list: keep the frozen config hashable and comparable.
+        object.__setattr__(self, "clip_tiles", tuple(self.clip_tiles))
         check_choice("device", self.device, DEVICES)
         check_choice("precision", self.precision, PRECISIONS)
         if len(self.clip_tiles) != 2 or not all(
