@@ -27,6 +27,7 @@ from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
+from a2_grasping.core.policy.hardware import InferenceHardware, resolve_hardware
 from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
@@ -69,6 +70,7 @@ class InferenceNode(LifecycleNode):
         self._last_scene_age_s = float("nan")
         self._gripper = GripperGeometry()
         self._recorder: RequestRecorder | None = None
+        self._hardware: InferenceHardware | None = None  # resolved device + precision
 
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
@@ -112,10 +114,26 @@ class InferenceNode(LifecycleNode):
     # ---- lifecycle ----
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # ---- device and precision: decided once, before any model loads. Without models
+        # (geometric mode, no GraspNet) there is nothing to place, unless cuda was asked for:
+        # a device that does not exist is a configuration error in every mode. ----
+        models = self._config.a2_mode_configured or bool(self._config.graspnet_weights_path)
+        self._hardware = None
+        if models or self._config.device == "cuda":
+            try:
+                self._hardware = resolve_hardware(self._config.device, self._config.precision)
+            except ValueError as error:  # DeviceUnavailableError: cuda requested, none present
+                self.get_logger().error(f"configure failed: {error}")
+                return TransitionCallbackReturn.FAILURE
+            self.get_logger().info(
+                f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
+            )
+        device = str(self._hardware.device) if self._hardware is not None else "cpu"
         scorer: GraspScorer | None = None
         if self._config.a2_mode_configured:
             try:
-                scorer = self._load_a2_scorer()
+                assert self._hardware is not None  # resolved above whenever models are set
+                scorer = self._load_a2_scorer(self._hardware)
             except (OSError, ValueError) as error:
                 self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
                 return TransitionCallbackReturn.FAILURE
@@ -129,7 +147,7 @@ class InferenceNode(LifecycleNode):
             )
             self.get_logger().info(f"recording every request to {path}")
         try:
-            generator = make_candidate_generator(self._config)
+            generator = make_candidate_generator(self._config, device)
         except (OSError, ValueError) as error:
             self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -196,18 +214,13 @@ class InferenceNode(LifecycleNode):
                 f"dropped, {recorder.failed} failed {recorder.last_error}"
             )
 
-    def _load_a2_scorer(self) -> GraspScorer:
-        from a2_grasping.core.policy.a2_scorer import A2Scorer
-        from a2_grasping.core.policy.checkpoints import load_fusion_model
-        from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-        from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
-        from a2_grasping.core.policy.fusion_config import FusionConfig
+    def _load_a2_scorer(self, hardware: InferenceHardware) -> GraspScorer:
+        from a2_grasping.core.policy.a2_scorer import load_a2_scorer
 
-        clip = ClipFeatureExtractor.from_pretrained(
-            ClipFeatureConfig(model_name_or_path=self._config.clip_model)
+        rows, cols = self._config.clip_tiles
+        return load_a2_scorer(
+            self._config.fusion_weights_path, self._config.clip_model, hardware, (rows, cols)
         )
-        fusion = load_fusion_model(self._config.fusion_weights_path, FusionConfig())
-        return A2Scorer(clip, fusion)
 
     # ---- callbacks ----
 
@@ -403,6 +416,7 @@ class InferenceNode(LifecycleNode):
             if self._config.ground_instructions
             else "antipodal sampler (no weights)"
         )
+        hardware = self._hardware
         level = diagnostics.OK if self._active else diagnostics.WARN
         status = diagnostics.status(
             "inference_node: grasp selection",
@@ -412,7 +426,10 @@ class InferenceNode(LifecycleNode):
             {
                 "mode": mode,
                 "model": model,
-                "device": "cpu" if mode == "a2" else "none",
+                # Where the models run (CLIP, fusion, GraspNet); "none" without models.
+                "device": str(hardware.device) if hardware is not None else "none",
+                "precision": hardware.precision if hardware is not None else "none",
+                "hardware": hardware.reason if hardware is not None else "no models loaded",
                 "last_scene_age_s": self._last_scene_age_s,
                 "latency_ms_p50": self._latency_ms.percentile(50),
                 "latency_ms_p95": self._latency_ms.percentile(95),
