@@ -756,19 +756,23 @@ class GraspClient:
         self._add(call)
         return call
 
-    def servers_ready(self) -> bool:
-        """Whether every server is discovered (a graph query; does not wait)."""
+    def servers_ready(self, *, with_place: bool = False) -> bool:
+        """Whether /select_grasp and /pick (and with_place: /place and /pick_and_place) are
+        discovered (a graph query; does not wait)."""
         return (
             self._select_client.service_is_ready()
             and self._pick_client.server_is_ready()
-            and all(client.server_is_ready() for client in self._task_clients.values())
+            and (
+                not with_place
+                or all(client.server_is_ready() for client in self._task_clients.values())
+            )
         )
 
-    def wait_for_servers(self, timeout_s: float) -> None:
+    def wait_for_servers(self, timeout_s: float, *, with_place: bool = False) -> None:
         """Block until both servers are discovered, plus a short settle (module doc); raises
         TimeoutError naming the missing one. For scripts and tests, never from a tick."""
         deadline_s = time.monotonic() + timeout_s
-        while not self.servers_ready():
+        while not self.servers_ready(with_place=with_place):
             if time.monotonic() > deadline_s:
                 missing = [
                     name
@@ -778,6 +782,7 @@ class GraspClient:
                         *(
                             (self._task_actions[kind], client.server_is_ready())
                             for kind, client in self._task_clients.items()
+                            if with_place
                         ),
                     )
                     if not ready

@@ -132,7 +132,7 @@ def test_the_sorting_tree_puts_every_red_object_on_the_plate(cell):
     py_trees.blackboard.Blackboard.clear()
     session.reset(3003, "place")
     with GraspClient(domain_id=domain) as client:
-        client.wait_for_servers(timeout_s=15.0)
+        client.wait_for_servers(timeout_s=15.0, with_place=True)
         session.wait_for_fresh_scene()
         tree = create_sorting_tree(client, "red", "plate", max_objects=3)
         run = tick_until_done(tree, period_s=0.1, timeout_s=400.0)
