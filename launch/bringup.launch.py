@@ -1,7 +1,7 @@
 """Bring up a2_grasping on a ROS 2 Jazzy install: `ros2 launch a2_grasping bringup.launch.py`.
 
-Starts perception_node, inference_node (a lifecycle node, configured and activated here),
-executor_node and robot_state_publisher (urdf/a2_cell.urdf); with `use_sim:=true` (the default)
+Starts perception_node, inference_node and executor_node (lifecycle nodes, configured and
+activated here) and robot_state_publisher (urdf/a2_cell.urdf); with `use_sim:=true` (the default)
 also the simulated cell, sim_node. Which nodes start with which parameter files is defined once in
 `a2_grasping.bringup`, which the demo uses too. `ros2 launch a2_grasping bringup.launch.py
 --show-args` lists the arguments.

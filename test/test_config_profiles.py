@@ -90,3 +90,23 @@ def test_real_cell_profile_names_only_declared_parameters_and_builds_valid_confi
         assert block["extrinsics_source"] == "tf"
         assert block["color_topic"].endswith("/color/image_raw")
         CameraConfig(**tuples(block))
+
+
+def test_the_executor_waits_at_least_the_selection_budget_in_every_profile():
+    """inference_node's time_budget_s is the one selection budget; the executor's
+    select_timeout_s must cover it plus the margin, in the sim and the real profile (and in a
+    params_file a site adds, which this cannot see: the README says so)."""
+    from a2_grasping.core.executor_config import (
+        SELECT_TIMEOUT_MARGIN_S,
+        ExecutorConfig,
+        select_timeout_covers,
+    )
+    from a2_grasping.core.selection import SelectionConfig
+
+    default_budget = SelectionConfig().time_budget_s
+    default_timeout = ExecutorConfig().select_timeout_s
+    for parameters in (_parameters, _real_parameters):
+        budget = parameters("inference_node").get("time_budget_s", default_budget)
+        timeout = parameters("executor_node").get("select_timeout_s", default_timeout)
+        assert select_timeout_covers(timeout, budget), (parameters.__name__, timeout, budget)
+    assert not select_timeout_covers(default_budget + SELECT_TIMEOUT_MARGIN_S - 0.1, default_budget)

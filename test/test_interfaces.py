@@ -8,6 +8,7 @@ import pytest
 
 from a2_grasping.action import Pick
 from a2_grasping.core.errors import SelectErrorCode
+from a2_grasping.core.task.codes import TaskErrorCode
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.srv import SelectGrasp
 
@@ -34,10 +35,12 @@ def test_core_error_codes_mirror_the_service_constants():
     assert _constants(SelectGrasp.Response) == {code.name: code.value for code in SelectErrorCode}
 
 
-def test_pick_result_codes_are_distinct():
+def test_pick_result_codes_mirror_the_core_task_codes():
     codes = _constants(Pick.Result)
     assert len(codes) == 12 and sorted(codes.values()) == list(range(12))
     assert codes["NONE"] == 0
+    for name, value in codes.items():
+        assert TaskErrorCode[name] == value, name
 
 
 def test_field_types():

@@ -3,7 +3,8 @@
 Verified here: the file imports only names that exist in Jazzy's launch/launch_ros; run against
 recording stand-ins for those names (named as such below), it declares every documented argument
 and, for each argument combination, starts the expected nodes with executables, parameter files,
-URDF and RViz config that exist in the install, and drives inference_node configure -> activate.
+URDF and RViz config that exist in the install, and drives the lifecycle nodes (inference_node,
+executor_node) configure -> activate.
 Running it for real needs a ROS 2 Jazzy install (README, "Labs with ROS 2 Jazzy").
 """
 
@@ -157,23 +158,23 @@ def test_default_bringup_starts_the_simulated_cell_and_every_node(launch_module)
     assert description == (SHARE / "urdf" / "a2_cell.urdf").read_text()
 
 
-def test_inference_node_is_configured_then_activated_by_the_launch(launch_module):
+def test_lifecycle_nodes_are_configured_then_activated_by_the_launch(launch_module):
     _, actions = _run(launch_module)
-    (lifecycle,) = [a for a in actions if type(a).__name__ == "LifecycleNode"]
-    assert lifecycle.kwargs["name"] == "inference_node"
-    assert lifecycle.kwargs["parameters"][-1]["autostart"] is False
+    lifecycle = [a for a in actions if type(a).__name__ == "LifecycleNode"]
+    assert [node.kwargs["name"] for node in lifecycle] == ["inference_node", "executor_node"]
     emits = [a for a in actions if type(a).__name__ == "EmitEvent"]
-    assert [e.kwargs["event"].kwargs["transition_id"] for e in emits] == [
-        Transition.TRANSITION_CONFIGURE
-    ]
-    (handler,) = [a for a in actions if type(a).__name__ == "RegisterEventHandler"]
-    on_inactive = handler.args[0]
-    assert on_inactive.kwargs["target_lifecycle_node"] is lifecycle
-    assert on_inactive.kwargs["goal_state"] == "inactive"
-    (activate,) = on_inactive.kwargs["entities"]
-    assert activate.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_ACTIVATE
-    # the handler is registered before the node starts, so no transition is missed
-    assert actions.index(handler) < actions.index(lifecycle) < actions.index(emits[0])
+    handlers = [a for a in actions if type(a).__name__ == "RegisterEventHandler"]
+    assert len(emits) == len(handlers) == len(lifecycle)
+    for node, handler, configure in zip(lifecycle, handlers, emits, strict=True):
+        assert node.kwargs["parameters"][-1]["autostart"] is False
+        assert configure.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_CONFIGURE
+        on_inactive = handler.args[0]
+        assert on_inactive.kwargs["target_lifecycle_node"] is node
+        assert on_inactive.kwargs["goal_state"] == "inactive"
+        (activate,) = on_inactive.kwargs["entities"]
+        assert activate.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_ACTIVATE
+        # the handler is registered before the node starts, so no transition is missed
+        assert actions.index(handler) < actions.index(node) < actions.index(configure)
 
 
 def test_real_cell_arguments(launch_module, tmp_path):

@@ -29,8 +29,10 @@ from a2_grasping.ros.grasp_client import (
     GraspClient,
     Outcome,
     PendingPick,
+    PendingPlace,
     PendingSelect,
     PickResult,
+    PlaceResult,
     SelectResult,
 )
 
@@ -39,6 +41,7 @@ CANDIDATE_KEY = "grasp_candidate"
 TARGET_KEY = "grasp_target"
 SELECT_RESULT_KEY = "select_result"
 PICK_RESULT_KEY = "pick_result"
+PLACE_RESULT_KEY = "place_result"
 REPORT_KEY = "pick_report"
 
 _log = logging.getLogger(__name__)
@@ -183,6 +186,88 @@ class Pick(py_trees.behaviour.Behaviour):
         if new_status == Status.INVALID and self._pending is not None:
             self._pending.cancel()
         self._pending = None
+
+
+class PlaceTask(py_trees.behaviour.Behaviour):
+    """Runs /place (kind "place": put down what is held) or /pick_and_place (kind
+    "pick_and_place": one sentence naming both): RUNNING while the goal runs, SUCCESS only when
+    the result code is NONE and the placement was verified (a dry run: NONE), FAILURE otherwise
+    with the reason as feedback_message. The result goes to /a2/place_result."""
+
+    def __init__(
+        self,
+        name: str,
+        client: GraspClient,
+        instruction: str,
+        *,
+        kind: str = "place",
+        dry_run: bool = False,
+        velocity_scaling: float = 0.0,
+        timeout_s: float = 180.0,
+    ) -> None:
+        super().__init__(name)
+        if kind not in ("place", "pick_and_place"):
+            raise ValueError(f"kind must be 'place' or 'pick_and_place', got {kind!r}")
+        self._client = client
+        self._instruction = instruction
+        self._kind = kind
+        self._dry_run = dry_run
+        self._velocity_scaling = velocity_scaling
+        self._timeout_s = timeout_s
+        self._pending: PendingPlace | None = None
+        self.blackboard = self.attach_blackboard_client(namespace=NAMESPACE)
+        self.blackboard.register_key(PLACE_RESULT_KEY, access=Access.WRITE)
+
+    def initialise(self) -> None:
+        start = self._client.place if self._kind == "place" else self._client.pick_and_place
+        self._pending = start(
+            self._instruction,
+            dry_run=self._dry_run,
+            velocity_scaling=self._velocity_scaling,
+            timeout_s=self._timeout_s,
+        )
+        self.feedback_message = "goal sent"
+
+    def update(self) -> Status:
+        if self._pending is None:  # update() without initialise(): not through a tick
+            self.feedback_message = "not started"
+            return Status.FAILURE
+        result = self._pending.result()
+        if result is None:
+            self.feedback_message = f"stage: {self._pending.stage or 'waiting for acceptance'}"
+            return Status.RUNNING
+        self.blackboard.set(PLACE_RESULT_KEY, result)
+        if result.outcome is not Outcome.SUCCEEDED:
+            self.feedback_message = f"{self._kind} {result.outcome.value}: {result.message}"
+            return Status.FAILURE
+        if not (result.placement_verified or result.dry_run):
+            self.feedback_message = f"{self._kind} reported NONE but no placement was verified"
+            return Status.FAILURE
+        self.feedback_message = "dry run planned" if result.dry_run else "placed and verified"
+        return Status.SUCCESS
+
+    def terminate(self, new_status: Status) -> None:
+        if new_status == Status.INVALID and self._pending is not None:
+            self._pending.cancel()
+        self._pending = None
+
+
+class NothingLeft(py_trees.behaviour.Behaviour):
+    """SUCCESS when the last place task failed only because its selection found nothing that
+    fits (TARGET_NOT_FOUND): the end of a "do it for every X" loop. FAILURE otherwise."""
+
+    def __init__(self, name: str = "NothingLeft") -> None:
+        super().__init__(name)
+        self.blackboard = self.attach_blackboard_client(namespace=NAMESPACE)
+        self.blackboard.register_key(PLACE_RESULT_KEY, access=Access.READ)
+
+    def update(self) -> Status:
+        result: PlaceResult | None = _get_or_none(self.blackboard, PLACE_RESULT_KEY)
+        if result is not None and result.select_error_name == "TARGET_NOT_FOUND":
+            self.feedback_message = "nothing fitting is left"
+            return Status.SUCCESS
+        self.feedback_message = f"stopped: {result.message if result else 'no place result'}"
+        return Status.FAILURE
 
 
 class ReportPick(py_trees.behaviour.Behaviour):

@@ -8,12 +8,27 @@ from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 
 CONTROLLER_INTERFACES = ("topic", "action")
+# The executor waits for /select_grasp at least the server's time_budget_s plus this (s).
+SELECT_TIMEOUT_MARGIN_S = 5.0
+
+
+def select_timeout_covers(select_timeout_s: float, server_budget_s: float) -> bool:
+    """Whether a client waiting select_timeout_s sees every answer a server with this budget
+    may give (TIMEOUT included)."""
+    return select_timeout_s >= server_budget_s + SELECT_TIMEOUT_MARGIN_S
 
 
 @dataclass(frozen=True)
 class ExecutorConfig:
     action_name: str = config_field("/pick", "Name of the Pick action server.")
+    place_action_name: str = config_field("/place", "Name of the Place action server.")
+    pick_and_place_action_name: str = config_field(
+        "/pick_and_place", "Name of the PickAndPlace action server."
+    )
     select_service: str = config_field("/select_grasp", "SelectGrasp service to ask for grasps.")
+    select_place_service: str = config_field(
+        "/select_place", "SelectPlace service to ask for release poses."
+    )
     scene_topic: str = config_field(
         "/a2/scene", "Fused scene; its cloud is the collision environment of planning."
     )
@@ -44,6 +59,11 @@ class ExecutorConfig:
     planned_path_topic: str = config_field(
         "/a2/planned_path", "Every plan is published here as a JointTrajectory (dry runs too)."
     )
+    autostart: bool = config_field(
+        False,
+        "Configure and activate right after start-up, without a lifecycle manager (bringup "
+        "drives the lifecycle). While not active, goals are rejected; deactivating stops the arm.",
+    )
     joint_names: tuple[str, ...] = config_field(
         UR_JOINT_NAMES, "Arm joints in planning order, as the controller names them."
     )
@@ -69,7 +89,13 @@ class ExecutorConfig:
         0.5, "Cap on a goal's velocity scaling.", min_value=0.01, max_value=1.0
     )
     select_timeout_s: float = config_field(
-        20.0, "Wait for /select_grasp at most this long (s).", min_value=0.1, max_value=600.0
+        20.0,
+        "Wait for /select_grasp at most this long (s). The selection budget is decided by "
+        "inference_node's time_budget_s; this must be at least that plus "
+        "SELECT_TIMEOUT_MARGIN_S (5 s: discovery, transport, queueing), or a selection the "
+        "server would finish is abandoned.",
+        min_value=0.1,
+        max_value=660.0,
     )
     execution_margin_s: float = config_field(
         5.0,

@@ -76,9 +76,17 @@ SHAPE_WORDS: dict[str, ShapeClass] = {
     ),
     **dict.fromkeys(("ball", "sphere", "orb", "balls", "spheres"), ShapeClass.SPHERE),
 }
+# Receptacles: flat objects things are placed on or in (SceneObject.is_flat).
+RECEPTACLE_WORDS: dict[str, ShapeClass | None] = {
+    **dict.fromkeys(("plate", "dish", "saucer", "plates", "dishes"), ShapeClass.CYLINDER),
+    **dict.fromkeys(("tray", "board", "platter", "trays", "boards"), ShapeClass.BOX),
+    **dict.fromkeys(("mat", "coaster", "receptacle", "container"), None),
+}
 ANY_SHAPE_WORDS = frozenset(("object", "objects", "thing", "things", "item", "items", "one"))
 PLURAL_WORDS = frozenset(
-    w for w in (*SHAPE_WORDS, *ANY_SHAPE_WORDS) if w.endswith("s") and w not in ("box",)
+    w
+    for w in (*SHAPE_WORDS, *ANY_SHAPE_WORDS, *RECEPTACLE_WORDS)
+    if w.endswith("s") and w not in ("box", "glass")
 )
 SELECTOR_WORDS: dict[str, Selector] = {
     **dict.fromkeys(
@@ -118,7 +126,8 @@ FILLER_WORDS = frozenset(
         "i", "want", "need", "like", "to", "and", "of", "on", "in", "at", "from", "with",
         "is", "that's", "which", "it", "its", "now", "there", "here", "table", "colored",
         "coloured", "shaped", "most", "one's", "piece", "sitting", "lying", "standing", "placed",
-        "located", "object's", "just", "kindly", "let's", "go", "robot", "over",
+        "located", "object's", "just", "kindly", "let's", "go", "robot", "over", "put", "place",
+        "move", "set", "bring",
     )
 )  # fmt: skip
 # Multi-word relation phrases, longest first; their words are consumed.
@@ -151,19 +160,28 @@ class ObjectPhrase:
 
     color: str | None = None  # base colour name
     shape: ShapeClass | None = None
+    flat: bool | None = None  # True: a receptacle noun; False: a solid's noun; None: any
     selectors: tuple[Selector, ...] = ()
     definite: bool = True
     words: tuple[str, ...] = ()  # the words that set the fields above
 
     @property
     def has_content(self) -> bool:
-        return self.color is not None or self.shape is not None or bool(self.selectors)
+        return (
+            self.color is not None
+            or self.shape is not None
+            or self.flat is not None
+            or bool(self.selectors)
+        )
 
     def summary(self) -> str:
         """ "red cube"-style text of what the phrase asks for."""
         parts = [str(s) for s in self.selectors]
         parts += [self.color] if self.color else []
-        parts += [_NOUNS[self.shape] if self.shape else "object"]
+        if self.flat:
+            parts += ["plate" if self.shape is ShapeClass.CYLINDER else "tray"]
+        else:
+            parts += [_NOUNS[self.shape] if self.shape else "object"]
         return " ".join(parts)
 
 
@@ -221,29 +239,32 @@ def parse_instruction(text: str) -> ParsedInstruction:
                 continue
             scratch: list[str] = []
             try:
-                reference = _phrase(tokens[end:], scratch, f"'{relation}'")
+                reference = phrase_of(tokens[end:], scratch, f"'{relation}'")
             except GraspSelectionError:
                 reference = None  # not a relation after all ("the cube near ..." with no object)
             if reference is None or not reference.has_content:
                 continue  # e.g. "the near cube": 'near' describes the target
             unknown: list[str] = []
-            target = _phrase(tokens[:start], unknown, "the object to pick")
+            target = phrase_of(tokens[:start], unknown, "the object to pick")
             introduced = end < len(tokens) and tokens[end] in DEFINITE_WORDS | INDEFINITE_WORDS
             if not target.has_content and not introduced:
                 continue  # "the near cube" again; "the one near the cube" has its article
-            reference = _phrase(tokens[end:], unknown, f"'{relation}'")
+            reference = phrase_of(tokens[end:], unknown, f"'{relation}'")
             return ParsedInstruction(text, target, relation, reference, tuple(unknown))
     unknown = []
-    target = _phrase(tokens, unknown, "the object to pick")
+    target = phrase_of(tokens, unknown, "the object to pick")
     return ParsedInstruction(text, target, None, None, tuple(unknown))
 
 
-def _phrase(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhrase:
+def phrase_of(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhrase:
+    """What the words of one noun phrase say about an object; words it does not know are
+    appended to `unknown`. `role` names the phrase in error messages."""
     colors: list[tuple[str, str]] = []
     shapes: list[tuple[str, ShapeClass]] = []
     selectors: list[tuple[str, Selector]] = []
     words: list[str] = []
     indefinite, generic_noun, plural = False, False, False
+    flat: bool | None = None
     last_unknown_is_head = False
     for token in tokens:
         last_unknown_is_head = False
@@ -252,6 +273,13 @@ def _phrase(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhras
         elif token in SHAPE_WORDS:
             shapes.append((token, SHAPE_WORDS[token]))
             plural = plural or token in PLURAL_WORDS
+            flat = False
+        elif token in RECEPTACLE_WORDS:
+            receptacle_shape = RECEPTACLE_WORDS[token]
+            if receptacle_shape is not None:
+                shapes.append((token, receptacle_shape))
+            plural = plural or token in PLURAL_WORDS
+            generic_noun, flat = True, True
         elif token in SELECTOR_WORDS:
             selectors.append((token, SELECTOR_WORDS[token]))
         elif token in ANY_SHAPE_WORDS or token in GENERIC_WORDS:
@@ -276,13 +304,14 @@ def _phrase(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhras
         raise GraspSelectionError(
             SelectErrorCode.TARGET_NOT_FOUND,
             f"'{noun}' ({role}) is not an object grounding knows: it recognises blocks, cubes, "
-            "boxes, cylinders, cans, balls and spheres by shape, and any object by colour, size "
-            "and position",
+            "boxes, cylinders, cans, balls, spheres, plates and trays by shape, and any object "
+            "by colour, size and position",
         )
     _refuse_contradictions(role, colors, shapes, selectors)
     return ObjectPhrase(
         color=colors[0][1] if colors else None,
         shape=shapes[0][1] if shapes else None,
+        flat=flat,
         selectors=tuple(dict.fromkeys(s for _, s in selectors)),
         definite=not (indefinite or plural),
         words=tuple(words),
@@ -357,6 +386,7 @@ def _matching(phrase: ObjectPhrase, objects: Sequence[SceneObject]) -> list[Scen
         for o in objects
         if (phrase.color is None or o.color_name == phrase.color)
         and (phrase.shape is None or o.shape is phrase.shape)
+        and (phrase.flat is None or o.is_flat == phrase.flat)
     ]
 
 

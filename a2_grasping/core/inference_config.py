@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.policy.hardware import DEVICES, PRECISIONS, check_choice
+
+# Tiles per image side: beyond this a tile of a 480x640 view is a few pixels wide.
+MAX_CLIP_TILES = 16
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,9 @@ class InferenceConfig:
         "/a2/scene", "Topic of the fused scene (a2_grasping/msg/SceneSnapshot) to select grasps on."
     )
     service_name: str = config_field("/select_grasp", "Name of the SelectGrasp service.")
+    place_service_name: str = config_field(
+        "/select_place", "Name of the SelectPlace service (release poses for the held object)."
+    )
     max_input_age_s: float = config_field(
         2.0,
         "Default maximum scene age in seconds, used when a request leaves max_input_age_s at 0.",
@@ -79,6 +86,24 @@ class InferenceConfig:
         False,
         "Configure and activate right after start-up, without a lifecycle manager.",
     )
+    # ---- where and how the models run (a2_grasping/core/policy/hardware.py) ----
+    device: str = config_field(
+        "auto",
+        "Device of CLIP, the fusion network and GraspNet: cpu, cuda, or auto (CUDA when torch "
+        "sees a device, else cpu). cuda without a CUDA device fails configure.",
+    )
+    precision: str = config_field(
+        "auto",
+        "CLIP precision: fp32, bf16, or auto (bf16 where the hardware runs it natively: a CUDA "
+        "device with bf16, a CPU with AMX-BF16 or AVX512-BF16; fp32 elsewhere). The fusion "
+        "network and GraspNet always run in fp32.",
+    )
+    clip_tiles: tuple[int, ...] = config_field(
+        (3, 4),
+        "CLIP tiles per view [rows, columns]. [3, 4] is the published recipe the fusion network "
+        "was trained on; fewer tiles are proportionally faster but coarser (measured fidelity: "
+        "README, bench model).",
+    )
 
     @property
     def a2_mode_configured(self) -> bool:
@@ -86,6 +111,18 @@ class InferenceConfig:
 
     def __post_init__(self) -> None:
         validate_ranges(self)
-        for name in ("scene_topic", "service_name", "markers_topic"):
+        for name in ("scene_topic", "service_name", "place_service_name", "markers_topic"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")
+        # YAML and callers may give a list: keep the frozen config hashable and comparable.
+        object.__setattr__(self, "clip_tiles", tuple(self.clip_tiles))
+        check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISIONS)
+        if len(self.clip_tiles) != 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_CLIP_TILES
+            for n in self.clip_tiles
+        ):
+            raise ValueError(
+                f"clip_tiles: expected [rows, columns], each 1..{MAX_CLIP_TILES}, "
+                f"got {list(self.clip_tiles)}"
+            )

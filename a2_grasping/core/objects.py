@@ -29,6 +29,12 @@ from a2_grasping.core.config_fields import config_field, validate_ranges
 FloatArray = NDArray[np.float64]
 
 
+# Receptacles (plates, trays) are flat: at most this high, and their narrow side at least
+# FLAT_ASPECT times their height. The graspable solids of the cell stand at least 2.6 cm high.
+FLAT_HEIGHT_M = 0.025
+FLAT_ASPECT = 3.0
+
+
 class ShapeClass(enum.StrEnum):
     BOX = "box"
     CYLINDER = "cylinder"
@@ -105,6 +111,11 @@ class SceneObject:
         return float(self.extents_m[2])
 
     @property
+    def footprint_radius_m(self) -> float:
+        """Radius of the circle around the centre that covers the footprint."""
+        return 0.5 * float(np.hypot(self.extents_m[0], self.extents_m[1]))
+
+    @property
     def footprint_area_m2(self) -> float:
         return float(self.extents_m[0] * self.extents_m[1])
 
@@ -114,7 +125,16 @@ class SceneObject:
         return float(np.prod(self.extents_m))
 
     @property
+    def is_flat(self) -> bool:
+        """A receptacle (plate, tray): at most FLAT_HEIGHT_M high and much wider than high."""
+        return bool(
+            self.height_m <= FLAT_HEIGHT_M and self.extents_m[1] >= FLAT_ASPECT * self.height_m
+        )
+
+    @property
     def noun(self) -> str:
+        if self.is_flat:
+            return "plate" if self.shape is ShapeClass.CYLINDER else "tray"
         return {ShapeClass.BOX: "box", ShapeClass.CYLINDER: "cylinder", ShapeClass.SPHERE: "ball"}[
             self.shape
         ]

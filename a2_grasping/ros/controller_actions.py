@@ -21,15 +21,10 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.clock import Clock
 from rclpy.node import Node
 
-from a2_grasping.core.planning.pick_planner import TimedPath
+from a2_grasping.core.planning.paths import TimedPath
+from a2_grasping.core.task.codes import CanceledError, ExecutionError
 from a2_grasping.ros import conversions
-from a2_grasping.ros.controllers import (
-    POLL_S,
-    CanceledError,
-    Deadline,
-    ExecutionError,
-    JointStateMonitor,
-)
+from a2_grasping.ros.controllers import POLL_S, Deadline, JointStateMonitor
 
 SERVER_WAIT_S = 5.0
 ACCEPT_TIMEOUT_S = 2.0

@@ -2,8 +2,8 @@
 
 Topic backend (works everywhere, tested against the simulator): JointTrajectory on the arm
 controller's topic, a Float64MultiArray position command for the gripper, progress observed in
-/joint_states. Labs with `control_msgs` can use the controllers' actions instead; that adapter is
-not written yet (the topic interface is accepted by the same UR and ros2_control controllers).
+/joint_states. Labs with `control_msgs` use the controllers' actions instead
+(controller_actions.py); both implement the core's Arm and Gripper ports.
 All waits are bounded and poll a cancel predicate, so a cancel stops the arm promptly. Motion
 deadlines run on the node's clock (simulated time under use_sim_time: a simulator slower than real
 time must not make a correct motion time out); staleness of /joint_states is judged in wall time,
@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +25,9 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from a2_grasping.core.planning.pick_planner import TimedPath
+from a2_grasping.core.planning.paths import TimedPath
+from a2_grasping.core.task.codes import CanceledError, ExecutionError
+from a2_grasping.core.task.ports import RobotState
 from a2_grasping.ros import conversions
 
 POLL_S = 0.01
@@ -63,23 +64,6 @@ class Deadline:
             self._clock is not None
             and conversions.clock_seconds(self._clock) > self._clock_deadline_s
         )
-
-
-class ExecutionError(Exception):
-    """A controller did not do what was asked in time; the message says what and where."""
-
-
-class CanceledError(Exception):
-    """The caller asked to stop; the arm has been stopped."""
-
-
-@dataclass(frozen=True)
-class RobotState:
-    arm_rad: NDArray[np.float64]  # (6,) in planning order
-    arm_velocity_rad_s: NDArray[np.float64]  # (6,)
-    gripper_rad: float
-    stamp_s: float  # of the JointState message
-    received_monotonic_s: float  # local arrival time, for staleness checks
 
 
 class JointStateMonitor:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Pose, Transform
+from geometry_msgs.msg import Pose, PoseStamped, Transform
 from numpy.typing import NDArray
 from rclpy.clock import Clock
 from scipy.spatial.transform import Rotation
@@ -22,12 +22,15 @@ from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointFie
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import GraspSelectionError
+from a2_grasping.core.place import HeldObject, PlaceRegion
+from a2_grasping.core.place_selection import RankedPlaces
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection import GraspTarget as CoreGraspTarget
 from a2_grasping.core.selection import RankedGrasps
+from a2_grasping.core.task.ports import ObjectBox
 from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.sim.objects import ObstacleSpec  # pure numpy: no MuJoCo import
-from a2_grasping.srv import SelectGrasp
+from a2_grasping.srv import SelectGrasp, SelectPlace
 
 if TYPE_CHECKING:
     from a2_grasping.sim.objects import ObjectState
@@ -496,8 +499,8 @@ def grasp_target_to_msg(target: CoreGraspTarget | None) -> GraspTarget:
     return msg
 
 
-def target_box_from_msg(msg: GraspTarget) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    """(base_from_box, extents_m) of a target, or None when it names no object.
+def object_box_from_msg(msg: GraspTarget) -> ObjectBox | None:
+    """The target's box, or None when the message names no object.
 
     Raises:
         ValueError: the pose is malformed or an extent is not a positive finite length.
@@ -507,7 +510,7 @@ def target_box_from_msg(msg: GraspTarget) -> tuple[NDArray[np.float64], NDArray[
     extents = np.array([msg.box_size_m.x, msg.box_size_m.y, msg.box_size_m.z], dtype=np.float64)
     if not np.all(np.isfinite(extents)) or np.any(extents <= 0.0):
         raise ValueError(f"target box_size_m must be positive finite lengths, got {extents}")
-    return pose_to_matrix(msg.box_pose), extents
+    return ObjectBox(pose_to_matrix(msg.box_pose), extents, msg.description, msg.color)
 
 
 def error_response(
@@ -518,4 +521,69 @@ def error_response(
     response.error_message = error.message
     response.candidates = []
     response.selected_index = -1
+    return response
+
+
+def held_object_from_request(request: SelectPlace.Request) -> HeldObject:
+    """The held object of a SelectPlace request.
+
+    Raises:
+        ValueError: naming the field (sizes and heights positive and finite, a unit quaternion).
+    """
+    size = np.array(
+        [request.held_size_m.x, request.held_size_m.y, request.held_size_m.z], dtype=np.float64
+    )
+    if not np.all(np.isfinite(size)) or np.any(size <= 0.0) or np.any(size > 0.5):
+        raise ValueError(f"held_size_m must be three lengths in (0, 0.5] m, got {size.tolist()}")
+    above = float(request.tcp_above_bottom_m)
+    if not np.isfinite(above) or not 0.0 <= above <= 0.3:
+        raise ValueError(f"tcp_above_bottom_m must be in [0, 0.3] m, got {above}")
+    pose = Pose(orientation=request.tcp_orientation)
+    rotation = pose_to_matrix(pose)[:3, :3]  # ConversionError (a ValueError) if not unit
+    return HeldObject(size, above, rotation)
+
+
+def fill_place_response(
+    ranked: RankedPlaces, frame_id: str, stamp: Time, response: SelectPlace.Response
+) -> SelectPlace.Response:
+    response.error_code = SelectPlace.Response.NONE
+    response.error_message = ""
+    response.releases = []
+    for pose in ranked.releases:
+        release = PoseStamped()
+        release.header.frame_id = frame_id
+        release.header.stamp = stamp
+        release.pose = matrix_to_pose(pose)
+        response.releases.append(release)
+    response.relation = ranked.relation.name
+    response.direction = ranked.relation.direction or ""
+    response.reference = grasp_target_to_msg(ranked.reference)
+    region = ranked.region
+    response.region_center_m.x, response.region_center_m.y = (float(v) for v in region.center_xy_m)
+    response.region_center_m.z = float(region.support_z_m)
+    response.region_radius_min_m = float(region.radius_min_m)
+    response.region_radius_max_m = float(region.radius_max_m)
+    response.region_direction_rad = float(region.direction_rad)
+    response.region_half_angle_rad = float(region.half_angle_rad)
+    return response
+
+
+def place_region_from_msg(response: SelectPlace.Response) -> PlaceRegion:
+    return PlaceRegion(
+        np.array([response.region_center_m.x, response.region_center_m.y], dtype=np.float64),
+        float(response.region_radius_min_m),
+        float(response.region_radius_max_m),
+        float(response.region_direction_rad),
+        float(response.region_half_angle_rad),
+        float(response.region_center_m.z),
+    )
+
+
+def place_error_response(
+    error: GraspSelectionError, response: SelectPlace.Response
+) -> SelectPlace.Response:
+    """Fill a refusal: code and message set, no releases."""
+    response.error_code = int(error.code)
+    response.error_message = error.message
+    response.releases = []
     return response

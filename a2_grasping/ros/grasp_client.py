@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import rclpy
+from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.client import Client
@@ -60,7 +61,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_services_default
 from rclpy.signals import SignalHandlerOptions
 
-from a2_grasping.action import Pick
+from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.msg import GraspCandidate, GraspTarget
 from a2_grasping.ros import conversions
 from a2_grasping.srv import SelectGrasp
@@ -143,7 +144,31 @@ class PickResult:
         return self.outcome is Outcome.SUCCEEDED
 
 
-ResultT = TypeVar("ResultT", SelectResult, PickResult)
+@dataclass(frozen=True)
+class PlaceResult:
+    """The result of /place or /pick_and_place (Place.Result / PickAndPlace.Result constants)."""
+
+    outcome: Outcome
+    message: str
+    error_code: int | None = None  # None: no result was received
+    error_name: str = ""
+    select_error_name: str = ""  # the refusing service's code name when SELECTION_FAILED
+    released: bool = False
+    placement_verified: bool = False
+    placed_at_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    reference: GraspTarget | None = None  # the object the place was relative to
+    target: GraspTarget | None = None  # pick-and-place: the object picked
+    target_verified: bool = False  # pick-and-place: the lift was verified
+    stages: tuple[str, ...] = ()
+    dry_run: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+
+ResultT = TypeVar("ResultT", SelectResult, PickResult, PlaceResult)
 
 
 class _PendingCall(abc.ABC, Generic[ResultT]):
@@ -478,6 +503,53 @@ class PendingPick(_PendingCall[PickResult]):
         )
 
 
+class PendingPlace(PendingPick):
+    """A /place or /pick_and_place goal in flight; the same handle as a pick, a PlaceResult."""
+
+    def _failure(self, outcome: Outcome, message: str) -> PlaceResult:  # type: ignore[override]
+        return PlaceResult(
+            outcome,
+            message,
+            stages=self.stages,
+            dry_run=bool(self._goal.dry_run),
+            elapsed_s=self.elapsed_s,
+        )
+
+    def _from_result(self) -> PlaceResult:  # type: ignore[override]
+        error = self._result_future.exception()
+        if error is not None:
+            return self._failure(Outcome.FAILED, f"getting the result raised {error!r}")
+        result = self._result_future.result().result
+        code = int(result.error_code)
+        name = conversions.code_name(type(result), code)
+        select_name = ""
+        if result.select_error_code:
+            select_name = conversions.code_name(SelectGrasp.Response, int(result.select_error_code))
+        if code == 0:
+            outcome, message = Outcome.SUCCEEDED, ""
+        elif name == "CANCELED":
+            outcome, message = Outcome.CANCELED, f"CANCELED: {result.error_message}"
+        else:
+            outcome, message = Outcome.FAILED, f"{name}: {result.error_message}"
+        target = getattr(result, "target", None)
+        return PlaceResult(
+            outcome,
+            message,
+            error_code=code,
+            error_name=name,
+            select_error_name=select_name,
+            released=bool(result.released),
+            placement_verified=bool(result.placement_verified),
+            placed_at_m=(result.placed_at_m.x, result.placed_at_m.y, result.placed_at_m.z),
+            reference=result.reference if result.reference.description else None,
+            target=target if target is not None and target.description else None,
+            target_verified=bool(getattr(result, "target_verified", False)),
+            stages=self.stages,
+            dry_run=bool(self._goal.dry_run),
+            elapsed_s=self.elapsed_s,
+        )
+
+
 class GraspClient:
     """Non-blocking /select_grasp and /pick for one node (see the module doc for the threading).
 
@@ -493,6 +565,8 @@ class GraspClient:
         domain_id: int | None = None,
         select_service: str = "/select_grasp",
         pick_action: str = "/pick",
+        place_action: str = "/place",
+        pick_and_place_action: str = "/pick_and_place",
         server_timeout_s: float = 5.0,
         spin_in_background: bool = True,
     ) -> None:
@@ -525,6 +599,20 @@ class GraspClient:
             cancel_service_qos_profile=_SERVICE_QOS,
             feedback_sub_qos_profile=_FEEDBACK_QOS,
         )
+        self._task_actions = {"place": place_action, "pick_and_place": pick_and_place_action}
+        self._task_clients = {
+            kind: ActionClient(
+                node,
+                action_type,
+                self._task_actions[kind],
+                callback_group=group,
+                goal_service_qos_profile=_SERVICE_QOS,
+                result_service_qos_profile=_SERVICE_QOS,
+                cancel_service_qos_profile=_SERVICE_QOS,
+                feedback_sub_qos_profile=_FEEDBACK_QOS,
+            )
+            for kind, action_type in (("place", Place), ("pick_and_place", PickAndPlace))
+        }
         self._wake_guard = node.create_guard_condition(self._process, callback_group=group)
         # Steady clock: deadlines must run on under sim time too (and while /clock is paused).
         self._timer = node.create_timer(
@@ -611,21 +699,91 @@ class GraspClient:
         self._add(call)
         return call
 
-    def servers_ready(self) -> bool:
-        """Whether both servers are discovered (a graph query; does not wait)."""
-        return self._select_client.service_is_ready() and self._pick_client.server_is_ready()
+    def place(
+        self,
+        instruction: str,
+        *,
+        held_object: GraspTarget | None = None,
+        grasp_pose: PoseStamped | None = None,
+        dry_run: bool = False,
+        velocity_scaling: float = 0.0,
+        timeout_s: float = 120.0,
+    ) -> PendingPlace:
+        """Start a /place goal ("next to the blue ball", "on the plate"). `held_object` and
+        `grasp_pose` (from the pick's result) say what is held; without them the executor uses
+        what it remembers from its own last pick."""
+        if not instruction.strip():
+            raise ValueError("instruction must say where to place")
+        goal = Place.Goal(
+            instruction=instruction, dry_run=dry_run, velocity_scaling=float(velocity_scaling)
+        )
+        if held_object is not None and grasp_pose is not None:
+            goal.held_object, goal.grasp_pose = held_object, grasp_pose
+        return self._start_task("place", goal, timeout_s)
 
-    def wait_for_servers(self, timeout_s: float) -> None:
+    def pick_and_place(
+        self,
+        instruction: str = "",
+        *,
+        pick_instruction: str = "",
+        place_instruction: str = "",
+        dry_run: bool = False,
+        velocity_scaling: float = 0.0,
+        timeout_s: float = 180.0,
+    ) -> PendingPlace:
+        """Start a /pick_and_place goal: one sentence ("put the red block on the plate"), or
+        the two parts."""
+        if not instruction.strip() and not (pick_instruction.strip() and place_instruction.strip()):
+            raise ValueError("give instruction, or both pick_instruction and place_instruction")
+        goal = PickAndPlace.Goal(
+            instruction=instruction,
+            pick_instruction=pick_instruction,
+            place_instruction=place_instruction,
+            dry_run=dry_run,
+            velocity_scaling=float(velocity_scaling),
+        )
+        return self._start_task("pick_and_place", goal, timeout_s)
+
+    def _start_task(self, kind: str, goal: Any, timeout_s: float) -> PendingPlace:
+        call = PendingPlace(
+            self._task_clients[kind],
+            self._task_actions[kind],
+            goal,
+            timeout_s=timeout_s,
+            server_timeout_s=self._server_timeout_s,
+            wake=self._wake,
+        )
+        self._add(call)
+        return call
+
+    def servers_ready(self, *, with_place: bool = False) -> bool:
+        """Whether /select_grasp and /pick (and with_place: /place and /pick_and_place) are
+        discovered (a graph query; does not wait)."""
+        return (
+            self._select_client.service_is_ready()
+            and self._pick_client.server_is_ready()
+            and (
+                not with_place
+                or all(client.server_is_ready() for client in self._task_clients.values())
+            )
+        )
+
+    def wait_for_servers(self, timeout_s: float, *, with_place: bool = False) -> None:
         """Block until both servers are discovered, plus a short settle (module doc); raises
         TimeoutError naming the missing one. For scripts and tests, never from a tick."""
         deadline_s = time.monotonic() + timeout_s
-        while not self.servers_ready():
+        while not self.servers_ready(with_place=with_place):
             if time.monotonic() > deadline_s:
                 missing = [
                     name
                     for name, ready in (
                         (self._select_client.srv_name, self._select_client.service_is_ready()),
                         (self._pick_action, self._pick_client.server_is_ready()),
+                        *(
+                            (self._task_actions[kind], client.server_is_ready())
+                            for kind, client in self._task_clients.items()
+                            if with_place
+                        ),
                     )
                     if not ready
                 ]
@@ -707,6 +865,8 @@ class GraspClient:
             self._executor.remove_node(self.node)
             self._executor.shutdown(timeout_sec=1.0)
         self._pick_client.destroy()
+        for client in self._task_clients.values():
+            client.destroy()
         self.node.destroy_client(self._select_client)
         self.node.destroy_timer(self._timer)
         self.node.destroy_guard_condition(self._wake_guard)

@@ -18,7 +18,6 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from a2_grasping.core.candidates.factory import make_candidate_generator
@@ -27,6 +26,8 @@ from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.objects import SegmentationConfig
+from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
+from a2_grasping.core.policy.hardware import InferenceHardware, resolve_hardware
 from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
@@ -35,18 +36,9 @@ from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.qos import LATCHED_QOS, SCENE_QOS
 from a2_grasping.ros.request_recorder import RequestRecorder
-from a2_grasping.srv import SelectGrasp
-
-# The scene is state, not a stream: a late-starting inference node must still get the last one,
-# and it must not be dropped on a lossy link, hence reliable + transient-local with depth 1.
-SCENE_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-
+from a2_grasping.srv import SelectGrasp, SelectPlace
 
 DIAGNOSTICS_PERIOD_S = 1.0
 
@@ -64,6 +56,8 @@ class InferenceNode(LifecycleNode):
         self._config = declare_config(self, InferenceConfig)
         self._selection_config = declare_config(self, SelectionConfig)
         self._segmentation_config = declare_config(self, SegmentationConfig)
+        self._place_config = declare_config(self, PlaceConfig)
+        self._place_selector: PlaceSelector | None = None
         self._selector: GraspSelector | None = None
         self._active = False
         self._latest: _ReceivedScene | None = None
@@ -76,6 +70,7 @@ class InferenceNode(LifecycleNode):
         self._last_scene_age_s = float("nan")
         self._gripper = GripperGeometry()
         self._recorder: RequestRecorder | None = None
+        self._hardware: InferenceHardware | None = None  # resolved device + precision
 
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
@@ -94,11 +89,17 @@ class InferenceNode(LifecycleNode):
             self._on_select_grasp,
             callback_group=ReentrantCallbackGroup(),
         )
+        self.create_service(
+            SelectPlace,
+            self._config.place_service_name,
+            self._on_select_place,
+            callback_group=ReentrantCallbackGroup(),
+        )
         # RViz may start after the last answer: latch it.
         self._markers_publisher = self.create_publisher(
             MarkerArray,
             self._config.markers_topic,
-            QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+            LATCHED_QOS,
         )
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(
@@ -113,10 +114,26 @@ class InferenceNode(LifecycleNode):
     # ---- lifecycle ----
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # ---- device and precision: decided once, before any model loads. Without models
+        # (geometric mode, no GraspNet) there is nothing to place, unless cuda was asked for:
+        # a device that does not exist is a configuration error in every mode. ----
+        models = self._config.a2_mode_configured or bool(self._config.graspnet_weights_path)
+        self._hardware = None
+        if models or self._config.device == "cuda":
+            try:
+                self._hardware = resolve_hardware(self._config.device, self._config.precision)
+            except ValueError as error:  # DeviceUnavailableError: cuda requested, none present
+                self.get_logger().error(f"configure failed: {error}")
+                return TransitionCallbackReturn.FAILURE
+            self.get_logger().info(
+                f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
+            )
+        device = str(self._hardware.device) if self._hardware is not None else "cpu"
         scorer: GraspScorer | None = None
         if self._config.a2_mode_configured:
             try:
-                scorer = self._load_a2_scorer()
+                assert self._hardware is not None  # resolved above whenever models are set
+                scorer = self._load_a2_scorer(self._hardware)
             except (OSError, ValueError) as error:
                 self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
                 return TransitionCallbackReturn.FAILURE
@@ -130,11 +147,14 @@ class InferenceNode(LifecycleNode):
             )
             self.get_logger().info(f"recording every request to {path}")
         try:
-            generator = make_candidate_generator(self._config)
+            generator = make_candidate_generator(self._config, device)
         except (OSError, ValueError) as error:
             self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
             return TransitionCallbackReturn.FAILURE
         reachability = UR5eReachability() if self._config.check_reachability else None
+        self._place_selector = PlaceSelector(
+            self._selection_config, self._segmentation_config, self._place_config, reachability
+        )
         self._selector = GraspSelector(
             generator,
             self._selection_config,
@@ -170,6 +190,7 @@ class InferenceNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
         self._selector = None
+        self._place_selector = None
         with self._scene_lock:
             self._latest = None
         self._close_recorder()
@@ -193,18 +214,13 @@ class InferenceNode(LifecycleNode):
                 f"dropped, {recorder.failed} failed {recorder.last_error}"
             )
 
-    def _load_a2_scorer(self) -> GraspScorer:
-        from a2_grasping.core.policy.a2_scorer import A2Scorer
-        from a2_grasping.core.policy.checkpoints import load_fusion_model
-        from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-        from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
-        from a2_grasping.core.policy.fusion_config import FusionConfig
+    def _load_a2_scorer(self, hardware: InferenceHardware) -> GraspScorer:
+        from a2_grasping.core.policy.a2_scorer import load_a2_scorer
 
-        clip = ClipFeatureExtractor.from_pretrained(
-            ClipFeatureConfig(model_name_or_path=self._config.clip_model)
+        rows, cols = self._config.clip_tiles
+        return load_a2_scorer(
+            self._config.fusion_weights_path, self._config.clip_model, hardware, (rows, cols)
         )
-        fusion = load_fusion_model(self._config.fusion_weights_path, FusionConfig())
-        return A2Scorer(clip, fusion)
 
     # ---- callbacks ----
 
@@ -222,26 +238,30 @@ class InferenceNode(LifecycleNode):
                 scene, msg.header.stamp, msg if self._recorder is not None else None
             )
 
-    def _on_select_grasp(
-        self, request: SelectGrasp.Request, response: SelectGrasp.Response
-    ) -> SelectGrasp.Response:
-        started_s = time.perf_counter()
-        received = self.get_clock().now().to_msg()
+    def _take_turn(self) -> GraspSelectionError | None:
+        """Acquire the one selection slot (both services share it), or the BUSY refusal."""
         queue_timeout_s = self._config.queue_timeout_s
         acquired = (
             self._selection_lock.acquire(timeout=queue_timeout_s)
             if queue_timeout_s > 0
             else self._selection_lock.acquire(blocking=False)
         )
-        if not acquired:
-            waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
-            self._answers[SelectErrorCode.BUSY.name] += 1
-            return conversions.error_response(
-                GraspSelectionError(
-                    SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
-                ),
-                response,
-            )
+        if acquired:
+            return None
+        waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
+        self._answers[SelectErrorCode.BUSY.name] += 1
+        return GraspSelectionError(
+            SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
+        )
+
+    def _on_select_grasp(
+        self, request: SelectGrasp.Request, response: SelectGrasp.Response
+    ) -> SelectGrasp.Response:
+        started_s = time.perf_counter()
+        received = self.get_clock().now().to_msg()
+        busy = self._take_turn()
+        if busy is not None:
+            return conversions.error_response(busy, response)
         served: _ReceivedScene | None = None
         try:
             served = self._select(request, response)
@@ -299,20 +319,10 @@ class InferenceNode(LifecycleNode):
             default_max_candidates=self._config.max_candidates,
             default_max_input_age_s=self._config.max_input_age_s,
         )
-        with self._scene_lock:
-            latest = self._latest
-        now_s = conversions.clock_seconds(self.get_clock())
-        age_s = check_scene_age(
-            None if latest is None else latest.scene.stamp_s,
-            now_s,
-            validated.max_input_age_s,
-            max_future_s=self._config.max_future_stamp_s,
-        )
-        assert latest is not None  # check_scene_age refused a missing scene
+        latest, age_s = self._fresh_scene(validated.max_input_age_s)
         response.scene_stamp = latest.stamp
         response.scene_age_s = age_s
         response.mode = selector.mode.value
-        self._last_scene_age_s = age_s
         ranked = selector.select(latest.scene, validated)
         conversions.fill_selection_response(ranked, latest.scene.frame_id, latest.stamp, response)
         self._markers_publisher.publish(
@@ -326,6 +336,76 @@ class InferenceNode(LifecycleNode):
         )
         return latest
 
+    def _fresh_scene(self, max_age_s: float) -> tuple[_ReceivedScene, float]:
+        """The newest scene and its age, or NO_SCENE / STALE_SCENE."""
+        with self._scene_lock:
+            latest = self._latest
+        now_s = conversions.clock_seconds(self.get_clock())
+        age_s = check_scene_age(
+            None if latest is None else latest.scene.stamp_s,
+            now_s,
+            max_age_s,
+            max_future_s=self._config.max_future_stamp_s,
+        )
+        assert latest is not None  # check_scene_age refused a missing scene
+        self._last_scene_age_s = age_s
+        return latest, age_s
+
+    def _on_select_place(
+        self, request: SelectPlace.Request, response: SelectPlace.Response
+    ) -> SelectPlace.Response:
+        busy = self._take_turn()
+        if busy is not None:
+            return conversions.place_error_response(busy, response)
+        try:
+            self._select_place(request, response)
+        except GraspSelectionError as error:
+            conversions.place_error_response(error, response)
+        except Exception as error:  # a request must never take the node down
+            self.get_logger().error(f"select_place failed: {error!r}")
+            conversions.place_error_response(
+                GraspSelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
+                response,
+            )
+        finally:
+            self._selection_lock.release()
+        self._answers[f"place_{SelectErrorCode(response.error_code).name}"] += 1
+        if response.error_code != SelectErrorCode.NONE:
+            self.get_logger().warning(
+                f"select_place refused ({SelectErrorCode(response.error_code).name}): "
+                f"{response.error_message}",
+                throttle_duration_sec=1.0,
+            )
+        return response
+
+    def _select_place(self, request: SelectPlace.Request, response: SelectPlace.Response) -> None:
+        selector = self._place_selector
+        if not self._active or selector is None:
+            raise GraspSelectionError(
+                SelectErrorCode.MODEL_NOT_READY,
+                "inference_node is not active; configure and activate it (lifecycle) first",
+            )
+        validated = validate_request(
+            request.instruction,
+            [],
+            request.max_candidates,
+            request.max_input_age_s,
+            default_max_candidates=self._config.max_candidates,
+            default_max_input_age_s=self._config.max_input_age_s,
+        )
+        try:
+            held = conversions.held_object_from_request(request)
+        except ValueError as error:
+            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
+        latest, age_s = self._fresh_scene(validated.max_input_age_s)
+        response.scene_stamp = latest.stamp
+        response.scene_age_s = age_s
+        response.mode = "attributes"
+        ranked = selector.select(
+            latest.scene, PlaceRequest(validated.instruction, held, validated.max_candidates)
+        )
+        conversions.fill_place_response(ranked, latest.scene.frame_id, latest.stamp, response)
+
     def _publish_diagnostics(self) -> None:
         selector = self._selector
         mode = selector.mode.value if selector is not None else "unconfigured"
@@ -336,6 +416,7 @@ class InferenceNode(LifecycleNode):
             if self._config.ground_instructions
             else "antipodal sampler (no weights)"
         )
+        hardware = self._hardware
         level = diagnostics.OK if self._active else diagnostics.WARN
         status = diagnostics.status(
             "inference_node: grasp selection",
@@ -345,7 +426,10 @@ class InferenceNode(LifecycleNode):
             {
                 "mode": mode,
                 "model": model,
-                "device": "cpu" if mode == "a2" else "none",
+                # Where the models run (CLIP, fusion, GraspNet); "none" without models.
+                "device": str(hardware.device) if hardware is not None else "none",
+                "precision": hardware.precision if hardware is not None else "none",
+                "hardware": hardware.reason if hardware is not None else "no models loaded",
                 "last_scene_age_s": self._last_scene_age_s,
                 "latency_ms_p50": self._latency_ms.percentile(50),
                 "latency_ms_p95": self._latency_ms.percentile(95),

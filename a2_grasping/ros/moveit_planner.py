@@ -1,9 +1,11 @@
-"""Pick planning through MoveIt 2 (`planner_backend: moveit_py`), for labs with a MoveIt config.
+"""Pick and place planning through MoveIt 2 (`planner_backend: moveit_py`), for MoveIt cells.
 
-Same contract as `core.planning.PickPlanner.plan`: ranked TCP poses in, a `PickPlan` (transit,
-approach, lift, retreat) out, `PlanningError` with the same failure kinds. Transit and retreat go
-through the `ompl` pipeline (RRTConnect); approach and lift are straight lines through the Pilz
-`LIN` planner, so the MoveIt config must load both pipelines. MoveIt sees the scene through its
+Same port as the embedded planner (`core.task.ports.MotionPlanner`): ranked TCP poses in, a
+`TaskPlan` of named segments out (pick: transit, approach, lift, retreat; place: transit,
+descend, ascend, retreat), tried in order by the shared `plans.plan_first` loop with the same
+`PlanningError` kinds. Transits go through the `ompl` pipeline (RRTConnect); approach, lift,
+descend and ascend are straight lines through the Pilz `LIN` planner, so the MoveIt config must
+load both pipelines. MoveIt sees the scene through its
 own planning scene (e.g. an octomap from `/a2/points`); every returned path is checked again
 with our collision checker (table, scene cloud, safety box) before it is accepted, so the two
 backends obey the same safety rules.
@@ -15,7 +17,7 @@ not run against MoveIt here (README, "What was verified where").
 
 from __future__ import annotations
 
-import time
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -26,14 +28,9 @@ from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.held_object import holding_the_object
-from a2_grasping.core.planning.pick_planner import (
-    FloatArray,
-    PickPlan,
-    PlanFailure,
-    PlanningError,
-    TimedPath,
-    require_free_start,
-)
+from a2_grasping.core.planning.paths import TimedPath
+from a2_grasping.core.planning.pick_planner import FloatArray, HeldBox
+from a2_grasping.core.planning.plans import PlanFailure, Segment, TaskPlan, plan_first
 from a2_grasping.ros import conversions
 
 TRANSIT_PIPELINE = ("ompl", "RRTConnectkConfigDefault")
@@ -54,7 +51,7 @@ def import_moveit_py() -> tuple[Any, Any, Any]:
     return MoveItPy, PlanRequestParameters, RobotState
 
 
-class MoveItPickPlanner:
+class MoveItPlanner:
     def __init__(self, config: PlannerConfig, gripper: GripperGeometry | None = None) -> None:
         moveit_py, self._parameters_type, self._state_type = import_moveit_py()
         self.config = config
@@ -64,65 +61,100 @@ class MoveItPickPlanner:
         self._component = self._moveit.get_planning_component(config.moveit_group)
         self._model = self._moveit.get_robot_model()
 
-    def plan(
+    def plan_pick(
         self,
         start_rad: FloatArray,
         grasps_base_from_tcp: FloatArray,
         checker: CollisionChecker,
         velocity_scaling: float = 1.0,
-        deadline_s: float | None = None,
-    ) -> PickPlan:
-        started_s = time.perf_counter()
-        deadline_s = deadline_s or started_s + 4 * self.config.planning_timeout_s
+        *,
+        retreat: bool = True,
+    ) -> TaskPlan:
         start = np.asarray(start_rad, dtype=np.float64)
-        require_free_start(start, checker)
-        failures = 0
-        for index, grasp in enumerate(grasps_base_from_tcp[: self.config.max_grasps_tried]):
-            if time.perf_counter() > deadline_s:
-                break
-            segments = self._segments(start, np.asarray(grasp, np.float64), velocity_scaling)
-            if segments is None or not self._all_free(segments, grasp, checker):
-                failures += 1
-                continue
-            transit, approach, lift, retreat = segments
-            return PickPlan(
-                grasp_index=index,
-                transit=transit,
-                approach=approach,
-                lift=lift,
-                retreat=retreat,
-                timings_ms={"planning": (time.perf_counter() - started_s) * 1e3},
-            )
-        raise PlanningError(
-            PlanFailure.NO_REACHABLE_CANDIDATE if failures else PlanFailure.PLANNING_FAILED,
-            f"MoveIt found no collision-free pick for {failures} grasp(s) "
-            f"(group {self.config.moveit_group})",
+
+        def plan_one(grasp: FloatArray) -> tuple[Segment, ...] | PlanFailure:
+            back_off = np.eye(4)
+            back_off[2, 3] = -self.config.pregrasp_distance_m
+            lifted = grasp.copy()
+            lifted[2, 3] += self.config.lift_height_m
+            steps = [
+                ("transit", self._pose(grasp @ back_off), TRANSIT_PIPELINE),
+                ("approach", self._pose(grasp), STRAIGHT_PIPELINE),
+                ("lift", self._pose(lifted), STRAIGHT_PIPELINE),
+            ]
+            if retreat:
+                steps.append(("retreat", start, TRANSIT_PIPELINE))
+            segments = self._chain(start, steps, velocity_scaling)
+            if segments is None or not self._pick_free(segments, grasp, checker):
+                return PlanFailure.NO_REACHABLE_CANDIDATE
+            return segments
+
+        return plan_first(
+            start,
+            list(grasps_base_from_tcp),
+            plan_one,
+            checker,
+            max_tried=self.config.max_grasps_tried,
+            budget_s=4 * self.config.planning_timeout_s,
+            what="grasp",
         )
 
-    def _segments(
-        self, start: FloatArray, grasp: FloatArray, scaling: float
-    ) -> tuple[TimedPath, ...] | None:
-        back_off = np.eye(4)
-        back_off[2, 3] = -self.config.pregrasp_distance_m
-        lifted = grasp.copy()
-        lifted[2, 3] += self.config.lift_height_m
-        transit = self._plan_to(start, self._pose(grasp @ back_off), TRANSIT_PIPELINE, scaling)
-        if transit is None:
-            return None
-        approach = self._plan_to(
-            transit.positions_rad[-1], self._pose(grasp), STRAIGHT_PIPELINE, scaling
+    def plan_place(
+        self,
+        start_rad: FloatArray,
+        releases_base_from_tcp: FloatArray,
+        checker: CollisionChecker,
+        held_box: HeldBox | None,
+        velocity_scaling: float = 1.0,
+        *,
+        home_rad: FloatArray | None = None,
+        ignore_at_start_m: FloatArray | None = None,
+    ) -> TaskPlan:
+        start = np.asarray(start_rad, dtype=np.float64)
+        home = start if home_rad is None else np.asarray(home_rad, dtype=np.float64)
+
+        def plan_one(release: FloatArray) -> tuple[Segment, ...] | PlanFailure:
+            above = release.copy()
+            above[2, 3] += self.config.place_approach_m
+            steps = [
+                ("transit", self._pose(above), TRANSIT_PIPELINE),
+                ("descend", self._pose(release), STRAIGHT_PIPELINE),
+                ("ascend", self._pose(above), STRAIGHT_PIPELINE),
+                ("retreat", home, TRANSIT_PIPELINE),
+            ]
+            segments = self._chain(start, steps, velocity_scaling)
+            if segments is None or not self._place_free(
+                segments, checker, held_box, ignore_at_start_m
+            ):
+                return PlanFailure.NO_REACHABLE_CANDIDATE
+            return segments
+
+        return plan_first(
+            start,
+            list(releases_base_from_tcp),
+            plan_one,
+            checker,
+            max_tried=self.config.max_grasps_tried,
+            budget_s=4 * self.config.planning_timeout_s,
+            what="place pose",
         )
-        if approach is None:
-            return None
-        lift = self._plan_to(
-            approach.positions_rad[-1], self._pose(lifted), STRAIGHT_PIPELINE, scaling
-        )
-        if lift is None:
-            return None
-        retreat = self._plan_to(lift.positions_rad[-1], start, TRANSIT_PIPELINE, scaling)
-        if retreat is None:
-            return None
-        return transit, approach, lift, retreat
+
+    def _chain(
+        self,
+        start: FloatArray,
+        steps: list[tuple[str, PoseStamped | FloatArray, tuple[str, str]]],
+        scaling: float,
+    ) -> tuple[Segment, ...] | None:
+        """Each step planned from where the previous one ends; None when one fails."""
+        segments: list[Segment] = []
+        current = start
+        for name, goal, pipeline in steps:
+            path = self._plan_to(current, goal, pipeline, scaling)
+            if path is None:
+                return None
+            segments.append(Segment(name, path))
+            current = path.positions_rad[-1]
+        return tuple(segments)
 
     def _pose(self, base_from_tcp: FloatArray) -> PoseStamped:
         pose = PoseStamped()
@@ -159,26 +191,48 @@ class MoveItPickPlanner:
         message = result.trajectory.get_robot_trajectory_msg().joint_trajectory
         return _timed_path(message)
 
-    def _all_free(
-        self, segments: tuple[TimedPath, ...], grasp: FloatArray, checker: CollisionChecker
+    def _pick_free(
+        self, segments: tuple[Segment, ...], grasp: FloatArray, checker: CollisionChecker
     ) -> bool:
         """Our checker's verdict on MoveIt's paths: the object may be touched only while the
         fingers go in and out (approach and lift), and it is in the hand on the retreat, exactly
         as the embedded planner checks them."""
-        transit, approach, lift, retreat = segments
-        for path, ignore_object in (
-            (transit, False),
-            (approach, True),
-            (lift, True),
-        ):
+        by_name = {segment.name: segment.path for segment in segments}
+        for name, ignore_object in (("transit", False), ("approach", True), ("lift", True)):
             checker.ignore_near(
                 grasp[:3, 3] if ignore_object else None, self.config.object_clearance_radius_m
             )
-            if not all(checker.is_free(q) for q in path.positions_rad):
+            if not all(checker.is_free(q) for q in by_name[name].positions_rad):
                 return False
+        if "retreat" not in by_name:
+            return True
         checker.ignore_near(grasp[:3, 3], self.config.object_clearance_radius_m)
         with holding_the_object(checker, grasp, self.gripper, self.config):
-            return all(checker.is_free(q) for q in retreat.positions_rad)
+            return all(checker.is_free(q) for q in by_name["retreat"].positions_rad)
+
+    def _place_free(
+        self,
+        segments: tuple[Segment, ...],
+        checker: CollisionChecker,
+        held_box: HeldBox | None,
+        ignore_at_start_m: FloatArray | None,
+    ) -> bool:
+        """Transit and descent with the object in the hand, ascent and retreat without it."""
+        by_name = {segment.name: segment.path for segment in segments}
+        holding = checker.holding(*held_box) if held_box is not None else nullcontext()
+        with holding:
+            checker.ignore_near(ignore_at_start_m, self.config.object_clearance_radius_m)
+            if not all(checker.is_free(q) for q in by_name["transit"].positions_rad):
+                return False
+            checker.ignore_near(None, 0.0)
+            if not all(checker.is_free(q) for q in by_name["descend"].positions_rad):
+                return False
+        checker.ignore_near(None, 0.0)
+        return all(
+            checker.is_free(q)
+            for name in ("ascend", "retreat")
+            for q in by_name[name].positions_rad
+        )
 
 
 def _timed_path(message: Any) -> TimedPath:

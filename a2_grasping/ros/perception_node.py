@@ -38,8 +38,8 @@ from a2_grasping.core.sync import ApproximateSync
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.extrinsics import Extrinsics, ExtrinsicsUnavailableError, make_extrinsics
-from a2_grasping.ros.inference_node import SCENE_QOS
 from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.qos import SCENE_QOS
 
 # The cloud for RViz shows the latest scene: reliable (RViz's default), volatile, latest only.
 POINTS_QOS = QoSProfile(

@@ -441,7 +441,8 @@ def _add_object(world: mujoco.MjSpec, spec: ObjectSpec) -> None:
         pos=list(spec.position_m),
         quat=[np.cos(half_yaw), 0.0, 0.0, np.sin(half_yaw)],
     )
-    body.add_freejoint()
+    if not spec.receptacle:  # receptacles are fixed to the table
+        body.add_freejoint()
     sx, sy, sz = spec.size_m
     if spec.shape is Shape.BOX:
         geom_type, size = mujoco.mjtGeom.mjGEOM_BOX, [sx / 2, sy / 2, sz / 2]

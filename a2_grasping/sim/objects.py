@@ -64,6 +64,7 @@ class SceneKind(StrEnum):
     SINGLE = "single"
     CLUTTER = "clutter"
     LANGUAGE = "language"
+    PLACE = "place"
 
 
 class SizeMode(StrEnum):
@@ -94,6 +95,11 @@ LANGUAGE_LARGE_SHARE = 0.4
 # Close hues, drawn with twice the weight of the others into a language scene's palette.
 CLOSE_HUES = ("red", "orange", "yellow", "pink")
 LANGUAGE_PALETTE_SIZE = (2, 5)
+# Place scenes: receptacles (fixed: a placed object must not push them away) and objects.
+PLATE_DIAMETER_M = (0.13, 0.16)
+TRAY_SIZE_M = ((0.15, 0.18), (0.11, 0.13))
+RECEPTACLE_HEIGHT_M = 0.015
+PLACE_OBJECT_COUNT = (3, 6)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class ObjectSpec:
     position_m: tuple[float, float, float]
     yaw_rad: float
     mass_kg: float
+    receptacle: bool = False  # a plate or tray fixed to the table: things are placed on it
 
     @property
     def rgba(self) -> tuple[float, float, float, float]:
@@ -149,6 +156,8 @@ def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]
     kind = SceneKind(kind)
     if kind is SceneKind.LANGUAGE:
         return _language_objects(seed)
+    if kind is SceneKind.PLACE:
+        return _place_objects(seed)
     rng = np.random.default_rng(seed)
     count = 1 if kind is SceneKind.SINGLE else int(rng.integers(*CLUTTER_COUNT, endpoint=True))
     colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
@@ -270,6 +279,58 @@ def _sized_object(rng: np.random.Generator, color: str, mode: SizeMode) -> Objec
         position_m=(x, y, 0.5 * size[2]),
         yaw_rad=yaw,
         mass_kg=_DENSITY_KG_M3 * volume,
+    )
+
+
+def _place_objects(seed: int) -> tuple[ObjectSpec, ...]:
+    """A place scene: one or two receptacles (a plate, a tray) and 3-6 graspable objects, every
+    colour once, so "on the plate", "next to the blue ball" each name one object."""
+    rng = np.random.default_rng(seed)
+    colors = [str(c) for c in rng.permutation(list(COLORS))]
+    kinds = ["plate", "tray"][: int(rng.integers(1, 2, endpoint=True))]
+    rng.shuffle(kinds)
+    placed: list[ObjectSpec] = []
+    for noun in kinds:
+        color = colors.pop()
+        for _ in range(_PLACEMENT_ATTEMPTS):
+            candidate = _receptacle(rng, color, noun)
+            if all(_apart(candidate, other) for other in placed):
+                placed.append(candidate)
+                break
+    for _ in range(int(rng.integers(*PLACE_OBJECT_COUNT, endpoint=True))):
+        color = colors.pop()
+        for _ in range(_PLACEMENT_ATTEMPTS):
+            candidate = _random_object(rng, color)
+            if all(_apart(candidate, other) for other in placed):
+                placed.append(candidate)
+                break
+    return tuple(placed)
+
+
+def _receptacle(rng: np.random.Generator, color: str, noun: str) -> ObjectSpec:
+    """A flat plate (cylinder) or tray (box), RECEPTACLE_HEIGHT_M high, fixed to the table."""
+    if noun == "plate":
+        diameter = float(rng.uniform(*PLATE_DIAMETER_M))
+        shape, size = Shape.CYLINDER, (diameter, diameter, RECEPTACLE_HEIGHT_M)
+        yaw = 0.0
+    else:
+        length, width = (float(rng.uniform(*r)) for r in TRAY_SIZE_M)
+        shape, size = Shape.BOX, (length, width, RECEPTACLE_HEIGHT_M)
+        yaw = float(rng.uniform(-math.pi, math.pi))
+    return ObjectSpec(
+        name=f"{color} {noun}",
+        shape=shape,
+        noun=noun,
+        color=color,
+        size_m=size,
+        position_m=(
+            float(rng.uniform(*SPAWN_X_M)),
+            float(rng.uniform(*SPAWN_Y_M)),
+            0.5 * RECEPTACLE_HEIGHT_M,
+        ),
+        yaw_rad=yaw,
+        mass_kg=1.0,
+        receptacle=True,
     )
 
 

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     from a2_grasping.core.policy.clip_config import ClipFeatureConfig
     from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
     from a2_grasping.core.policy.fusion_model import A2FusionModel
+    from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
     from a2_grasping.core.request import SelectRequest
     from a2_grasping.core.selection import GraspSelector, SelectionConfig, workspace_object_points
     from a2_grasping.tools.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
@@ -83,6 +84,20 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results: dict[str, Any] = {"threads": args.threads, "runs": args.runs, "stages": {}}
+    # What decides the kernels and the precision `auto` picks: recorded with every figure.
+    cpu = read_cpu_info()
+    hardware = resolve_hardware("cpu", "auto", cpu)
+    results["cpu"] = {
+        "model_name": cpu.model_name,
+        "vendor": cpu.vendor,
+        "family": cpu.family,
+        "model": cpu.model,
+        "relevant_flags": cpu.relevant_flags(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_version": torch.__version__,
+    }
+    results["precision_auto"] = {"chosen": hardware.precision, "reason": hardware.reason}
+    print(f"CPU: {cpu.describe()}; precision auto -> {hardware.reason}", flush=True)
     stages: dict[str, dict[str, float]] = results["stages"]
 
     def record(name: str, fn: Callable[[], object], runs: int = args.runs) -> None:
@@ -163,6 +178,26 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
         compare = _Comparison(l14_4tiles, fusion, object_points, front[0])
         results["bf16_vs_fp32"] = compare.variant(bf16.image_feature_map(color))
         print("bf16 vs fp32:", json.dumps(results["bf16_vs_fp32"]), flush=True)
+        # The precision `auto` picks on this CPU, scored against fp32 (identical when fp32).
+        auto_stage = (
+            "clip_l14_336_1view_4tiles_bf16"
+            if hardware.precision == "bf16"
+            else "clip_l14_336_1view_4tiles"
+        )
+        results["auto_precision"] = {
+            "precision": hardware.precision,
+            "stage": auto_stage,
+            "median_ms": stages[auto_stage]["median_ms"],
+            "vs_fp32": results["bf16_vs_fp32"] if hardware.precision == "bf16" else "identical",
+        }
+        results["clip_tiles_vs_3x4"] = _tiling_fidelity(
+            model=l14_fp32.model,
+            tokenizer=tokenizer,
+            object_points=object_points,
+            view=front[0],
+            record=record,
+        )
+        print("tilings vs 3x4:", json.dumps(results["clip_tiles_vs_3x4"]), flush=True)
         if args.openvino:
             _openvino_stages(
                 args,
@@ -260,6 +295,49 @@ def _graspnet_stages(
     results["graspnet_candidates"] = len(
         generator.generate(object_points, 0.0, np.random.default_rng(0))
     )
+
+
+def _tiling_fidelity(
+    *,
+    model: Any,
+    tokenizer: Any,
+    object_points: Any,
+    view: Any,
+    record: Callable[..., None],
+) -> dict[str, Any]:
+    """Coarser `clip_tiles` against the published 3x4 tiling (fp32, same view and points): cosine
+    of the fused per-point features and the share of 3x4's top-500 points each keeps. The 3x4
+    pass is timed once (12 ViT-L tiles per view)."""
+    import torch
+
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor, select_top_k
+
+    def fused(rows: int, cols: int) -> Any:
+        extractor = ClipFeatureExtractor(
+            model,
+            tokenizer,
+            ClipFeatureConfig(model_name_or_path="random", tile_rows=rows, tile_cols=cols),
+        )
+        return extractor.point_features(object_points, (view,), INSTRUCTION)
+
+    record("clip_l14_336_1view_3x4tiles", lambda: fused(3, 4), runs=1)
+    faithful = fused(3, 4)
+    valid = faithful.num_valid_views > 0
+    top = select_top_k(faithful.similarities, 500)
+    out: dict[str, Any] = {"points": int(valid.sum())}
+    for rows, cols in ((2, 2), (1, 2), (1, 1)):
+        coarse = fused(rows, cols)
+        cosine = torch.nn.functional.cosine_similarity(
+            faithful.features[valid], coarse.features[valid], dim=-1
+        )
+        kept = select_top_k(coarse.similarities, 500)
+        out[f"{rows}x{cols}"] = {
+            "feature_cosine_mean": float(cosine.mean()),
+            "feature_cosine_p05": float(cosine.quantile(0.05)),
+            "top500_points_shared": float(torch.isin(kept, top).float().mean()),
+        }
+    return out
 
 
 class _Comparison:

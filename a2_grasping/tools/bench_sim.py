@@ -375,7 +375,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument(
         "--scene",
-        choices=("single", "clutter", "language"),
+        choices=("single", "clutter", "language", "place"),
         default=None,
         help="scene kind (default: single; with --language: language)",
     )
@@ -384,7 +384,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--attempts", type=int, default=2, help="attempts per episode (any-object protocol)"
     )
     parser.add_argument(
-        "--task", choices=("grasp",), default="grasp", help="A2's grasp task (the only one)"
+        "--task",
+        choices=("grasp", "place", "pick_and_place"),
+        default="grasp",
+        help="A2's tasks: grasp; place and pick_and_place executed in place scenes "
+        "(tools/bench_place.py)",
     )
     parser.add_argument(
         "--language",
@@ -423,6 +427,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace, domain_id: int) -> int:
+    if args.task in ("place", "pick_and_place"):
+        from a2_grasping.tools.bench_place import run_place_benchmark
+
+        return run_place_benchmark(args, domain_id)
     return _run_language(args, domain_id) if args.language else _run(args, domain_id)
 
 

@@ -49,6 +49,38 @@ def create_tree(
     return py_trees.trees.BehaviourTree(root)
 
 
+def create_sorting_tree(
+    client: GraspClient,
+    color: str,
+    receptacle: str,
+    *,
+    max_objects: int = 8,
+    dry_run: bool = False,
+    timeout_s: float = 180.0,
+) -> py_trees.trees.BehaviourTree:
+    """ "Put every <color> object on the <receptacle>": pick-and-place "a <color> object" again
+    and again until none is left off the receptacle. The loop ends with SUCCESS when the
+    selection finds none (TARGET_NOT_FOUND on the last try, seen in /a2/place_result), FAILURE
+    on any other failure, and stops after `max_objects` rounds in any case."""
+    import py_trees
+
+    from a2_grasping.bt.behaviours import NothingLeft, PlaceTask
+
+    sentence = f"put a {color} object on the {receptacle}"
+    one = PlaceTask(
+        "PickAndPlaceOne",
+        client,
+        sentence,
+        kind="pick_and_place",
+        dry_run=dry_run,
+        timeout_s=timeout_s,
+    )
+    repeat = py_trees.decorators.Repeat("EveryOne", child=one, num_success=max_objects)
+    done = NothingLeft("NothingLeft")
+    root = py_trees.composites.Selector("SortObjects", memory=True, children=[repeat, done])
+    return py_trees.trees.BehaviourTree(root)
+
+
 @dataclass(frozen=True)
 class TickRun:
     status: Status

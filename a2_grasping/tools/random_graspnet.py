@@ -67,6 +67,13 @@ def random_graspnet(
     default is `three_object_scene(seed)` without the table, the kind of cloud `GraspSelector`
     passes; random features shift a lot between clouds with and without a table, so calibrate
     on the kind of input the model will see.
+
+    The calibration (batch-norm statistics and bias centring) runs in float64 and is rounded to
+    float32 once at the end. In float32 its sums over thousands of points come out differently
+    on each SIMD width (AVX2, AVX-512, scalar), so the *model* itself would differ by a few ulp
+    from one CPU to the next and every golden number with it; in float64 those differences are
+    ~1e-16 relative and vanish in the final rounding: the same seed gives the same float32
+    weights on any x86_64 CPU (test/core/graspnet/test_golden.py checks the checksum).
     """
     model = GraspNet(architecture)
     generator = torch.Generator().manual_seed(seed)
@@ -84,7 +91,8 @@ def random_graspnet(
             cloud = calibration_cloud_m
         count = min(len(cloud), max(model.architecture.sa_npoint[0] * 4, 4096))
         chosen = np.random.default_rng(seed).choice(len(cloud), count, replace=False)
-        calibration = torch.from_numpy(-cloud[chosen]).float()[None]
+        model.double()
+        calibration = torch.from_numpy(-cloud[chosen]).double()[None]
         _calibrate_batch_norm(model, calibration)
         vpmodule = model.view_estimator.vpmodule
         operation = model.grasp_generator.operation
@@ -102,7 +110,7 @@ def random_graspnet(
         vpmodule.conv3.bias[1] += OBJECTNESS_BONUS
         vpmodule.conv3.bias[2:] += TOP_DOWN_PRIOR * torch.clamp(-vpmodule.views[:, 2], min=0.0)
         operation.conv3.bias[2 * NUM_ANGLE :] += WIDTH_OFFSET_M
-    return model.eval()
+    return model.float().eval()
 
 
 def _is_head_bn(name: str) -> bool:

@@ -28,7 +28,7 @@ from rclpy.qos import QoSProfile
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 
-from a2_grasping.action import Pick
+from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.bringup import PACKAGE, BringupOptions, NodeSpec, bringup_nodes
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
@@ -107,7 +107,11 @@ class SimSession:
         )
         self._reset = self.node.create_client(SimReset, "/sim/reset")
         self._objects = self.node.create_client(SimObjects, "/sim/objects")
-        self._pick = ActionClient(self.node, Pick, "/pick")
+        self._tasks = {
+            "/pick": ActionClient(self.node, Pick, "/pick"),
+            "/place": ActionClient(self.node, Place, "/place"),
+            "/pick_and_place": ActionClient(self.node, PickAndPlace, "/pick_and_place"),
+        }
         try:
             self._wait_for_servers()
         except BaseException:
@@ -150,7 +154,7 @@ class SimSession:
         for ready, name in (
             (self._reset.service_is_ready, "/sim/reset"),
             (self._objects.service_is_ready, "/sim/objects"),
-            (self._pick.server_is_ready, "/pick"),
+            *((client.server_is_ready, name) for name, client in self._tasks.items()),
         ):
             while not ready():
                 self._check_processes()
@@ -281,6 +285,34 @@ class SimSession:
         `on_poll` runs about every `poll_period_s` (wall) while the goal runs, outside any
         callback, so it may call this session's services (e.g. `objects()` to see which object
         rose during the pick, even when the executor set it back down)."""
+        result, stages = self.run_task(
+            "/pick",
+            goal,
+            timeout_s,
+            cancel_at_stage=cancel_at_stage,
+            cancel_after_s=cancel_after_s,
+            on_stage=on_stage,
+            on_poll=on_poll,
+            poll_period_s=poll_period_s,
+        )
+        pick_result: Pick.Result = result
+        return pick_result, stages
+
+    def run_task(
+        self,
+        action: str,
+        goal: Any,
+        timeout_s: float = 180.0,
+        *,
+        cancel_at_stage: str = "",
+        cancel_after_s: float = 0.0,
+        on_stage: Callable[[str], None] = lambda _stage: None,
+        on_poll: Callable[[], None] | None = None,
+        poll_period_s: float = 0.2,
+    ) -> tuple[Any, list[str]]:
+        """Run one goal of the executor's `action` ("/pick", "/place", "/pick_and_place");
+        returns its result and the stages reported in feedback (see `pick`)."""
+        client = self._tasks[action]
         stages: list[str] = []
         stage_seen_at: list[float] = []
 
@@ -292,12 +324,12 @@ class SimSession:
                 on_stage(stage)
 
         goal_handle = self._wait(
-            self._pick.send_goal_async(goal, feedback_callback=on_feedback),
+            client.send_goal_async(goal, feedback_callback=on_feedback),
             CALL_TIMEOUT_S,
-            "sending the /pick goal",
+            f"sending the {action} goal",
         )
         if not goal_handle.accepted:
-            raise RuntimeError("/pick rejected the goal")
+            raise RuntimeError(f"{action} rejected the goal")
         result_future = goal_handle.get_result_async()
         deadline = time.monotonic() + timeout_s
         cancel_sent = False
@@ -308,7 +340,7 @@ class SimSession:
                 on_poll()
                 next_poll = time.monotonic() + poll_period_s
             if time.monotonic() > deadline:
-                raise TimeoutError(f"/pick did not finish within {timeout_s:.0f} s")
+                raise TimeoutError(f"{action} did not finish within {timeout_s:.0f} s")
             if (
                 cancel_at_stage
                 and not cancel_sent
@@ -325,7 +357,8 @@ class SimSession:
 
     def close(self) -> list[int]:
         """Stop every node (SIGINT) and return their exit codes."""
-        self._pick.destroy()
+        for client in self._tasks.values():
+            client.destroy()
         self._executor.remove_node(self.node)
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()

@@ -435,8 +435,18 @@ def test_point_batching_does_not_change_results():
     features = [_pixel_features(view)]
     whole = fuse_point_features(points, features, MU, batch_size=1000)
     batched = fuse_point_features(points, features, MU, batch_size=4)
-    assert torch.equal(whole.features, batched.features)
-    assert torch.equal(whole.similarities, batched.similarities)
+    # Not bit-identical: the projection's matrix products take other kernels (SIMD blocking)
+    # for 4 points than for 23, so pixel and depth coordinates may differ by an ulp. Bound: a
+    # depth rounded by u32 * z (z ~ 1 m) moves the weight exp(min(mu - |dist|, 0) / mu) by at
+    # most u32 * z / mu = 50 u32 relative; a pixel coordinate rounded by u32 * W (W px wide
+    # here: 60) moves a bilinear sample by that many pixels times the feature's slope, at most
+    # max|f| per pixel; the sums and the division add a few u32. Together < 128 u32 * max|f|.
+    # The validity tests are steps, but no random point lies within an ulp of one.
+    scale = float(features[0].feature_map.abs().max())
+    atol = 128 * 2.0**-24 * scale
+    torch.testing.assert_close(whole.features, batched.features, atol=atol, rtol=0)
+    torch.testing.assert_close(whole.similarities, batched.similarities, atol=atol, rtol=0)
+    assert torch.equal(whole.num_valid_views, batched.num_valid_views)
 
 
 def test_resized_view_projects_to_the_same_relative_pixel():
@@ -582,6 +592,35 @@ def test_patch_size_mismatch_is_refused(extractor):
 # ----------------------------------------------------------------------------- goldens
 
 
+# float32 unit roundoff
+U32 = 2.0**-24
+
+
+def golden_atol(golden: dict, key: str) -> float:
+    """Tolerance of one float key of clip_tiny.json, derived from its computation.
+
+    `float32_max_abs_errors[key]` is the largest |float32 - float64| over the key's values,
+    measured when the golden was made (make_clip_golden.float32_errors). Another CPU rounds in
+    another order with per-element errors of the same kind, at most about twice as large (no
+    fused multiply-add: two roundings per multiply-add): |here - there| <= 3x that. Plus the
+    final float32 rounding of values up to max|v| on either side (2 u32 max|v|) and the golden's
+    8-decimal rounding (5e-9). The 8-bit tile resize is exact on any CPU (float64 filter), so
+    no pixel changes level between machines; a changed level would exceed this.
+    """
+    magnitude = float(np.max(np.abs(np.asarray(golden[key], dtype=np.float64))))
+    return 3.0 * golden["float32_max_abs_errors"][key] + 2.0 * U32 * magnitude + 5e-9
+
+
+def _check_golden(got: dict, golden: dict) -> list[str]:
+    """Keys of clip_tiny.json that `got` does not match (floats within golden_atol)."""
+    broken = [key for key in ("num_valid_views", "top_k_indices") if got[key] != golden[key]]
+    for key in GOLDEN.FLOAT_KEYS:
+        difference = np.abs(np.asarray(got[key]) - np.asarray(golden[key]))
+        if float(difference.max()) > golden_atol(golden, key):
+            broken.append(key)
+    return broken
+
+
 def test_golden_point_features(extractor):
     golden = json.loads((GOLDEN_DIR / "clip_tiny.json").read_text())
     points, views = GOLDEN.make_scene()
@@ -589,12 +628,27 @@ def test_golden_point_features(extractor):
     assert sums["parameters_abs"] == pytest.approx(golden["checksums"]["parameters_abs"], rel=1e-9)
     assert sums["colors"] == golden["checksums"]["colors"]
     got = GOLDEN.compute(extractor)
-    np.testing.assert_allclose(got["text_embedding"], golden["text_embedding"], atol=1e-5)
-    np.testing.assert_allclose(got["features"], golden["features"], atol=1e-5)
-    np.testing.assert_allclose(got["similarities"], golden["similarities"], atol=1e-5)
+    for key in GOLDEN.FLOAT_KEYS:
+        np.testing.assert_allclose(got[key], golden[key], atol=golden_atol(golden, key), rtol=0)
     assert got["num_valid_views"] == golden["num_valid_views"]
     assert got["top_k_indices"] == golden["top_k_indices"]
-    np.testing.assert_allclose(got["top_k_similarities"], golden["top_k_similarities"], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("weight", "expected"),
+    [
+        ("vision_model.encoder.layers.0.mlp.fc1.weight", {"features", "similarities"}),
+        ("visual_projection.weight", {"features", "similarities"}),
+        ("text_model.encoder.layers.1.self_attn.v_proj.weight", {"text_embedding"}),
+    ],
+)
+def test_golden_catches_one_weight_changed_by_1e_3(tmp_path, weight, expected):
+    golden = json.loads((GOLDEN_DIR / "clip_tiny.json").read_text())
+    changed = GOLDEN.make_extractor(tmp_path)
+    with torch.no_grad():
+        changed.model.get_parameter(weight).view(-1)[3] += 1e-3
+    broken = set(_check_golden(GOLDEN.compute(changed), golden))
+    assert expected <= broken, f"{weight} + 1e-3 went unnoticed by {sorted(expected - broken)}"
 
 
 def test_network_inputs_shapes(extractor):

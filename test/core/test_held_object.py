@@ -11,7 +11,7 @@ from a2_grasping.core.kinematics import inverse_kinematics
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.held_object import held_object_box
-from a2_grasping.core.planning.pick_planner import PickPlanner
+from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
 from a2_grasping.tools.synthetic_clouds import box_points
 
 GRIPPER = GripperGeometry()
@@ -123,7 +123,7 @@ def test_the_retreat_is_planned_and_free_with_the_object_in_the_hand():
     config = PlannerConfig()
     checker = _RecordingChecker(0.0, GRIPPER, scene_points_m=_cloud())
     grasp = _top_down(0.5, 0.0, 0.04)
-    plan = PickPlanner(config).plan(HOME, grasp[None], checker)
+    plan = EmbeddedPlanner(config).plan_pick(HOME, grasp[None], checker)
     held = _box(grasp)
     assert held is not None
     ((lower, upper),) = checker.held_boxes  # held for the retreat only, then released
@@ -131,9 +131,11 @@ def test_the_retreat_is_planned_and_free_with_the_object_in_the_hand():
     np.testing.assert_allclose(upper, held[1])
     checker.ignore_near(grasp[:3, 3], config.object_clearance_radius_m)
     big = np.array([[-0.03, -0.03, -0.02], [0.03, 0.03, 0.5]])
-    low_state = plan.lift.positions_rad[0]  # the fingers at the grasp: a 0.5 m box hits the table
+    low_state = plan.segment("lift").positions_rad[
+        0
+    ]  # the fingers at the grasp: a 0.5 m box hits the table
     assert checker.is_free(low_state)  # released after planning
     checker.hold(*big)
     assert not checker.is_free(low_state)
     checker.hold(*held)
-    assert all(checker.is_free(q) for q in plan.retreat.positions_rad)
+    assert all(checker.is_free(q) for q in plan.segment("retreat").positions_rad)

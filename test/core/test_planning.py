@@ -14,12 +14,8 @@ from a2_grasping.core.kinematics import (
 )
 from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.planning.pick_planner import (
-    PickPlanner,
-    PlanFailure,
-    PlanningError,
-    _densify,
-)
+from a2_grasping.core.planning.pick_planner import EmbeddedPlanner, _densify
+from a2_grasping.core.planning.plans import PlanFailure, PlanningError
 from a2_grasping.tools.synthetic_clouds import box_points
 
 GRIPPER = GripperGeometry()
@@ -41,20 +37,20 @@ def _box_cloud(x: float, y: float) -> np.ndarray:
 def test_pick_plan_reaches_the_grasp_lifts_and_respects_limits():
     checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
     grasp = _top_down(0.5, 0.0, 0.04)
-    plan = PickPlanner(CONFIG).plan(HOME, grasp[None], checker, velocity_scaling=0.5)
-    assert plan.grasp_index == 0
-    np.testing.assert_allclose(plan.transit.positions_rad[0], HOME, atol=1e-6)
+    plan = EmbeddedPlanner(CONFIG).plan_pick(HOME, grasp[None], checker, velocity_scaling=0.5)
+    assert plan.chosen_index == 0
+    np.testing.assert_allclose(plan.segment("transit").positions_rad[0], HOME, atol=1e-6)
     # The approach ends at the grasp; the lift rises straight up by lift_height_m.
-    reached = forward_kinematics(plan.approach.positions_rad[-1])
+    reached = forward_kinematics(plan.segment("approach").positions_rad[-1])
     np.testing.assert_allclose(reached, base_from_tool0(grasp, GRIPPER), atol=1e-3)
-    lifted = forward_kinematics(plan.lift.positions_rad[-1])[:3, 3]
+    lifted = forward_kinematics(plan.segment("lift").positions_rad[-1])[:3, 3]
     np.testing.assert_allclose(lifted - reached[:3, 3], (0, 0, CONFIG.lift_height_m), atol=1e-3)
-    approach_xy = [forward_kinematics(q)[:2, 3] for q in plan.approach.positions_rad]
+    approach_xy = [forward_kinematics(q)[:2, 3] for q in plan.segment("approach").positions_rad]
     np.testing.assert_allclose(
         approach_xy, np.repeat(reached[None, :2, 3], len(approach_xy), 0), atol=2e-3
     )
-    np.testing.assert_allclose(plan.retreat.positions_rad[-1], HOME, atol=1e-6)
-    for name, segment in plan.segments().items():
+    np.testing.assert_allclose(plan.segment("retreat").positions_rad[-1], HOME, atol=1e-6)
+    for name, segment in ((s.name, s.path) for s in plan.segments):
         assert np.all(np.diff(segment.times_s) > 0), name
         assert np.all(segment.positions_rad >= JOINT_LOWER_RAD - 1e-9), name
         assert np.all(segment.positions_rad <= JOINT_UPPER_RAD + 1e-9), name
@@ -63,7 +59,7 @@ def test_pick_plan_reaches_the_grasp_lifts_and_respects_limits():
         )
         np.testing.assert_allclose(segment.velocities_rad_s[[0, -1]], 0.0, atol=1e-6)
     checker.ignore_near(None, 0.0)
-    assert all(checker.is_free(q) for q in plan.transit.positions_rad)
+    assert all(checker.is_free(q) for q in plan.segment("transit").positions_rad)
 
 
 def test_transit_goes_around_an_obstacle_between_start_and_goal():
@@ -79,9 +75,9 @@ def test_transit_goes_around_an_obstacle_between_start_and_goal():
     assert checker.is_free(start) and checker.is_free(goal)
     assert not all(checker.is_free(q) for q in straight)  # the direct motion would hit it
 
-    plan = PickPlanner(CONFIG).plan(start, grasp[None], checker)
+    plan = EmbeddedPlanner(CONFIG).plan_pick(start, grasp[None], checker)
     checker.ignore_near(None, 0.0)
-    assert all(checker.is_free(q) for q in plan.transit.positions_rad)
+    assert all(checker.is_free(q) for q in plan.segment("transit").positions_rad)
 
 
 def test_the_robots_own_points_are_told_apart_from_obstacles_near_it():
@@ -150,7 +146,7 @@ def test_a_transit_does_not_pass_the_gripper_through_the_arm():
     assert checker.is_free(goal)
     assert not all(checker.is_free(q) for q in straight)  # wrist 2 alone sweeps through it
 
-    transit = PickPlanner(CONFIG)._transit(_WRIST_UP, goal, checker)
+    transit = EmbeddedPlanner(CONFIG)._transit(_WRIST_UP, goal, checker)
     assert transit is not None
     assert all(checker.is_free(q) for q in transit)
     np.testing.assert_allclose(transit[[0, -1]], [_WRIST_UP, goal])
@@ -181,7 +177,7 @@ def test_padding_keeps_the_robot_off_obstacles_and_the_cloud_but_not_off_the_tab
 def test_unreachable_grasps_are_refused_as_such():
     checker = CollisionChecker(0.0, GRIPPER)
     with pytest.raises(PlanningError) as raised:
-        PickPlanner(CONFIG).plan(HOME, _top_down(1.5, 0.0, 0.04)[None], checker)
+        EmbeddedPlanner(CONFIG).plan_pick(HOME, _top_down(1.5, 0.0, 0.04)[None], checker)
     assert raised.value.failure is PlanFailure.NO_REACHABLE_CANDIDATE
 
 
@@ -189,11 +185,11 @@ def test_a_start_state_in_collision_is_refused():
     checker = CollisionChecker(0.0, GRIPPER)
     into_table = np.array([0.0, -0.5, 2.3, -1.8, -1.57, 0.0])
     with pytest.raises(PlanningError, match="collides") as raised:
-        PickPlanner(CONFIG).plan(into_table, _top_down(0.5, 0.0, 0.04)[None], checker)
+        EmbeddedPlanner(CONFIG).plan_pick(into_table, _top_down(0.5, 0.0, 0.04)[None], checker)
     assert raised.value.failure is PlanFailure.START_IN_COLLISION
 
 
 def test_the_next_grasp_is_tried_when_the_best_cannot_be_executed():
     checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
     grasps = np.stack([_top_down(1.5, 0.0, 0.04), _top_down(0.5, 0.0, 0.04)])
-    assert PickPlanner(CONFIG).plan(HOME, grasps, checker).grasp_index == 1
+    assert EmbeddedPlanner(CONFIG).plan_pick(HOME, grasps, checker).chosen_index == 1

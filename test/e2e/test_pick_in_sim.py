@@ -79,6 +79,7 @@ def test_an_unreachable_grasp_is_refused_without_moving(session):
     far[:3, 3] = (1.5, 0.0, 0.05)  # 1.5 m away: beyond the UR5e's reach
     candidate = GraspCandidate(width_m=0.04)
     candidate.pose.header.frame_id = "base_link"
+    candidate.pose.header.stamp = session.latest_scene().header.stamp  # a fresh candidate
     candidate.pose.pose = conversions.matrix_to_pose(far)
     result, _ = session.pick(Pick.Goal(use_candidate=True, candidate=candidate))
     assert result.error_code == Pick.Result.NO_REACHABLE_CANDIDATE, result.error_message

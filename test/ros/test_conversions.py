@@ -118,4 +118,4 @@ def test_error_code_names_come_from_the_interface_constants():
     assert conversions.code_name(Pick.Result, Pick.Result.GRASP_FAILED) == "GRASP_FAILED"
     assert conversions.code_name(Pick.Result, 200) == "UNKNOWN(200)"
     names = conversions.constant_names(SelectGrasp.Response)
-    assert len(names) == 11 and names[0] == "NONE"  # SLOT_TYPES and fields are not constants
+    assert len(names) == 13 and names[0] == "NONE"  # SLOT_TYPES and fields are not constants

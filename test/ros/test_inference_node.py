@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import Transition
@@ -230,6 +231,33 @@ def test_out_of_range_parameter_stops_start_up_with_a_clear_error(start_node):
         time.sleep(0.05)
     assert process.poll() != 0
     assert "max_candidates" in process.output()
+
+
+def test_invalid_device_stops_start_up_naming_it(start_node):
+    process = start_node("inference_node", "-p", "device:=gpu")
+    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+    while process.poll() is None:
+        assert time.monotonic() < deadline, "node kept running with device gpu"
+        time.sleep(0.05)
+    assert process.poll() != 0
+    assert "device" in process.output() and "'gpu'" in process.output()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_fails_configure_naming_it(start_node, ros_node):
+    process = start_node("inference_node", "-p", "device:=cuda")
+    change_state = ros_node.create_client(ChangeState, "/inference_node/change_state")
+    clients.wait_for_service(change_state, DISCOVERY_TIMEOUT_S)
+    request = ChangeState.Request()
+    request.transition.id = Transition.TRANSITION_CONFIGURE
+    assert not clients.call(ros_node, change_state, request, 3 * CALL_TIMEOUT_S).success
+    response = _select(ros_node, _client(ros_node))
+    assert response.error_code == SelectGrasp.Response.MODEL_NOT_READY
+    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+    while "no CUDA device" not in process.output():
+        assert time.monotonic() < deadline, process.output()
+        time.sleep(0.05)
+    assert "configure failed: device 'cuda' was requested" in process.output()
 
 
 @pytest.mark.parametrize(

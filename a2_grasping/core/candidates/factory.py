@@ -7,8 +7,8 @@ from a2_grasping.core.candidates.base import CandidateGenerator
 from a2_grasping.core.inference_config import InferenceConfig
 
 
-def make_candidate_generator(config: InferenceConfig) -> CandidateGenerator:
-    """GraspNetGenerator with strictly loaded weights, or AntipodalGenerator without any.
+def make_candidate_generator(config: InferenceConfig, device: str = "cpu") -> CandidateGenerator:
+    """GraspNetGenerator with strictly loaded weights (on `device`), or AntipodalGenerator.
 
     Raises:
         CheckpointError (a ValueError): the GraspNet weights are set but do not load strictly.
@@ -19,4 +19,4 @@ def make_candidate_generator(config: InferenceConfig) -> CandidateGenerator:
     # Imported here so geometric mode never pays for building the network module tree.
     from a2_grasping.core.graspnet import GraspNetGenerator, load_graspnet_model
 
-    return GraspNetGenerator(load_graspnet_model(path))
+    return GraspNetGenerator(load_graspnet_model(path, device=device))

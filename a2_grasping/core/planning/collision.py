@@ -16,6 +16,8 @@ Parts one joint apart touch by construction of the meshes and are not checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import coal
@@ -202,6 +204,17 @@ class CollisionChecker:
         held.placement = pin.SE3(self._joint_from_tcp() @ _tcp_from_box(lower, upper))
         self._holding = True
         self._new_geometry_data()
+
+    @contextmanager
+    def holding(
+        self, lower_m: NDArray[np.floating], upper_m: NDArray[np.floating]
+    ) -> Iterator[None]:
+        """`hold` for the duration of a block."""
+        self.hold(lower_m, upper_m)
+        try:
+            yield
+        finally:
+            self.release()
 
     def release(self) -> None:
         if self._holding:

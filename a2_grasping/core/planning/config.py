@@ -49,6 +49,13 @@ class PlannerConfig:
     lift_height_m: float = config_field(
         0.10, "Straight-up lift after closing (m).", min_value=0.0, max_value=0.4
     )
+    place_approach_m: float = config_field(
+        0.10,
+        "A place descends straight down this far to the release pose, and ascends as far after "
+        "opening (m).",
+        min_value=0.01,
+        max_value=0.4,
+    )
     object_clearance_radius_m: float = config_field(
         0.08,
         "Cloud points this close to the grasp point are the object: ignored on approach and lift.",

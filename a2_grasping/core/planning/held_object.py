@@ -41,12 +41,11 @@ def holding_the_object(
         floor_z_m=config.table_height_m + config.octree_resolution_m,
         spacing_m=config.octree_resolution_m,
     )
-    if held is not None:
-        checker.hold(*held)
-    try:
+    if held is None:
         yield
-    finally:
-        checker.release()
+        return
+    with checker.holding(*held):
+        yield
 
 
 def held_object_box(

@@ -1,21 +1,23 @@
-"""Planning a pick: transit to the pre-grasp pose, straight-line approach, lift, retreat.
+"""The embedded planner: pick and place plans from analytic IK, OMPL and TOPP-RA.
 
-For each ranked grasp (best first) and each IK solution of its pre-grasp pose (nearest to the
-start first): the approach and lift are straight lines in Cartesian space (IK at every step,
+Pick, for each ranked grasp (best first) and each IK solution of its pre-grasp pose (nearest to
+the start first): the approach and lift are straight lines in Cartesian space (IK at every step,
 staying on one branch), the transit from the current joints is an OMPL RRTConnect query in
 joint space, and the retreat returns to the start joints with the held object's box (from the
-cloud, see held_object.py) moving with the gripper. Every state of every segment is
-collision-checked and kept inside the joint limits and the safety box. The first grasp that
-plans completely wins; each segment is then time-parameterised with TOPP-RA under the scaled
-velocity and acceleration limits.
+cloud, see held_object.py) moving with the gripper.
+
+Place, for each ranked release pose: a transit holding the object to the pose above the release,
+a straight descent holding it, a straight ascent with the gripper open, and a retreat to the
+start (or a given home). Every state of every segment is collision-checked and kept inside the
+joint limits and the safety box. The first candidate that plans completely wins (plans.py
+`plan_first`, shared with the moveit_py backend); each segment is then time-parameterised with
+TOPP-RA under the scaled velocity and acceleration limits.
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
-import time
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 
 import numpy as np
 import toppra
@@ -36,132 +38,181 @@ from a2_grasping.core.kinematics import (
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.held_object import holding_the_object
+from a2_grasping.core.planning.paths import TimedPath
+from a2_grasping.core.planning.plans import (
+    PlanFailure,
+    PlanningError,
+    Segment,
+    TaskPlan,
+    plan_first,
+)
 
 ou.setLogLevel(ou.LogLevel.LOG_WARN)
 toppra.setup_logging("WARNING")
 FloatArray = NDArray[np.float64]
+# (lower, upper) corners of the held object's box in the TCP frame.
+HeldBox = tuple[NDArray[np.float64], NDArray[np.float64]]
 
 
-class PlanFailure(enum.Enum):
-    NO_REACHABLE_CANDIDATE = "no_reachable_candidate"  # no grasp has IK + free straight lines
-    PLANNING_FAILED = "planning_failed"  # reachable, but no transit found in time
-    START_IN_COLLISION = "start_in_collision"
-
-
-class PlanningError(Exception):
-    def __init__(self, failure: PlanFailure, message: str) -> None:
-        super().__init__(message)
-        self.failure = failure
-        self.message = message
-
-
-@dataclass(frozen=True)
-class TimedPath:
-    """A time-parameterised joint path: positions (T, 6) and velocities (T, 6) at times_s (T,)."""
-
-    times_s: FloatArray
-    positions_rad: FloatArray
-    velocities_rad_s: FloatArray
-
-    @property
-    def duration_s(self) -> float:
-        return float(self.times_s[-1])
-
-    def reversed(self) -> TimedPath:
-        """The same path run backwards (e.g. the lift back down): same timing law, mirrored."""
-        return TimedPath(
-            times_s=self.duration_s - self.times_s[::-1],
-            positions_rad=self.positions_rad[::-1].copy(),
-            velocities_rad_s=-self.velocities_rad_s[::-1],
-        )
-
-
-@dataclass(frozen=True)
-class PickPlan:
-    """Segments in execution order; the gripper opens before `approach` and closes after it."""
-
-    grasp_index: int
-    transit: TimedPath
-    approach: TimedPath
-    lift: TimedPath
-    retreat: TimedPath
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def segments(self) -> dict[str, TimedPath]:
-        return {
-            "transit": self.transit,
-            "approach": self.approach,
-            "lift": self.lift,
-            "retreat": self.retreat,
-        }
-
-
-class PickPlanner:
+class EmbeddedPlanner:
     def __init__(self, config: PlannerConfig, gripper: GripperGeometry | None = None) -> None:
         self.config = config
         self.gripper = gripper or GripperGeometry()
 
-    def plan(
+    def plan_pick(
         self,
         start_rad: FloatArray,
         grasps_base_from_tcp: FloatArray,
         checker: CollisionChecker,
         velocity_scaling: float = 1.0,
-        deadline_s: float | None = None,
-    ) -> PickPlan:
-        """Plan the best plannable grasp of the ranked (K, 4, 4) TCP poses.
+        *,
+        retreat: bool = True,
+    ) -> TaskPlan:
+        """Plan the best plannable grasp of the ranked (K, 4, 4) TCP poses: transit, approach,
+        lift and (unless `retreat` is false, e.g. before a place) the retreat to the start.
 
         Raises PlanningError: START_IN_COLLISION, NO_REACHABLE_CANDIDATE (no grasp has a free
         straight-line approach and lift), PLANNING_FAILED (no transit found within the budget).
         """
-        started_s = time.perf_counter()
-        deadline_s = deadline_s or started_s + 4 * self.config.planning_timeout_s
         start = np.asarray(start_rad, dtype=np.float64)
-        require_free_start(start, checker)
-        transit_failures = 0
-        for index, grasp in enumerate(grasps_base_from_tcp[: self.config.max_grasps_tried]):
-            if time.perf_counter() > deadline_s:
-                break
-            straight = self._straight_segments(start, np.asarray(grasp, np.float64), checker)
-            if straight is None:
-                continue
-            approach, lift = straight
-            checker.ignore_near(None, 0.0)
-            transit = self._transit(start, approach[0], checker)
-            if transit is None:
-                transit_failures += 1
-                continue
-            retreat = self._retreat(lift[-1], start, np.asarray(grasp, np.float64), checker)
-            if retreat is None:
-                transit_failures += 1
-                continue
-            timed = {
-                name: time_parameterise(path, self.config, velocity_scaling)
-                for name, path in (
-                    ("transit", transit),
-                    ("approach", approach),
-                    ("lift", lift),
-                    ("retreat", retreat),
-                )
-            }
-            return PickPlan(
-                grasp_index=index,
-                timings_ms={"planning": (time.perf_counter() - started_s) * 1e3},
-                **timed,
+
+        def plan_one(grasp: FloatArray) -> tuple[Segment, ...] | PlanFailure:
+            paths = self._pick_paths(start, grasp, checker, retreat)
+            if isinstance(paths, PlanFailure):
+                return paths
+            return self._timed(paths, velocity_scaling)
+
+        return plan_first(
+            start,
+            list(grasps_base_from_tcp),
+            plan_one,
+            checker,
+            max_tried=self.config.max_grasps_tried,
+            budget_s=4 * self.config.planning_timeout_s,
+            what="grasp",
+        )
+
+    def plan_place(
+        self,
+        start_rad: FloatArray,
+        releases_base_from_tcp: FloatArray,
+        checker: CollisionChecker,
+        held_box: HeldBox | None,
+        velocity_scaling: float = 1.0,
+        *,
+        home_rad: FloatArray | None = None,
+        ignore_at_start_m: FloatArray | None = None,
+    ) -> TaskPlan:
+        """Plan the best plannable release of the ranked (K, 4, 4) TCP poses (the gripper opens
+        at each): transit and descent holding `held_box`, ascent open, retreat to `home_rad`
+        (default: the start). `ignore_at_start_m`: where the held object stood in the cloud (a
+        pick just planned from the same cloud), ignored by the transit like the pick's retreat.
+
+        Raises PlanningError as plan_pick.
+        """
+        start = np.asarray(start_rad, dtype=np.float64)
+        home = start if home_rad is None else np.asarray(home_rad, dtype=np.float64)
+
+        def plan_one(release: FloatArray) -> tuple[Segment, ...] | PlanFailure:
+            paths = self._place_paths(
+                start,
+                home,
+                release,
+                checker,
+                held_box=held_box,
+                ignore_at_start_m=ignore_at_start_m,
             )
-        if transit_failures:
-            raise PlanningError(
-                PlanFailure.PLANNING_FAILED,
-                f"{transit_failures} reachable grasp(s), but no collision-free joint-space path "
-                f"was found within {self.config.planning_timeout_s:.1f} s each",
-            )
-        raise PlanningError(
-            PlanFailure.NO_REACHABLE_CANDIDATE,
-            f"none of the {min(len(grasps_base_from_tcp), self.config.max_grasps_tried)} grasps "
-            "has a reachable, collision-free pre-grasp, approach and lift",
+            if isinstance(paths, PlanFailure):
+                return paths
+            return self._timed(paths, velocity_scaling)
+
+        return plan_first(
+            start,
+            list(releases_base_from_tcp),
+            plan_one,
+            checker,
+            max_tried=self.config.max_grasps_tried,
+            budget_s=4 * self.config.planning_timeout_s,
+            what="place pose",
+        )
+
+    def _timed(
+        self, paths: list[tuple[str, FloatArray]], velocity_scaling: float
+    ) -> tuple[Segment, ...]:
+        return tuple(
+            Segment(name, time_parameterise(path, self.config, velocity_scaling))
+            for name, path in paths
         )
 
     # ---- segments ----
+
+    def _pick_paths(
+        self, start: FloatArray, grasp: FloatArray, checker: CollisionChecker, retreat: bool
+    ) -> list[tuple[str, FloatArray]] | PlanFailure:
+        straight = self._straight_segments(start, grasp, checker)
+        if straight is None:
+            return PlanFailure.NO_REACHABLE_CANDIDATE
+        approach, lift = straight
+        checker.ignore_near(None, 0.0)
+        transit = self._transit(start, approach[0], checker)
+        if transit is None:
+            return PlanFailure.PLANNING_FAILED
+        paths = [("transit", transit), ("approach", approach), ("lift", lift)]
+        if retreat:
+            back = self._retreat(lift[-1], start, grasp, checker)
+            if back is None:
+                return PlanFailure.PLANNING_FAILED
+            paths.append(("retreat", back))
+        return paths
+
+    def _place_paths(
+        self,
+        start: FloatArray,
+        home: FloatArray,
+        release: FloatArray,
+        checker: CollisionChecker,
+        *,
+        held_box: HeldBox | None,
+        ignore_at_start_m: FloatArray | None,
+    ) -> list[tuple[str, FloatArray]] | PlanFailure:
+        cfg = self.config
+        above = release.copy()
+        above[2, 3] += cfg.place_approach_m
+        support_m, support_radius_m = _support_under(release, held_box, self.gripper)
+        holding = checker.holding(*held_box) if held_box is not None else nullcontext()
+        with holding:
+            checker.ignore_near(None, 0.0)
+            solutions = inverse_kinematics(base_from_tool0(above, self.gripper))
+            order = np.argsort(np.abs(solutions - start).sum(axis=1))
+            descend = None
+            for solution in solutions[order]:
+                if not self._state_ok(solution, checker):
+                    continue
+                # The support under the object is what it is set down on, not an obstacle.
+                checker.ignore_near(support_m, support_radius_m)
+                descend = self._cartesian(solution, above, release, checker)
+                checker.ignore_near(None, 0.0)
+                if descend is not None:
+                    break
+            if descend is None:
+                return PlanFailure.NO_REACHABLE_CANDIDATE
+            transit = self._transit(start, descend[0], checker, ignore_object_at=ignore_at_start_m)
+            if transit is None:
+                return PlanFailure.PLANNING_FAILED
+        checker.ignore_near(support_m, support_radius_m)  # the fingers leave as they came
+        ascend = self._cartesian(descend[-1], release, above, checker)
+        checker.ignore_near(None, 0.0)
+        if ascend is None:
+            return PlanFailure.NO_REACHABLE_CANDIDATE
+        retreat = self._transit(ascend[-1], home, checker)
+        if retreat is None:
+            return PlanFailure.PLANNING_FAILED
+        return [
+            ("transit", transit),
+            ("descend", descend),
+            ("ascend", ascend),
+            ("retreat", retreat),
+        ]
 
     def _straight_segments(
         self, start: FloatArray, grasp: FloatArray, checker: CollisionChecker
@@ -280,14 +331,31 @@ class PickPlanner:
         )
 
 
-def require_free_start(start_rad: FloatArray, checker: CollisionChecker) -> None:
-    """Every backend refuses to plan from a state that already collides (bad scene or state)."""
-    checker.ignore_near(None, 0.0)
-    if not checker.is_free(start_rad):
-        pairs = checker.colliding_pairs(start_rad)
-        raise PlanningError(
-            PlanFailure.START_IN_COLLISION, f"the current joint state collides: {pairs[:3]}"
-        )
+def _support_under(
+    release: FloatArray, held_box: HeldBox | None, gripper: GripperGeometry
+) -> tuple[FloatArray, float]:
+    """(centre, radius) of the sphere of cloud points a release may come close to: the support
+    surface under the object's underside (or under the fingertips without a held box), reaching
+    as far sideways as the object's footprint. Place spots keep other objects further away."""
+    if held_box is None:
+        lower = np.array([-0.5 * gripper.finger_pad_width_m, -0.5 * gripper.max_width_m, 0.0])
+        upper = np.array([0.5 * gripper.finger_pad_width_m, 0.5 * gripper.max_width_m, 0.0])
+        upper[2] = gripper.fingertip_z_m
+    else:
+        lower, upper = held_box
+    corners = np.array(
+        [
+            [x, y, z]
+            for x in (lower[0], upper[0])
+            for y in (lower[1], upper[1])
+            for z in (lower[2], upper[2])
+        ]
+    )
+    in_base = corners @ release[:3, :3].T + release[:3, 3]
+    bottom = in_base[:, 2].min()
+    centre = np.array([*in_base[:, :2].mean(axis=0), bottom])
+    radius = float(np.max(np.linalg.norm(in_base[:, :2] - centre[:2], axis=1)))
+    return centre, radius + 0.005
 
 
 def _densify(waypoints: FloatArray, max_step_rad: float) -> FloatArray:

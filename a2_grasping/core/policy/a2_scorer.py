@@ -18,6 +18,7 @@ from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import voxel_downsample
 from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
 from a2_grasping.core.policy.fusion_model import A2FusionModel
+from a2_grasping.core.policy.hardware import InferenceHardware
 from a2_grasping.core.scene import CameraView
 
 # Sparse feature points: the cloud voxelised at 1 cm (spec §1.3 b).
@@ -44,6 +45,7 @@ class A2Scorer:
             )
         self._clip = clip
         self._fusion = fusion.eval()
+        self._device = next(fusion.parameters()).device
 
     def score(
         self,
@@ -67,14 +69,41 @@ class A2Scorer:
         clip_done_s = time.perf_counter()
         timings_ms["clip"] = (clip_done_s - started_s) * 1e3
 
+        device = self._device
         actions = torch.from_numpy(tcp_poses_to_actions(base_from_tcp))[None]  # (1, M, 7)
         with torch.inference_mode():
             logits = self._fusion(
-                sampled.positions_m[None],  # (1, K, 3)
-                sampled.features[None],  # (1, K, C)
-                sampled.similarities[None, :, None],  # (1, K, 1)
-                actions,
+                sampled.positions_m[None].to(device),  # (1, K, 3)
+                sampled.features[None].to(device),  # (1, K, C)
+                sampled.similarities[None, :, None].to(device),  # (1, K, 1)
+                actions.to(device),
             )  # (1, M)
         timings_ms["fusion"] = (time.perf_counter() - clip_done_s) * 1e3
-        scores: NDArray[np.float64] = logits[0].double().numpy()
+        scores: NDArray[np.float64] = logits[0].double().cpu().numpy()
         return scores
+
+
+def load_a2_scorer(
+    fusion_weights_path: str,
+    clip_model: str,
+    hardware: InferenceHardware,
+    clip_tiles: tuple[int, int] = (3, 4),
+) -> A2Scorer:
+    """CLIP (offline) and the fusion network (strictly loaded) on the resolved device, CLIP in
+    the resolved precision, with `clip_tiles` = (rows, columns) per view."""
+    from a2_grasping.core.policy.checkpoints import load_fusion_model
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.fusion_config import FusionConfig
+
+    rows, cols = clip_tiles
+    clip = ClipFeatureExtractor.from_pretrained(
+        ClipFeatureConfig(
+            model_name_or_path=clip_model,
+            tile_rows=rows,
+            tile_cols=cols,
+            dtype=hardware.clip_dtype,
+            device=str(hardware.device),
+        )
+    )
+    fusion = load_fusion_model(fusion_weights_path, FusionConfig()).to(hardware.device)
+    return A2Scorer(clip, fusion)

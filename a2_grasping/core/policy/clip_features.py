@@ -140,12 +140,16 @@ def resize_rgb(color: Tensor, size_hw: tuple[int, int]) -> Tensor:
     """Bicubic resize of 0..255 RGB (B, 3, H, W) float, rounded back to 8-bit levels.
 
     torch's antialiased bicubic uses PIL's kernel (a = -0.5) and PIL's border handling, and the
-    rounding to 0..255 mirrors the uint8 PIL image upstream feeds to ToTensor.
+    rounding to 0..255 mirrors the uint8 PIL image upstream feeds to ToTensor. The filter runs in
+    float64: the rounding is a step, and in float32 a value within ~1e-5 of a half level lands
+    on either side depending on the CPU's SIMD width, changing a pixel by one level (and the
+    CLIP features around it by ~1e-5) from one machine to the next. In float64 such ties are
+    ~1e-13 away and the 8-bit result is the same on any CPU.
     """
     resized = F.interpolate(
-        color, size=size_hw, mode="bicubic", align_corners=False, antialias=True
+        color.double(), size=size_hw, mode="bicubic", align_corners=False, antialias=True
     )  # (B, 3, h, w)
-    return resized.round().clamp(0.0, 255.0)
+    return resized.round().clamp(0.0, 255.0).to(color.dtype)
 
 
 def resize_camera_view(view: CameraView, size_hw: tuple[int, int]) -> CameraView:

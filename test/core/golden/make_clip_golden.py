@@ -18,7 +18,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -191,11 +191,39 @@ def compute(extractor: ClipFeatureExtractor) -> dict[str, Any]:
     }
 
 
+FLOAT_KEYS = ("text_embedding", "features", "similarities", "top_k_similarities")
+
+
+def float32_errors(directory: Path) -> dict[str, float]:
+    """Largest |float32 - float64| per float key: the same weights run once in float64.
+
+    CLIP runs in float64 (model and pixels widened exactly); the projection and fusion, which
+    take the feature maps as float32, are the same few operations in both runs, so what this
+    measures is the float32 rounding of the CLIP forward pass (and of its text tower), the bulk
+    of the computation. Another CPU rounds in another order with errors of the same size:
+    test_clip_features.py derives its tolerances from these numbers. The point sets (valid
+    views, top-k) must come out identical, or the comparison would mean nothing.
+    """
+    narrow = make_extractor(directory)
+    wide = make_extractor(directory)
+    cast(torch.nn.Module, wide.model).double()
+    wide.dtype = torch.float64
+    low, high = compute(narrow), compute(wide)
+    for key in ("num_valid_views", "top_k_indices"):
+        if low[key] != high[key]:
+            raise RuntimeError(f"float32 and float64 disagree on {key}; pick another seed")
+    return {
+        key: float(np.max(np.abs(np.asarray(low[key]) - np.asarray(high[key]))))
+        for key in FLOAT_KEYS
+    }
+
+
 def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as directory:
         extractor = make_extractor(Path(directory))
         values = compute(extractor)
+        errors = float32_errors(Path(directory))
     rounded = json.loads(json.dumps(values), parse_float=lambda text: round(float(text), 8))
     golden = {
         "description": "Per-point features of a tiny seeded CLIP; see make_clip_golden.py.",
@@ -203,6 +231,7 @@ def main() -> None:
         "text": TEXT,
         "feature_config": TINY_FEATURE_CONFIG,
         **rounded,
+        "float32_max_abs_errors": errors,
         "torch_version": torch.__version__,
     }
     # One top-level key per line, each value compact: small, and diffs still show what moved.

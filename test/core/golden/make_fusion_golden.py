@@ -13,6 +13,7 @@ model.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -76,6 +77,16 @@ def checksums(model: A2FusionModel, inputs: dict[str, Tensor]) -> dict[str, floa
     return sums
 
 
+def float32_max_abs_error(model: A2FusionModel, inputs: dict[str, Tensor]) -> float:
+    """Largest |float32 - float64| logit: the same weights and inputs, widened exactly, run once
+    in float64. test_fusion_model.py derives the golden's tolerance from it."""
+    wide = copy.deepcopy(model).double()
+    with torch.no_grad():
+        low = model(**inputs).double()
+        high = wide(**{name: tensor.double() for name, tensor in inputs.items()})
+    return float((low - high).abs().max())
+
+
 def main() -> None:
     torch.set_num_threads(1)
     model, inputs = make_tiny_case()
@@ -91,6 +102,7 @@ def main() -> None:
         "checksums": {k: round(v, 6) for k, v in checksums(model, inputs).items()},
         "logits": [[round(float(x), 8) for x in row] for row in logits],
         "argmax": [int(i) for i in logits.argmax(dim=-1)],
+        "float32_max_abs_error": float32_max_abs_error(model, inputs),
         "torch_version": torch.__version__,
     }
     GOLDEN_PATH.write_text(json.dumps(golden, indent=2) + "\n")

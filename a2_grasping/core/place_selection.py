@@ -1,0 +1,160 @@
+"""Place selection: from a scene, a place instruction and the held object to ranked release poses.
+
+Stages: segment the workspace into objects -> parse the instruction into a relation and a
+reference -> ground the reference -> the relation's region -> free spots -> release poses ->
+reachability -> rank. Refusals use the SelectGrasp / SelectPlace codes (the numbering is
+shared); nothing is ever placed on ground truth or an invented spot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.geometry import crop_to_box
+from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.place import (
+    HeldObject,
+    PlaceRegion,
+    PlaceRelation,
+    ground_reference,
+    parse_place,
+    place_region,
+    place_spots,
+    release_poses,
+)
+from a2_grasping.core.scene import Scene
+from a2_grasping.core.selection import GraspTarget, ReachabilityFilter, SelectionConfig
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PlaceConfig:
+    """Parameters of place selection (inference_node parameters)."""
+
+    release_clearance_m: float = config_field(
+        0.01,
+        "The held object's underside is released this far above the support (m): room for "
+        "depth error and the object's seen height, small enough that it does not tip when it "
+        "drops.",
+        min_value=0.0,
+        max_value=0.05,
+    )
+    max_place_spots: int = config_field(
+        40,
+        "At most this many free spots of a region are turned into release poses.",
+        min_value=1,
+        max_value=1000,
+    )
+
+    def __post_init__(self) -> None:
+        validate_ranges(self)
+
+
+@dataclass(frozen=True)
+class PlaceRequest:
+    instruction: str
+    held: HeldObject
+    max_candidates: int
+
+
+@dataclass(frozen=True)
+class RankedPlaces:
+    releases: FloatArray  # (K, 4, 4) base_from_tcp, best first
+    region: PlaceRegion
+    relation: PlaceRelation
+    reference: GraspTarget
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class PlaceSelector:
+    def __init__(
+        self,
+        selection: SelectionConfig,
+        segmentation: SegmentationConfig,
+        config: PlaceConfig,
+        reachability: ReachabilityFilter | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._selection = selection
+        self._segmentation = segmentation
+        self._config = config
+        self._reachability = reachability
+        self._clock = clock
+
+    def select(self, scene: Scene, request: PlaceRequest) -> RankedPlaces:
+        started_s = self._clock()
+        timings_ms: dict[str, float] = {}
+        parsed = parse_place(request.instruction)
+        inside = crop_to_box(scene.points_xyz, scene.workspace_box_m)
+        objects = segment_objects(
+            scene.points_xyz[inside].astype(np.float64),
+            scene.colors_rgb[inside],
+            self._selection.table_height_m,
+            self._selection.table_margin_m,
+            self._segmentation,
+        )
+        timings_ms["segmentation"] = (self._clock() - started_s) * 1e3
+        if not objects:
+            raise GraspSelectionError(
+                SelectErrorCode.EMPTY_WORKSPACE,
+                f"no object on the table to place {' '.join(parsed.relation.words)}",
+            )
+        reference = ground_reference(parsed, objects)
+        region = place_region(
+            parsed.relation, reference, request.held, self._selection.table_height_m
+        )
+        spots = place_spots(
+            region,
+            reference,
+            objects,
+            request.held,
+            workspace_box_m=scene.workspace_box_m,
+            support_points_m=scene.points_xyz[inside].astype(np.float64),
+        )
+        spots = spots[: self._config.max_place_spots]
+        if len(spots) == 0:
+            raise GraspSelectionError(
+                SelectErrorCode.NO_CANDIDATES,
+                f"no free spot {' '.join(parsed.relation.words)} the {reference.description} "
+                f"fits the held object ({_size_text(request.held)}) where the cameras see the "
+                f"support; others: {_others(objects, reference)}",
+            )
+        releases = release_poses(spots, region, request.held, self._config.release_clearance_m)
+        if self._reachability is not None:
+            keep = self._reachability(releases, np.zeros(len(releases)))
+            if not keep.any():
+                raise GraspSelectionError(
+                    SelectErrorCode.NO_REACHABLE_CANDIDATE,
+                    f"none of the {len(releases)} free spots {' '.join(parsed.relation.words)} "
+                    f"the {reference.description} is reachable by the arm",
+                )
+            releases = releases[keep]
+        timings_ms["total"] = (self._clock() - started_s) * 1e3
+        if timings_ms["total"] > self._selection.time_budget_s * 1e3:
+            raise GraspSelectionError(
+                SelectErrorCode.TIMEOUT,
+                f"place selection exceeded its {self._selection.time_budget_s:.2f} s budget",
+            )
+        return RankedPlaces(
+            releases=releases[: request.max_candidates],
+            region=region,
+            relation=parsed.relation,
+            reference=GraspTarget(reference, parsed.reference.words, parsed.unknown_words, None),
+            timings_ms=timings_ms,
+        )
+
+
+def _size_text(held: HeldObject) -> str:
+    return " x ".join(f"{100 * v:.1f}" for v in held.size_m) + " cm"
+
+
+def _others(objects: tuple[SceneObject, ...], reference: SceneObject) -> str:
+    return ", ".join(o.description for o in objects if o is not reference) or "none"

@@ -1,0 +1,1 @@
+"""Task logic of the executor (pick, place, pick-and-place), ROS-free, over small protocols."""

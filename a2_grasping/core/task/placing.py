@@ -1,0 +1,117 @@
+"""Place and pick-and-place: what the gripper holds, where it goes, and whether it arrived.
+
+The held object is known from its pick: the target's box (segmented before the grasp) and the
+TCP pose it was grasped at. From them follow its box in the TCP frame (the planner moves it with
+the gripper), its size and the TCP's height above its underside (the place service puts the
+underside just above the support), and the orientation to release it in: the grasp's, so it
+lands as it stood. After the release a fresh scene must show an object of the held object's
+colour resting in the region: at the support's height, about as tall as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.place import HeldObject, PlaceRegion
+from a2_grasping.core.task.ports import FloatArray, HeldBox, ObjectBox, Observation
+
+# The placed object's centre may lie this far outside the region (segmentation error).
+REGION_TOLERANCE_M = 0.01
+# Resting: its underside within this of the support, its height within this share of the held.
+SUPPORT_TOLERANCE_M = 0.015
+HEIGHT_TOLERANCE = 0.3
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    """What the gripper holds: the object's box before the grasp and the grasp's TCP pose."""
+
+    target: ObjectBox
+    base_from_tcp_at_grasp: FloatArray  # (4, 4)
+
+    def box_in_tcp(self) -> HeldBox:
+        """(lower, upper) of the object's box corners in the TCP frame."""
+        tcp_from_box = np.linalg.inv(self.base_from_tcp_at_grasp) @ self.target.base_from_box
+        half = 0.5 * self.target.extents_m
+        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        corners = (signs * half) @ tcp_from_box[:3, :3].T + tcp_from_box[:3, 3]
+        return corners.min(axis=0), corners.max(axis=0)
+
+    def held_object(self) -> HeldObject:
+        """Size in the base frame, TCP height above the underside, release orientation."""
+        box = self.target.base_from_box
+        half = 0.5 * self.target.extents_m
+        size = 2.0 * np.abs(box[:3, :3]) @ half
+        bottom_z = float(box[2, 3] - 0.5 * size[2])
+        above = float(self.base_from_tcp_at_grasp[2, 3] - bottom_z)
+        return HeldObject(size, max(above, 0.0), self.base_from_tcp_at_grasp[:3, :3].copy())
+
+
+@dataclass(frozen=True)
+class PlacementCheck:
+    placed: SceneObject | None  # the object seen resting in the region
+    message: str
+
+    @property
+    def in_region(self) -> bool:
+        return self.placed is not None
+
+
+def check_placement(
+    after: Observation,
+    region: PlaceRegion,
+    held: HeldRecord | None,
+    table_height_m: float,
+    segmentation: SegmentationConfig,
+) -> PlacementCheck:
+    """Is an object that could be the held one (its colour name, its height) resting in the
+    region? IN relations look only above the receptacle's top inside its disc, so the object
+    and the plate it stands on are not one cluster."""
+    points = np.asarray(after.points_xyz, dtype=np.float64)
+    colors = after.colors_rgb
+    support_z = region.support_z_m if region.radius_min_m == 0.0 else table_height_m
+    if region.radius_min_m == 0.0:
+        near = np.linalg.norm(points[:, :2] - region.center_xy_m, axis=1) <= (
+            region.radius_max_m + 0.02
+        )
+        points, colors = points[near], colors[near]
+        segmentation = SegmentationConfig(**{**segmentation.__dict__, "refine_table_plane": False})
+    objects = segment_objects(points, colors, support_z, 0.003, segmentation)
+    held_height = None if held is None else float(held.held_object().size_m[2])
+    held_color = held.target.color if held is not None and held.target.color else None
+    return placed_object(objects, region, held_height, held_color)
+
+
+def placed_object(
+    objects: tuple[SceneObject, ...],
+    region: PlaceRegion,
+    held_height_m: float | None,
+    held_color: str | None,
+) -> PlacementCheck:
+    """Among segmented objects, the one resting in the region that could be the held one."""
+    seen: list[str] = []
+    for obj in objects:
+        centre = obj.centroid_m[:2]
+        if not region.contains(centre, REGION_TOLERANCE_M)[0]:
+            continue
+        bottom = float(obj.centroid_m[2] - 0.5 * obj.extents_m[2])
+        if abs(bottom - region.support_z_m) > SUPPORT_TOLERANCE_M:
+            seen.append(f"{obj.description} (not on the support)")
+            continue
+        if held_color is not None and obj.color_name != held_color:
+            seen.append(f"{obj.description} (another colour)")
+            continue
+        if held_height_m is not None and abs(obj.height_m - held_height_m) > (
+            HEIGHT_TOLERANCE * held_height_m
+        ):
+            seen.append(f"{obj.description} (not upright: {100 * obj.height_m:.1f} cm high)")
+            continue
+        return PlacementCheck(obj, f"{obj.description} rests in the region")
+    return PlacementCheck(
+        None,
+        "no object of the held one rests in the region"
+        + (f"; in it: {', '.join(seen)}" if seen else ""),
+    )

@@ -1,0 +1,62 @@
+"""The one place that chooses the executor's backends from its configuration.
+
+Planner: the embedded planner or moveit_py (planner_backend). Arm and gripper: the topic
+adapters or the controllers' actions (controller_interface). Each implements the core's ports
+(`core.task.ports`); an unavailable backend raises ValueError naming what is missing, which
+stops start-up with exit code 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rclpy.node import Node
+
+from a2_grasping.core.executor_config import ExecutorConfig
+from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
+from a2_grasping.core.task.ports import Arm, Gripper, MotionPlanner
+from a2_grasping.ros.controllers import JointStateMonitor, TopicArmController, TopicGripper
+
+
+@dataclass(frozen=True)
+class Backends:
+    planner: MotionPlanner
+    arm: Arm
+    gripper: Gripper
+
+
+def make_backends(
+    node: Node,
+    config: ExecutorConfig,
+    planner_config: PlannerConfig,
+    monitor: JointStateMonitor,
+) -> Backends:
+    gripper_geometry = GripperGeometry()
+    planner: MotionPlanner
+    if planner_config.planner_backend == "moveit_py":
+        from a2_grasping.ros.moveit_planner import MoveItPlanner
+
+        planner = MoveItPlanner(planner_config, gripper_geometry)
+    else:
+        planner = EmbeddedPlanner(planner_config, gripper_geometry)
+    arm: Arm
+    gripper: Gripper
+    if config.controller_interface == "action":
+        from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
+
+        arm = ActionArmController(
+            node,
+            config.trajectory_action,
+            config.joint_names,
+            monitor,
+            config.max_joint_state_age_s,
+        )
+        gripper = ActionGripper(node, config.gripper_action, monitor)
+    else:
+        arm = TopicArmController(
+            node, config.trajectory_topic, config.joint_names, monitor, config.max_joint_state_age_s
+        )
+        gripper = TopicGripper(node, config.gripper_command_topic, monitor)
+    return Backends(planner, arm, gripper)

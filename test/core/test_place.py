@@ -1,0 +1,142 @@
+"""Place instructions, their regions and free spots (spec §2.7), without ROS."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.objects import SceneObject, ShapeClass
+from a2_grasping.core.place import (
+    HeldObject,
+    ground_reference,
+    parse_place,
+    place_region,
+    place_spots,
+    release_poses,
+    split_pick_and_place,
+)
+
+WORKSPACE = np.array([0.2, 0.8, -0.35, 0.35, -0.02, 0.22])
+HELD = HeldObject(np.array([0.04, 0.04, 0.05]), 0.025, np.diag([1.0, -1.0, -1.0]))
+
+
+def _object(index, color, shape, xy, size=(0.04, 0.04, 0.04)):
+    extents = np.array(size, dtype=np.float64)
+    return SceneObject(
+        index=index,
+        point_indices=np.arange(1),
+        centroid_m=np.array([xy[0], xy[1], 0.5 * extents[2]]),
+        extents_m=extents,
+        yaw_rad=0.0,
+        color_lab=np.zeros(3),
+        color_name=color,
+        shape=ShapeClass(shape),
+        shape_residual=0.01,
+    )
+
+
+BALL = _object(0, "blue", "sphere", (0.5, 0.0))
+PLATE = _object(1, "red", "cylinder", (0.45, 0.2), size=(0.15, 0.15, 0.015))
+CUBE = _object(2, "green", "box", (0.6, -0.2))
+SCENE = (BALL, PLATE, CUBE)
+
+
+def _table(center_xy=(0.5, 0.0), half=0.3, step=0.004):
+    """Table points as a camera would see them (a grid at z = 0)."""
+    xs = np.arange(center_xy[0] - half, center_xy[0] + half, step)
+    ys = np.arange(center_xy[1] - half, center_xy[1] + half, step)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    return np.column_stack([grid, np.zeros(len(grid))])
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "direction", "color"),
+    [
+        ("next to the blue ball", False, None, "blue"),
+        ("left of the green cube", False, "left of", "green"),
+        ("to the right of the green cube", False, "right of", "green"),
+        ("in front of the blue ball", False, "in front of", "blue"),
+        ("behind the ball", False, "behind", None),
+        ("on the red plate", True, None, "red"),
+        ("into the tray", True, None, None),
+    ],
+)
+def test_place_instructions_parse(text, inside, direction, color):
+    parsed = parse_place(text)
+    assert parsed.relation.inside is inside and parsed.relation.direction == direction
+    assert parsed.reference.color == color
+
+
+def test_one_sentence_splits_at_the_last_place_relation():
+    assert split_pick_and_place("put the red block next to the blue ball") == (
+        "put the red block",
+        "next to the blue ball",
+    )
+    assert split_pick_and_place("place the cube left of the ball on the plate") == (
+        "place the cube left of the ball",
+        "on the plate",
+    )
+    with pytest.raises(GraspSelectionError) as raised:
+        split_pick_and_place("pick up the red block")
+    assert raised.value.code is SelectErrorCode.INVALID_REQUEST
+
+
+def test_regions_follow_the_spec():
+    ball_region = place_region(parse_place("next to the blue ball").relation, BALL, HELD, 0.0)
+    r = 0.5 * 0.04 + 0.5 * 0.04  # half the largest side of each
+    assert ball_region.radius_min_m == pytest.approx(max(0.05, r))
+    assert ball_region.radius_max_m == pytest.approx(max(0.15, r + 0.1))
+    assert ball_region.half_angle_rad == pytest.approx(math.pi)
+    plate_region = place_region(parse_place("on the plate").relation, PLATE, HELD, 0.0)
+    assert plate_region.radius_min_m == 0.0
+    assert plate_region.radius_max_m == pytest.approx(0.075)
+    assert plate_region.support_z_m == pytest.approx(0.015)
+
+
+def test_things_go_on_flat_objects_only():
+    with pytest.raises(GraspSelectionError) as raised:
+        place_region(parse_place("on the ball").relation, BALL, HELD, 0.0)
+    assert raised.value.code is SelectErrorCode.INVALID_REQUEST
+
+
+def test_spots_lie_in_the_region_free_and_seen():
+    parsed = parse_place("right of the blue ball")
+    reference = ground_reference(parsed, SCENE)
+    assert reference is BALL
+    region = place_region(parsed.relation, reference, HELD, 0.0)
+    spots = place_spots(
+        region, reference, SCENE, HELD, workspace_box_m=WORKSPACE, support_points_m=_table()
+    )
+    assert len(spots) > 0
+    assert region.contains(spots).all()
+    offset = spots - BALL.centroid_m[:2]
+    assert np.all(np.abs(np.degrees(np.arctan2(offset[:, 1], offset[:, 0])) + 90.0) <= 30.0 + 1e-6)
+    for obj in SCENE:  # PLACE_GAP_M between footprints
+        gap = np.linalg.norm(spots - obj.centroid_m[:2], axis=1)
+        assert np.all(gap >= HELD.footprint_radius_m + obj.footprint_radius_m + 0.025 - 1e-9)
+    poses = release_poses(spots, region, HELD, 0.01)
+    np.testing.assert_allclose(poses[:, 2, 3], 0.0 + 0.01 + HELD.tcp_above_bottom_m)
+    np.testing.assert_allclose(poses[0, :3, :3], HELD.tcp_rotation)
+
+
+def test_spots_where_the_support_was_not_seen_are_not_free():
+    parsed = parse_place("next to the blue ball")
+    region = place_region(parsed.relation, BALL, HELD, 0.0)
+    table = _table()
+    unseen = np.linalg.norm(table[:, :2] - BALL.centroid_m[:2], axis=1) < 0.3  # all of it hidden
+    spots = place_spots(
+        region, BALL, SCENE, HELD, workspace_box_m=WORKSPACE, support_points_m=table[~unseen]
+    )
+    assert len(spots) == 0
+
+
+def test_the_plate_centre_comes_first_for_in_relations():
+    parsed = parse_place("on the red plate")
+    region = place_region(parsed.relation, PLATE, HELD, 0.0)
+    top = _table(center_xy=(0.45, 0.2), half=0.08) + np.array([0.0, 0.0, 0.015])
+    spots = place_spots(region, PLATE, SCENE, HELD, workspace_box_m=WORKSPACE, support_points_m=top)
+    np.testing.assert_allclose(spots[0], PLATE.centroid_m[:2])
+    assert np.all(np.linalg.norm(spots - PLATE.centroid_m[:2], axis=1) <= 0.075 / 3 + 1e-9)

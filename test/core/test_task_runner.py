@@ -1,0 +1,267 @@
+"""The core task runner over its ports, without ROS: sequences, refusals, and what moves.
+
+The ports are in-memory stand-ins (a recording arm, a scripted gripper, a fixed scene source);
+the planner and collision world are the real ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from a2_grasping.core.executor_config import ExecutorConfig
+from a2_grasping.core.gripper import GripperGeometry
+from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.planning.paths import TimedPath
+from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
+from a2_grasping.core.planning.plans import TaskPlan
+from a2_grasping.core.scene import CameraView
+from a2_grasping.core.task.codes import TaskError, TaskErrorCode
+from a2_grasping.core.task.goals import check_candidate
+from a2_grasping.core.task.ports import Choice, ObjectBox, Observation, RobotState
+from a2_grasping.core.task.runner import PickRequest, PlaceGoal, TaskPorts, TaskReport, TaskRunner
+
+HOME = np.array([0.0, -1.571, 1.571, -1.571, -1.571, 0.0])
+CONFIG = ExecutorConfig(input_wait_s=0.2)
+
+
+class RecordingArm:
+    """Jumps to each segment's end; remembers what it ran."""
+
+    def __init__(self, robot: FakeRobot) -> None:
+        self.robot = robot
+        self.segments: list[TimedPath] = []
+
+    def execute(self, path, goal_tolerance_rad, timeout_s, canceled):
+        self.segments.append(path)
+        self.robot.arm_rad = path.positions_rad[-1].copy()
+
+    def stop(self, timeout_s):
+        return True
+
+
+class FakeRobot:
+    def __init__(self, gripper_rad: float = 0.0) -> None:
+        self.arm_rad = HOME.copy()
+        self.gripper_rad = gripper_rad
+
+    def latest(self, max_age_s):
+        return RobotState(self.arm_rad.copy(), np.zeros(6), self.gripper_rad, 0.0, 0.0)
+
+    def settled_gripper_rad(self, timeout_s, max_age_s):
+        return self.gripper_rad
+
+
+class ScriptedGripper:
+    """Closing stops at `closes_at` (an object of that width, or nothing: fully closed)."""
+
+    def __init__(self, robot: FakeRobot, closes_at: float) -> None:
+        self.robot = robot
+        self.closes_at = closes_at
+        self.commands: list[float] = []
+
+    def move(self, position_rad, timeout_s, max_state_age_s):
+        self.commands.append(position_rad)
+        self.robot.gripper_rad = min(position_rad, self.closes_at)
+        return self.robot.gripper_rad
+
+
+class FixedScenes:
+    def __init__(self, observation: Observation | None) -> None:
+        self.observation = observation
+
+    def fresh(self, newer_than_s=None):
+        return self.observation
+
+    def now_s(self):
+        return 1.0
+
+
+class NoService:
+    def choose(self, instruction, canceled):
+        raise AssertionError("the explicit choice must be used")
+
+    def choose_place(self, instruction, held, canceled):
+        raise AssertionError("no place expected")
+
+
+def _empty_view() -> CameraView:
+    pose = np.eye(4)
+    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    pose[:3, 3] = (0.5, 0.0, 1.0)
+    return CameraView(
+        np.zeros((8, 8, 3), np.uint8),
+        np.zeros((8, 8), np.float32),
+        np.array([[8.0, 0, 4], [0, 8.0, 4], [0, 0, 1]]),
+        pose,
+    )
+
+
+def _runner(closes_at: float, observation: Observation | None = None, gripper_rad=0.0):
+    robot = FakeRobot(gripper_rad)
+    arm = RecordingArm(robot)
+    gripper = ScriptedGripper(robot, closes_at)
+    if observation is None:
+        observation = Observation(
+            (_empty_view(),),
+            np.zeros((0, 3), np.float32),
+            np.zeros((0, 3), np.uint8),
+            1.0,
+            "base_link",
+        )
+    plans: list[TaskPlan] = []
+    ports = TaskPorts(
+        planner=EmbeddedPlanner(PlannerConfig(), GripperGeometry()),
+        arm=arm,
+        gripper=gripper,
+        robot=robot,
+        scenes=FixedScenes(observation),
+        grasps=NoService(),
+        places=NoService(),
+        publish_plan=plans.append,
+        log=lambda _text: None,
+    )
+    return TaskRunner(CONFIG, ports), arm, gripper, plans
+
+
+def _top_down(x: float, y: float, z: float) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    pose[:3, 3] = (x, y, z)
+    return pose
+
+
+def _pick(runner, **request):
+    report, stages = TaskReport(), []
+    fields = {"instruction": "", "choice": Choice(_top_down(0.5, 0.0, 0.03)[None], None)}
+    fields.update({"dry_run": False, "velocity_scaling": 0.5, **request})
+    runner.pick(PickRequest(**fields), report, lambda s, _p: stages.append(s), lambda: False)
+    return report, stages
+
+
+def test_a_pick_runs_its_named_segments_in_order_with_the_gripper_between():
+    runner, arm, gripper, plans = _runner(closes_at=0.4)
+    report, stages = _pick(runner)
+    assert plans[0].names == ("transit", "approach", "lift", "retreat")
+    assert len(arm.segments) == 4
+    assert gripper.commands == [CONFIG.gripper_open_rad, CONFIG.gripper_closed_rad]
+    assert stages == [
+        "planning", "moving_to_pregrasp", "opening", "approaching", "closing", "verifying",
+        "lifting", "retreating",
+    ]  # fmt: skip
+    assert report.object_held and 0.0 < report.gripper_width_m < 0.085
+    np.testing.assert_allclose(arm.segments[-1].positions_rad[-1], HOME, atol=1e-6)
+
+
+def test_closing_on_nothing_backs_up_open_and_fails():
+    runner, arm, gripper, _ = _runner(closes_at=1.0)  # the fingers close fully
+    with pytest.raises(TaskError) as raised:
+        _pick(runner)
+    assert raised.value.code is TaskErrorCode.GRASP_FAILED
+    assert gripper.commands[-1] == CONFIG.gripper_open_rad  # opened again
+    assert len(arm.segments) == 3  # transit, approach, lift (empty-handed): no retreat
+
+
+def test_a_dry_run_plans_and_moves_nothing():
+    runner, arm, gripper, plans = _runner(closes_at=0.4)
+    report, _ = _pick(runner, dry_run=True)
+    assert plans and report.chosen_index == 0
+    assert arm.segments == [] and gripper.commands == []
+
+
+def test_no_scene_is_stale_state_before_any_motion():
+    runner, arm, _, _ = _runner(closes_at=0.4)
+    runner.ports.scenes.observation = None  # type: ignore[attr-defined]
+    with pytest.raises(TaskError) as raised:
+        _pick(runner)
+    assert raised.value.code is TaskErrorCode.STALE_STATE and arm.segments == []
+
+
+def test_placing_with_an_empty_gripper_moves_nothing():
+    runner, arm, _, _ = _runner(closes_at=0.4, gripper_rad=0.0)
+    with pytest.raises(TaskError) as raised:
+        runner.place(
+            PlaceGoal("next to the ball", None, False, 0.5),
+            TaskReport(),
+            lambda *_: None,
+            lambda: False,
+        )
+    assert raised.value.code is TaskErrorCode.NOT_HOLDING and arm.segments == []
+
+
+def test_placing_without_knowing_what_is_held_is_refused():
+    runner, arm, _, _ = _runner(closes_at=0.4, gripper_rad=0.4)  # holding, but no pick record
+    with pytest.raises(TaskError) as raised:
+        runner.place(
+            PlaceGoal("next to the ball", None, False, 0.5),
+            TaskReport(),
+            lambda *_: None,
+            lambda: False,
+        )
+    assert raised.value.code is TaskErrorCode.INVALID_GOAL and "unknown" in raised.value.message
+    assert arm.segments == []
+
+
+def test_a_pick_remembers_what_it_holds_for_the_place():
+    runner, _, _, _ = _runner(closes_at=0.4)
+    box = np.eye(4)
+    box[:3, 3] = (0.5, 0.0, 0.02)
+    target = ObjectBox(box, np.array([0.04, 0.04, 0.04]), "red box", "red")
+    runner.ports.scenes.observation = Observation(  # type: ignore[attr-defined]
+        (_empty_view(),),
+        np.array([[0.5, 0.0, 0.03]], np.float32),  # seen before, gone after: verified
+        np.zeros((1, 3), np.uint8),
+        1.0,
+        "base_link",
+    )
+    report = TaskReport()
+    request = PickRequest("", Choice(_top_down(0.5, 0.0, 0.02)[None], target), False, 0.5)
+    scenes = iter([runner.ports.scenes.observation])
+
+    class Scenes(FixedScenes):
+        def fresh(self, newer_than_s=None):
+            if newer_than_s is None:
+                return next(scenes)
+            return Observation(
+                (_empty_view(),),
+                np.zeros((0, 3), np.float32),
+                np.zeros((0, 3), np.uint8),
+                2.0,
+                "base_link",
+            )
+
+    runner.ports = TaskPorts(**{**runner.ports.__dict__, "scenes": Scenes(None)})
+    runner.pick(request, report, lambda *_: None, lambda: False)
+    assert report.target_verified
+    assert runner.held is not None and runner.held.target is target
+    lower, upper = runner.held.box_in_tcp()
+    np.testing.assert_allclose(upper - lower, [0.04, 0.04, 0.04], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("width_m", -0.02, TaskErrorCode.INVALID_GOAL),
+        ("width_m", 0.5, TaskErrorCode.INVALID_GOAL),
+        ("width_m", float("nan"), TaskErrorCode.INVALID_GOAL),
+        ("approach_depth_m", -0.01, TaskErrorCode.INVALID_GOAL),
+        ("approach_depth_m", float("inf"), TaskErrorCode.INVALID_GOAL),
+        ("stamp_s", 0.0, TaskErrorCode.STALE_STATE),  # 1970: stale
+        ("stamp_s", 1010.0, TaskErrorCode.STALE_STATE),  # 10 s in the future
+    ],
+)
+def test_candidate_fields_are_refused_naming_the_field(field, value, code):
+    fields = {"width_m": 0.04, "approach_depth_m": 0.01, "stamp_s": 999.0}
+    fields[field] = value
+    with pytest.raises(TaskError) as raised:
+        check_candidate(**fields, now_s=1000.0, max_age_s=5.0, max_width_m=0.085)
+    assert raised.value.code is code
+    assert field.removesuffix("_s").replace("stamp", "stamp") in raised.value.message
+    check_candidate(
+        width_m=0.04,
+        approach_depth_m=0.01,
+        stamp_s=999.0,
+        now_s=1000.0,
+        max_age_s=5.0,
+        max_width_m=0.085,
+    )
