@@ -176,7 +176,7 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
     except GraspSelectionError as error:
         raise SystemExit(
             f"on the true scene of '{args.scene}' seed {args.seed}, {args.instruction!r} names "
-            f"nothing unambiguously ({error.code.name}: {error}); give --target NAME"
+            f"nothing unambiguously ({error}); give --target NAME"
         ) from error
 
 
