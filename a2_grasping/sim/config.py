@@ -29,7 +29,11 @@ class SimConfig:
     """Parameters of sim_node; the cell uses the scene, camera, arm and physics fields."""
 
     seed: int = config_field(0, "Seed of the scene (objects, sizes, colours, poses).", min_value=0)
-    scene: str = config_field("single", "Scene kind: 'single' (one object) or 'clutter' (5-8).")
+    scene: str = config_field(
+        "single",
+        "Scene kind: 'single' (one object), 'clutter' (5-8, colours unique), 'language' (6-15, "
+        "colours repeated, small and large) or 'place' (a plate and/or a tray and 3-6 objects).",
+    )
     real_time_factor: float = config_field(
         1.0,
         "Simulated seconds per wall-clock second; 0 runs as fast as possible.",

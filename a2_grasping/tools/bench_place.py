@@ -205,6 +205,8 @@ def _episode(session: Any, task: str, plan: dict[str, Any]) -> tuple[dict[str, A
 
 
 def place_summary(records: list[dict[str, Any]], task: str, wall_s: float) -> dict[str, Any]:
+    from a2_grasping.core.policy.hardware import read_cpu_info
+
     trials = [r for r in records if r.get("outcome") != "pick_failed"]
     successes = [r for r in trials if r["outcome"] == "success"]
     per_relation: dict[str, dict[str, Any]] = {}
@@ -218,6 +220,7 @@ def place_summary(records: list[dict[str, Any]], task: str, wall_s: float) -> di
             }
     return {
         "task": task,
+        "cpu": read_cpu_info().describe(),
         "episode_count": len(records),
         "trials": len(trials),
         "pick_failed_before_place": len(records) - len(trials),

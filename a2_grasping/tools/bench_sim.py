@@ -497,12 +497,15 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
 def _summary(
     episodes: list[dict[str, Any]], sim_s: float, wall_s: float, args: argparse.Namespace
 ) -> dict[str, Any]:
+    from a2_grasping.core.policy.hardware import read_cpu_info
+
     first = [e["attempts"][0]["outcome"] == "success" for e in episodes]
     picked = [e for e in episodes if e["attempts"][-1]["outcome"] == "success"]
     attempts = [a for e in episodes for a in e["attempts"]]
     first_rate = sum(first) / max(1, len(first))
     return {
         "scene": args.scene,
+        "cpu": read_cpu_info().describe(),
         "episode_count": len(episodes),
         "success_rate": first_rate,  # first attempt, as this key has always meant
         "first_attempt_success_rate": first_rate,
@@ -537,6 +540,16 @@ def _plot(episodes: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
+def _select_latency_ms(session: Any) -> dict[str, float]:
+    """/select_grasp's server-side time over the run's calls (the inference node's own rolling
+    percentiles in /diagnostics, covering its last 200 calls)."""
+    values = session.diagnostic_values("inference_node")
+    return {
+        "select_grasp_server_ms_p50": float(values["latency_ms_p50"]),
+        "select_grasp_server_ms_p95": float(values["latency_ms_p95"]),
+    }
+
+
 def _save_view(scene_msg: Any, path: Path) -> None:
     from PIL import Image
 
@@ -550,6 +563,7 @@ def _save_view(scene_msg: Any, path: Path) -> None:
 
 
 def _run_language(args: argparse.Namespace, domain_id: int) -> int:
+    from a2_grasping.core.policy.hardware import read_cpu_info
     from a2_grasping.tools.sim_session import SimSession
 
     out_dir = args.json.parent
@@ -585,8 +599,9 @@ def _run_language(args: argparse.Namespace, domain_id: int) -> int:
                     flush=True,
                 )
             sim_s = session.sim_time_s() - sim_start
+            select_ms = _select_latency_ms(session)
         wall_s = time.monotonic() - wall_start
-        timing[mode] = {"wall_s": wall_s, "real_time_factor": sim_s / wall_s}
+        timing[mode] = {"wall_s": wall_s, "real_time_factor": sim_s / wall_s, **select_ms}
     summaries = {
         mode: {**language_summary(records[mode], args.steps), **timing[mode]}
         for mode in args.mode_list
@@ -595,6 +610,7 @@ def _run_language(args: argparse.Namespace, domain_id: int) -> int:
     results = {
         "task": "grasp",
         "language": True,
+        "cpu": read_cpu_info().describe(),
         "scene": args.scene,
         "first_seed": args.seed,
         "episode_count": len(episodes),

@@ -1,15 +1,19 @@
-"""The main job: pick the object an instruction names in the simulated cell, and report.
+"""The main job: pick (and place) the object an instruction names in the simulated cell, and report.
 
 Starts the four nodes as separate processes with the shipped parameter files (as the launch
 file does): sim_node (MuJoCo UR5e + 2F-85, two RGB-D cameras), perception_node, inference_node
-and executor_node. Sets the cell up from --scene/--seed, waits for a scene, sends the /pick goal
-with --instruction, prints each stage, then scores the outcome against the simulator's ground
-truth. Writes demo_report.json and demo_grasp.png (a camera image with the chosen grasp drawn)
-to --output-dir, and stops every node.
+and executor_node. Sets the cell up from --scene/--seed, waits for a scene, sends the goal with
+--instruction, prints each stage, then scores the outcome against the simulator's ground truth.
+Writes demo_report.json and demo_grasp.png (a camera image with the chosen grasp drawn) to
+--output-dir, and stops every node.
 
-The default is a `language` scene (seed 176: eight objects - a red block, a red ball and a red
-cylinder among yellow, purple, pink and cyan ones, four of them boxes) and "pick the red block",
-which names one object among several: neither the colour nor the shape alone would do.
+Two tasks:
+- pick_and_place (the default): /pick_and_place on a `place` scene, seed 30, "put the red block
+  on the plate": six objects (a red and an orange block, three cubes, a cylinder) beside a blue
+  plate and a yellow tray; the red block is to be picked and put on the plate, not the tray.
+- pick: /pick; default scene `language` seed 176 (eight objects - a red block, a red ball and a
+  red cylinder among yellow, purple, pink and cyan ones) and "pick the red block", where neither
+  the colour nor the shape alone would do.
 
 The report states:
 - the named object: --target, or else the object the instruction names on the simulator's ground
@@ -18,9 +22,12 @@ The report states:
 - the grounded target: the object the pipeline chose (Pick's result.target, as perceived);
 - the lifted object: the one whose centre rose at least 5 cm during the pick (ground truth; an
   object lifted and set back down after WRONG_OBJECT counts);
-and passes only when /pick succeeded and the lifted object is the named one. Without A2 weights
-the inference node runs in attributes mode (the instruction is grounded to one object); the
-report gives the mode.
+- for pick_and_place, the place: the relation and its reference object (grounded on the ground
+  truth, as the named object is), where the moved object came to rest and whether that is inside
+  the relation's valid region (spec §2.7, as `bench sim --task pick_and_place` scores it);
+and passes only when the action succeeded, the lifted object is the named one and, for
+pick_and_place, it rests in the valid region. Without A2 weights the inference node runs in
+attributes mode (the instruction is grounded to one object); the report gives the mode.
 """
 
 from __future__ import annotations
@@ -39,11 +46,17 @@ from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.tools.bench_sim import LIFT_SUCCESS_M as LIFT_M
 from a2_grasping.tools.bench_sim import named_by_truth, truth_objects
 
-DEFAULT_SCENE, DEFAULT_SEED, DEFAULT_INSTRUCTION = "language", 176, "pick the red block"
+# Per task: (scene, seed, instruction).
+DEFAULTS = {
+    "pick_and_place": ("place", 30, "put the red block on the plate"),
+    "pick": ("language", 176, "pick the red block"),
+}
+DEFAULT_TASK = "pick_and_place"
 
 
 @dataclass
 class DemoReport:
+    task: str
     instruction: str
     scene: str
     seed: int
@@ -65,19 +78,45 @@ class DemoReport:
     lifted_named_object: bool = False
     timings_s: dict[str, float] = field(default_factory=dict)
     grasp_pose_base: list[list[float]] = field(default_factory=list)
+    # pick_and_place only: the relation ("in", "next to", "left of", ...) and its reference
+    # object (ground truth), where the named object rests after the release, and the verdict.
+    place_relation: str = ""
+    place_reference: str = ""
+    rest_position_m: list[float] = field(default_factory=list)
+    placed_validly: bool = False
+    placement_verified: bool = False  # the executor saw it in the region after the release
+    place_verdict: str = ""
     selection_mode: str = ""
     node_exit_codes: dict[str, int] = field(default_factory=dict)
     ok: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="what to pick")
-    parser.add_argument("--scene", choices=("single", "clutter", "language"), default=DEFAULT_SCENE)
+    parser.add_argument(
+        "--task",
+        choices=tuple(DEFAULTS),
+        default=DEFAULT_TASK,
+        help="pick_and_place (default: /pick_and_place) or pick (/pick only)",
+    )
+    parser.add_argument(
+        "--instruction",
+        default="",
+        help="what to pick (and where to put it); default: "
+        + "; ".join(f"{task}: {defaults[2]!r}" for task, defaults in DEFAULTS.items()),
+    )
+    parser.add_argument(
+        "--scene",
+        choices=("single", "clutter", "language", "place"),
+        default="",
+        help="the generated scene; default: "
+        + ", ".join(f"{task}: {defaults[0]}" for task, defaults in DEFAULTS.items()),
+    )
     parser.add_argument(
         "--seed",
         type=int,
-        default=DEFAULT_SEED,
-        help=f"seed of the generated scene ({DEFAULT_SEED}: eight objects, three of them red)",
+        default=None,
+        help="seed of the generated scene; default: "
+        + ", ".join(f"{task}: {defaults[1]}" for task, defaults in DEFAULTS.items()),
     )
     parser.add_argument(
         "--target",
@@ -97,6 +136,10 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    scene, seed, instruction = DEFAULTS[args.task]
+    args.scene = args.scene or scene
+    args.seed = seed if args.seed is None else args.seed
+    args.instruction = args.instruction or instruction
     args.output_dir.mkdir(parents=True, exist_ok=True)
     if args.domain_id:
         return _run(args, args.domain_id)
@@ -107,11 +150,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, domain_id: int) -> int:
-    from a2_grasping.action import Pick
     from a2_grasping.tools.sim_session import SimSession
 
-    report = DemoReport(args.instruction, args.scene, args.seed, domain_id)
+    report = DemoReport(args.task, args.instruction, args.scene, args.seed, domain_id)
     report.named_objects, report.named_by = _named_objects(args)
+    if args.task == "pick_and_place":
+        report.place_relation, report.place_reference = _place_by_truth(args)
     started = time.monotonic()
     _say(f"1/5 starting the simulated cell and the pipeline (ROS_DOMAIN_ID={domain_id})")
     session = SimSession(
@@ -127,26 +171,34 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
         report.selection_mode = _selection_mode(session)
         _say(f"2/5 scene '{args.scene}' seed {args.seed}: {', '.join(o.name for o in objects)}")
         _say(f"    the instruction names: {' or '.join(report.named_objects)} ({report.named_by})")
+        if report.place_reference:
+            _say(f"    to put {report.place_relation} the {report.place_reference} (ground truth)")
         session.wait_for_fresh_scene()
         scene_before = session.latest_scene()
-        _say(f"3/5 /pick {args.instruction!r} ({report.selection_mode} mode)")
-        pick_started = time.monotonic()
+        action = "/pick" if args.task == "pick" else "/pick_and_place"
+        _say(f"3/5 {action} {args.instruction!r} ({report.selection_mode} mode)")
+        task_started = time.monotonic()
         gains: dict[str, float] = {}
 
         def poll() -> None:
             for o in session.objects():
                 gains[o.name] = max(gains.get(o.name, 0.0), float(o.height_gain_m))
 
-        result, report.stages = session.pick(
-            Pick.Goal(instruction=args.instruction),
+        result, report.stages = session.run_task(
+            action,
+            _goal(args.task, args.instruction),
             on_stage=lambda stage: _say(f"    stage: {stage}"),
             on_poll=poll,
         )
-        report.timings_s["pick"] = time.monotonic() - pick_started
+        report.timings_s[args.task] = time.monotonic() - task_started
         _say("4/5 scoring against the simulator's ground truth")
         poll()
-        grasp = _score(report, result, gains, before=objects, after=session.objects())
-        report.ok = result.error_code == Pick.Result.NONE and report.lifted_named_object
+        after = session.objects()
+        grasp = _score(report, result, gains, before=objects, after=after)
+        report.ok = result.error_code == 0 and report.lifted_named_object
+        if args.task == "pick_and_place":
+            _score_place(report, args, after)
+            report.ok = report.ok and report.placed_validly
         _save_image(scene_before, grasp, result.executed_grasp.width_m, args.output_dir)
     finally:
         _say("5/5 stopping the nodes")
@@ -161,6 +213,26 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
     return 0 if report.ok else 1
 
 
+def _goal(task: str, instruction: str) -> Any:
+    from a2_grasping.action import Pick, PickAndPlace
+
+    if task == "pick":
+        return Pick.Goal(instruction=instruction)
+    return PickAndPlace.Goal(instruction=instruction)
+
+
+def _pick_part(args: argparse.Namespace) -> str:
+    """The instruction's pick half (the whole instruction for the pick task)."""
+    from a2_grasping.core.place import split_pick_and_place
+
+    if args.task == "pick":
+        return str(args.instruction)
+    try:
+        return split_pick_and_place(args.instruction)[0]
+    except GraspSelectionError as error:
+        raise SystemExit(f"--instruction: {error}") from error
+
+
 def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
     """What the instruction names: --target, or grounding on the simulator's ground truth."""
     truth = truth_objects(args.seed, args.scene)
@@ -171,13 +243,55 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
                 f"{', '.join(o.name for o in truth)}"
             )
         return [args.target], "--target"
+    pick_text = _pick_part(args)
     try:
-        return list(named_by_truth(args.instruction, truth)), "ground truth"
+        return list(named_by_truth(pick_text, truth)), "ground truth"
     except GraspSelectionError as error:
         raise SystemExit(
-            f"on the true scene of '{args.scene}' seed {args.seed}, {args.instruction!r} names "
+            f"on the true scene of '{args.scene}' seed {args.seed}, {pick_text!r} names "
             f"nothing unambiguously ({error}); give --target NAME"
         ) from error
+
+
+def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
+    """(relation, reference object name) of the instruction's place half on the ground truth;
+    the relation in `bench_place.RELATIONS` terms."""
+    from a2_grasping.core.place import ground_reference, parse_place, split_pick_and_place
+    from a2_grasping.tools.bench_sim import truth_scene_objects
+
+    truth = truth_objects(args.seed, args.scene)
+    try:
+        parsed = parse_place(split_pick_and_place(args.instruction)[1])
+        reference = ground_reference(parsed, truth_scene_objects(truth))
+    except GraspSelectionError as error:
+        raise SystemExit(
+            f"on the true scene of '{args.scene}' seed {args.seed}, the place of "
+            f"{args.instruction!r} names no one object ({error})"
+        ) from error
+    relation = parsed.relation
+    name = "in" if relation.inside else (relation.direction or "next to")
+    return name, truth[reference.index].name
+
+
+def _score_place(report: DemoReport, args: argparse.Namespace, after: list[Any]) -> None:
+    """Where the named object rests, judged as `bench sim --task pick_and_place` judges it."""
+    from a2_grasping.sim.objects import generate_objects
+    from a2_grasping.tools.bench_place import placement_valid
+
+    specs = {o.name: o for o in generate_objects(args.seed, args.scene)}
+    moved = report.named_objects[0] if len(report.named_objects) == 1 else report.lifted_object
+    resting = {o.name: o for o in after}.get(moved)
+    if resting is None:
+        report.place_verdict = "no named object was lifted"
+        return
+    where = resting.pose.position
+    report.rest_position_m = [round(where.x, 4), round(where.y, 4), round(where.z, 4)]
+    report.placed_validly, report.place_verdict = placement_valid(
+        report.place_relation,
+        specs[moved],
+        specs[report.place_reference],
+        (where.x, where.y, where.z),
+    )
 
 
 def _score(
@@ -192,7 +306,10 @@ def _score(
     grounded target was seen; `after`: the objects' final state); returns the grasp pose."""
     report.pick_error_code = int(result.error_code)
     report.pick_error_message = result.error_message
-    report.object_held = bool(result.object_held)
+    if report.task == "pick":
+        report.object_held = bool(result.object_held)
+    else:
+        report.placement_verified = bool(result.placement_verified)
     report.grounded_target = result.target.description
     report.target_verified = bool(result.target_verified)
     grasp = _pose_matrix(result.executed_grasp.pose.pose)
@@ -281,6 +398,10 @@ def _save_image(scene_msg: Any, grasp: np.ndarray, width_m: float, output_dir: P
     _say(f"    image: {path}")
 
 
+def _relation_words(report: DemoReport) -> str:
+    return "on" if report.place_relation == "in" else report.place_relation
+
+
 def _summarise(report: DemoReport, report_path: Path) -> None:
     _say("---- report ----")
     _say(f"instruction: {report.instruction!r} ({report.selection_mode} mode)")
@@ -291,18 +412,32 @@ def _summarise(report: DemoReport, report_path: Path) -> None:
         + (", verified after the lift" if report.target_verified else "")
     )
     _say(f"stages: {' -> '.join(report.stages)}")
-    _say(f"/pick: code {report.pick_error_code} {report.pick_error_message}".rstrip())
+    action = "/pick" if report.task == "pick" else "/pick_and_place"
+    _say(f"{action}: code {report.pick_error_code} {report.pick_error_message}".rstrip())
     _say(f"lifted: {report.lifted_object or 'nothing'} (highest rise {report.lift_m * 100:.1f} cm)")
-    _say(f"held after the pick: {report.object_held}")
+    if report.task == "pick":
+        _say(f"held after the pick: {report.object_held}")
+    else:
+        _say(
+            f"place: {_relation_words(report)} the {report.place_reference}; rests at "
+            f"{report.rest_position_m or '-'}: {report.place_verdict}"
+        )
     _say(
-        f"time: start-up {report.timings_s.get('start_up', 0):.1f} s, pick "
-        f"{report.timings_s.get('pick', 0):.1f} s, total {report.timings_s['total']:.1f} s"
+        f"time: start-up {report.timings_s.get('start_up', 0):.1f} s, {report.task} "
+        f"{report.timings_s.get(report.task, 0):.1f} s, total {report.timings_s['total']:.1f} s"
     )
     _say(f"node exit codes: {report.node_exit_codes}")
     _say(f"report: {report_path}")
-    if report.ok:
+    if report.ok and report.task == "pick":
         _say(f"result: OK, the named object ({report.lifted_object}) was lifted")
+    elif report.ok:
+        _say(
+            f"result: OK, the named object ({report.lifted_object}) was put "
+            f"{_relation_words(report)} the {report.place_reference}"
+        )
     elif report.lifted_object and not report.lifted_named_object:
         _say(f"result: FAILED, lifted {report.lifted_object}, not the named object")
+    elif report.task == "pick_and_place" and report.lifted_named_object:
+        _say(f"result: FAILED, the named object was not placed validly: {report.place_verdict}")
     else:
         _say("result: FAILED")

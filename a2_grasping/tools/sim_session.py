@@ -267,6 +267,33 @@ class SimSession:
         finally:
             self.node.destroy_client(client)
 
+    def diagnostic_values(self, name_prefix: str, timeout_s: float = 5.0) -> dict[str, str]:
+        """The key/values of the next /diagnostics status whose name starts with `name_prefix`
+        (e.g. "inference_node": its select latency percentiles over its recent calls)."""
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        found: dict[str, str] = {}
+
+        def on_diagnostics(msg: DiagnosticArray) -> None:
+            for status in msg.status:
+                if status.name.startswith(name_prefix) and not found:
+                    found.update({kv.key: kv.value for kv in status.values})
+
+        subscription = self.node.create_subscription(
+            DiagnosticArray, "/diagnostics", on_diagnostics, QoSProfile(depth=10)
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not found:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"no /diagnostics status named {name_prefix}* in {timeout_s} s"
+                    )
+                self._executor.spin_once(timeout_sec=0.05)
+            return found
+        finally:
+            self.node.destroy_subscription(subscription)
+
     # ---- the task ----
 
     def pick(

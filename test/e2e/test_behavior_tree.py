@@ -22,7 +22,7 @@ from a2_grasping.tools.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 
-SEED = 37  # the demo's scene: one red block
+SEED = 37  # a single-object scene: one red block
 MAX_TICK_S = 0.05  # a bound on "does not block", not a performance target
 
 
