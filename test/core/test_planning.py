@@ -14,7 +14,7 @@ from a2_grasping.core.kinematics import (
 )
 from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.planning.pick_planner import EmbeddedPlanner, _densify
+from a2_grasping.core.planning.pick_planner import EmbeddedPlanner, _densify, time_parameterise
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError
 from a2_grasping.tools.synthetic_clouds import box_points
 
@@ -193,3 +193,38 @@ def test_the_next_grasp_is_tried_when_the_best_cannot_be_executed():
     checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
     grasps = np.stack([_top_down(1.5, 0.0, 0.04), _top_down(0.5, 0.0, 0.04)])
     assert EmbeddedPlanner(CONFIG).plan_pick(HOME, grasps, checker).chosen_index == 1
+
+
+@pytest.mark.parametrize("length_rad", [1e-7, 1e-5, 1e-3, 0.1, 1.0, 2.5])
+@pytest.mark.parametrize("scaling", [0.5, 1.0])
+def test_straight_paths_of_any_length_are_timed_near_the_optimum(length_rad, scaling):
+    """From a near-zero transit (the arm already at the pre-grasp) to a long one. On a straight
+    line the joint with the largest offset D bounds the time from below: bang-bang under the
+    acceleration limit a (2 sqrt(D/a)), or with a cruise at the velocity limit v (D/v + v/a).
+    TOPP-RA on its grid lands 2-4 % above that bound; 10 % allows for its discretisation."""
+    start = np.array([0.1, -1.2, 1.3, -1.6, -1.57, 0.2])
+    offset = np.random.default_rng(1).normal(size=6)
+    offset *= length_rad / np.max(np.abs(offset))
+    timed = time_parameterise(np.array([start, start + offset]), CONFIG, scaling)
+    v = CONFIG.max_joint_velocity_rad_s * scaling
+    a = CONFIG.max_joint_acceleration_rad_s2 * scaling
+    bound_s = 2 * np.sqrt(length_rad / a) if length_rad < v * v / a else length_rad / v + v / a
+    assert 0.99 * bound_s <= timed.duration_s <= 1.1 * bound_s
+    np.testing.assert_allclose(timed.positions_rad[[0, -1]], [start, start + offset], atol=1e-9)
+    np.testing.assert_allclose(timed.velocities_rad_s[[0, -1]], 0.0, atol=1e-6)
+    assert np.max(np.abs(timed.velocities_rad_s)) <= v * (1 + 1e-3)
+
+
+def test_a_pick_from_its_own_pre_grasp_is_planned():
+    """After a grasp that closed on nothing the arm rests at the pre-grasp; the same candidate
+    sent again needs a transit of (nearly) zero length."""
+    checker = CollisionChecker(0.0, GRIPPER, scene_points_m=_box_cloud(0.5, 0.0))
+    grasp = _top_down(0.5, 0.0, 0.04)
+    planner = EmbeddedPlanner(CONFIG)
+    pre_grasp = planner.plan_pick(HOME, grasp[None], checker).segment("transit").positions_rad[-1]
+    resting = pre_grasp + np.random.default_rng(2).normal(scale=1e-5, size=6)  # settle noise
+    again = planner.plan_pick(resting, grasp[None], checker)
+    transit = again.segment("transit")
+    np.testing.assert_allclose(transit.positions_rad[0], resting, atol=1e-9)
+    assert transit.duration_s < 0.1
+    assert again.segment("approach").duration_s > 0.1
