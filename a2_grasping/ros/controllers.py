@@ -13,12 +13,10 @@ so a stopped clock or driver is still noticed.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
-from numpy.typing import NDArray
 from rclpy.clock import Clock
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -27,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.task.codes import CanceledError, ExecutionError
+from a2_grasping.core.task.joint_states import JointStateMerger
 from a2_grasping.core.task.ports import RobotState
 from a2_grasping.ros import conversions
 
@@ -67,39 +66,19 @@ class Deadline:
 
 
 class JointStateMonitor:
-    """Keeps the newest arm + gripper state from /joint_states (any joint order)."""
+    """The robot state from /joint_states, merged by joint name (core.task.joint_states): the
+    arm and the gripper may come from different publishers, in any order."""
 
     def __init__(self, joint_names: tuple[str, ...], gripper_joint: str) -> None:
-        self._arm_names = joint_names
-        self._gripper_joint = gripper_joint
-        self._lock = threading.Lock()
-        self._state: RobotState | None = None
-        self._previous_arm: tuple[float, NDArray[np.float64]] | None = None
+        self._merger = JointStateMerger(joint_names, gripper_joint)
 
     def on_joint_state(self, msg: JointState) -> None:
-        index = {name: i for i, name in enumerate(msg.name)}
-        if any(name not in index for name in (*self._arm_names, self._gripper_joint)):
-            return  # another publisher's joints (e.g. a second robot): not ours
-        positions = np.array([msg.position[index[n]] for n in self._arm_names], dtype=np.float64)
-        if not np.all(np.isfinite(positions)):
-            return
-        stamp_s = conversions.time_to_seconds(msg.header.stamp)
-        if len(msg.velocity) == len(msg.name):
-            velocity = np.array([msg.velocity[index[n]] for n in self._arm_names])
-        elif self._previous_arm is not None and stamp_s > self._previous_arm[0]:
-            velocity = (positions - self._previous_arm[1]) / (stamp_s - self._previous_arm[0])
-        else:
-            velocity = np.zeros(len(self._arm_names))
-        self._previous_arm = (stamp_s, positions)
-        state = RobotState(
-            positions,
-            velocity,
-            float(msg.position[index[self._gripper_joint]]),
-            stamp_s,
-            time.monotonic(),
-        )
-        with self._lock:
-            self._state = state
+        names, positions, velocities, stamp_s = conversions.joint_state_fields(msg)
+        self._merger.update(names, positions, velocities, stamp_s, time.monotonic())
+
+    def missing_joints(self, max_age_s: float) -> list[str]:
+        """Joints not heard from within `max_age_s` (wall time), for error messages."""
+        return self._merger.missing(time.monotonic(), max_age_s)
 
     def wait_until_still(self, timeout_s: float, max_age_s: float) -> bool:
         """True once a fresh state shows the arm still (after a stop), False on timeout."""
@@ -133,12 +112,8 @@ class JointStateMonitor:
         raise ExecutionError("the gripper fingers did not come to rest")
 
     def latest(self, max_age_s: float) -> RobotState | None:
-        """The newest state, or None when there is none younger than `max_age_s`."""
-        with self._lock:
-            state = self._state
-        if state is None or time.monotonic() - state.received_monotonic_s > max_age_s:
-            return None
-        return state
+        """The newest state, or None unless every joint arrived within `max_age_s` (wall)."""
+        return self._merger.state(time.monotonic(), max_age_s)
 
 
 class TopicArmController:

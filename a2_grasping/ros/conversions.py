@@ -218,6 +218,18 @@ def joint_state(
     return msg
 
 
+def joint_state_fields(
+    msg: JointState,
+) -> tuple[list[str], list[float], list[float], float]:
+    """(names, positions, velocities, stamp_s) of a JointState; velocities may be empty."""
+    return (
+        list(msg.name),
+        [float(v) for v in msg.position],
+        [float(v) for v in msg.velocity],
+        time_to_seconds(msg.header.stamp),
+    )
+
+
 @dataclass(frozen=True)
 class TrajectoryCommand:
     """A JointTrajectory's content as plain numbers (validation happens in the controller)."""

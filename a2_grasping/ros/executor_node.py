@@ -403,6 +403,9 @@ class _RobotStates:
     def latest(self, max_age_s: float) -> RobotState | None:
         return self._node._monitor.latest(max_age_s)
 
+    def missing_joints(self, max_age_s: float) -> list[str]:
+        return self._node._monitor.missing_joints(max_age_s)
+
     def settled_gripper_rad(self, timeout_s: float, max_age_s: float) -> float:
         return self._node._monitor.settled_gripper_rad(
             Deadline(timeout_s, self._node.get_clock()), max_age_s

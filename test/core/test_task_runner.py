@@ -48,6 +48,9 @@ class FakeRobot:
     def latest(self, max_age_s):
         return RobotState(self.arm_rad.copy(), np.zeros(6), self.gripper_rad, 0.0, 0.0)
 
+    def missing_joints(self, max_age_s):
+        return []
+
     def settled_gripper_rad(self, timeout_s, max_age_s):
         return self.gripper_rad
 

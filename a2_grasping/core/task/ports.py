@@ -92,6 +92,10 @@ class Gripper(Protocol):
 class RobotStateSource(Protocol):
     def latest(self, max_age_s: float) -> RobotState | None: ...
 
+    def missing_joints(self, max_age_s: float) -> list[str]:
+        """Joints not heard from within `max_age_s` (why `latest` gave None)."""
+        ...
+
     def settled_gripper_rad(self, timeout_s: float, max_age_s: float) -> float:
         """The knuckle angle once the fingers have come to rest (robot time)."""
         ...

@@ -424,10 +424,11 @@ class TaskRunner:
         deadline = time.monotonic() + (cfg.input_wait_s if wait else 0.0)
         while (state := self.ports.robot.latest(cfg.max_joint_state_age_s)) is None:
             if time.monotonic() >= deadline:
+                missing = self.ports.robot.missing_joints(cfg.max_joint_state_age_s)
                 raise TaskError(
                     TaskErrorCode.STALE_STATE,
                     f"no joint state younger than {cfg.max_joint_state_age_s} s on "
-                    f"{cfg.joint_states_topic}",
+                    f"{cfg.joint_states_topic} for {', '.join(missing) or 'every joint'}",
                 )
             time.sleep(0.02)
         return state
