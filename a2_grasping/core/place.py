@@ -131,7 +131,7 @@ class PlaceRegion:
 class HeldObject:
     """The object in the hand as the place needs it, in the base frame."""
 
-    size_m: FloatArray  # (3,) extents along base x, y, z as held
+    size_m: FloatArray  # (3,) footprint's long and short side, height; as held
     tcp_above_bottom_m: float  # the TCP's height above the object's underside
     tcp_rotation: FloatArray  # (3, 3) base_from_tcp rotation to keep
 

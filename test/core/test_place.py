@@ -140,3 +140,22 @@ def test_the_plate_centre_comes_first_for_in_relations():
     spots = place_spots(region, PLATE, SCENE, HELD, workspace_box_m=WORKSPACE, support_points_m=top)
     np.testing.assert_allclose(spots[0], PLATE.centroid_m[:2])
     assert np.all(np.linalg.norm(spots - PLATE.centroid_m[:2], axis=1) <= 0.075 / 3 + 1e-9)
+
+
+def test_the_held_footprint_is_the_objects_own_not_its_base_aligned_box():
+    """A 6 x 3 cm block held at 45 degrees: its footprint circle is half its own diagonal
+    (3.35 cm), not half the diagonal of its base-aligned box (4.5 cm)."""
+    from a2_grasping.core.task.placing import HeldRecord
+    from a2_grasping.core.task.ports import ObjectBox
+
+    yaw = math.radians(45.0)
+    box = np.eye(4)
+    box[:2, :2] = [[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]]
+    box[:3, 3] = (0.5, 0.0, 0.025)
+    tcp = np.eye(4)
+    tcp[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    tcp[:3, 3] = (0.5, 0.0, 0.04)
+    held = HeldRecord(ObjectBox(box, np.array([0.06, 0.03, 0.05]), "red box"), tcp).held_object()
+    np.testing.assert_allclose(held.size_m, [0.06, 0.03, 0.05], atol=1e-12)
+    assert held.footprint_radius_m == pytest.approx(0.5 * math.hypot(0.06, 0.03))
+    assert held.tcp_above_bottom_m == pytest.approx(0.04)
