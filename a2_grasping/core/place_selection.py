@@ -33,6 +33,8 @@ from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspTarget, ReachabilityFilter, SelectionConfig
 
 FloatArray = NDArray[np.float64]
+# An object whose lowest seen points are higher than this above the table is not resting on it.
+RESTING_MAX_GAP_M = 0.05
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class PlaceSelector:
             self._selection.table_margin_m,
             self._segmentation,
         )
+        objects = resting_objects(objects, scene.points_xyz[inside], self._selection.table_height_m)
         timings_ms["segmentation"] = (self._clock() - started_s) * 1e3
         if not objects:
             raise GraspSelectionError(
@@ -154,6 +157,20 @@ class PlaceSelector:
 
 def _size_text(held: HeldObject) -> str:
     return " x ".join(f"{100 * v:.1f}" for v in held.size_m) + " cm"
+
+
+def resting_objects(
+    objects: tuple[SceneObject, ...], points_m: NDArray[np.floating], table_height_m: float
+) -> tuple[SceneObject, ...]:
+    """The objects on the table: not one whose lowest points float RESTING_MAX_GAP_M above it,
+    which is in the gripper (at the place after /pick; measured: a held block seen 22 cm up
+    blocked every spot of 2 of 12 places as an obstacle). Indices are kept."""
+    resting = []
+    for obj in objects:
+        bottom_m = float(np.percentile(points_m[obj.point_indices, 2], 2.0)) - table_height_m
+        if bottom_m <= RESTING_MAX_GAP_M:
+            resting.append(obj)
+    return tuple(resting)
 
 
 def _others(objects: tuple[SceneObject, ...], reference: SceneObject) -> str:

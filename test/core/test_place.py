@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -159,3 +160,18 @@ def test_the_held_footprint_is_the_objects_own_not_its_base_aligned_box():
     np.testing.assert_allclose(held.size_m, [0.06, 0.03, 0.05], atol=1e-12)
     assert held.footprint_radius_m == pytest.approx(0.5 * math.hypot(0.06, 0.03))
     assert held.tcp_above_bottom_m == pytest.approx(0.04)
+
+
+def test_an_object_floating_above_the_table_is_no_obstacle_or_reference():
+    """The block in the gripper, seen 15-22 cm up when /place selects, is not on the table."""
+    from a2_grasping.core.place_selection import resting_objects
+
+    points = np.array(
+        [[0.5, 0.0, z] for z in np.linspace(0.0, 0.05, 20)]
+        + [[0.4, 0.1, z] for z in np.linspace(0.15, 0.22, 20)]
+    )
+    on_table = _object(0, "red", ShapeClass.BOX, (0.5, 0.0), (0.04, 0.04, 0.05))
+    held = _object(1, "blue", ShapeClass.BOX, (0.4, 0.1), (0.04, 0.04, 0.22))
+    on_table = dataclasses.replace(on_table, point_indices=np.arange(20))
+    held = dataclasses.replace(held, point_indices=np.arange(20, 40))
+    assert resting_objects((on_table, held), points, 0.0) == (on_table,)
