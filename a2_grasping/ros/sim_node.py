@@ -245,6 +245,8 @@ class SimNode(Node):
             try:
                 self._reset(cell, int(request.seed), scene, obstacles, removed)
                 objects.extend(cell.object_states())
+                # /sim/objects answers the new scene from the moment this reset returns.
+                self._update_snapshot(cell, self._now_s(cell))
             except ValueError as error:  # a refused scene (obstacle placement): the old one stays
                 outcome["error"] = str(error)
             except Exception as error:  # reported to the caller, the old scene stays
@@ -383,6 +385,9 @@ class SimNode(Node):
                 stamp,
             )
         )
+        self._update_snapshot(cell, now_s)
+
+    def _update_snapshot(self, cell: SimCell, now_s: float) -> None:
         snapshot = _Snapshot(
             stamp_s=now_s,
             seed=cell.seed,
