@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         bag_cli,
         bench_model,
         bench_pipeline,
+        bench_select,
         bench_sim,
         bt_example,
         check_checkpoint,
@@ -77,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
             "pipeline",
             help="time perception per frame, camera-to-scene latency, /select_grasp over DDS",
             description=bench_pipeline.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    bench_select.add_arguments(
+        bench.add_parser(
+            "select",
+            help="time /select_grasp's core in attributes mode on the cell's language scenes",
+            description=bench_select.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )

@@ -263,8 +263,8 @@ def _describe(
     corners, yaw, sides = _min_area_rectangle(xy)
     length, width = max(sides), min(sides)
     center_xy = corners.mean(axis=0)
-    circle_center, radius = _fit_circle(xy)
     outline = _outline(xy)
+    circle_center, radius = _fit_circle(outline)
     rect_residual = _rectangle_residual(outline, center_xy, yaw, sides)
     circle_residual = float(
         np.sqrt(np.mean((np.linalg.norm(outline - circle_center, axis=1) - radius) ** 2))
@@ -328,14 +328,17 @@ def _min_area_rectangle(xy: FloatArray) -> tuple[FloatArray, float, tuple[float,
         hull = xy
     edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 0.5 * math.pi))  # (A,)
-    cos, sin = np.cos(angles), np.sin(angles)
-    rotations = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], axis=1)  # (A,2,2)
-    local = np.einsum("aij,nj->ani", rotations, hull)  # (A, H, 2) hull in each candidate frame
-    low, high = local.min(axis=1), local.max(axis=1)  # (A, 2)
-    best = int(np.argmin(np.prod(high - low, axis=1)))
-    (x0, y0), (x1, y1) = low[best], high[best]
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) @ rotations[best]
-    return corners, float(angles[best]), (float(x1 - x0), float(y1 - y0))
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    # The hull in each candidate frame, one (A, H) array per axis: outer products, no einsum
+    # (which took 1.2 ms per 75-vertex cylinder outline, 20 ms per 15-object scene).
+    along = cos * hull[:, 0] + sin * hull[:, 1]
+    across = cos * hull[:, 1] - sin * hull[:, 0]
+    x0, x1, y0, y1 = along.min(axis=1), along.max(axis=1), across.min(axis=1), across.max(axis=1)
+    best = int(np.argmin((x1 - x0) * (y1 - y0)))
+    rotation = np.array([[cos[best, 0], sin[best, 0]], [-sin[best, 0], cos[best, 0]]])
+    low, high = (x0[best], y0[best]), (x1[best], y1[best])
+    corners = np.array([low, [high[0], low[1]], high, [low[0], high[1]]]) @ rotation
+    return corners, float(angles[best]), (float(high[0] - low[0]), float(high[1] - low[1]))
 
 
 def _rectangle_residual(
@@ -351,9 +354,8 @@ def _rectangle_residual(
     return float(np.sqrt(np.mean(distance**2)))
 
 
-def _fit_circle(xy: FloatArray) -> tuple[FloatArray, float]:
-    """Least-squares circle (Kasa) through the outline of the points."""
-    outline = _outline(xy)
+def _fit_circle(outline: FloatArray) -> tuple[FloatArray, float]:
+    """Least-squares circle (Kasa) through outline points (see `_outline`)."""
     design = np.column_stack([2.0 * outline, np.ones(len(outline))])
     target = np.sum(outline**2, axis=1)
     solution, *_ = np.linalg.lstsq(design, target, rcond=None)

@@ -386,8 +386,10 @@ def _objects_between_pads(
     neighbourhoods = cKDTree(points_above).query_ball_point(centres, radii + 1e-6)
     sizes = np.array([len(n) for n in neighbourhoods], dtype=np.intp)
     owner_of_pair = np.repeat(np.arange(count), sizes)
-    point_of_pair = np.fromiter(
-        (i for n in neighbourhoods for i in n), dtype=np.intp, count=int(sizes.sum())
+    point_of_pair = (
+        np.concatenate([np.asarray(n, dtype=np.intp) for n in neighbourhoods])
+        if sizes.sum()
+        else np.zeros(0, dtype=np.intp)
     )
     offset = points_above[point_of_pair] - poses[owner_of_pair, :3, 3]
     local = np.einsum("pji,pj->pi", poses[owner_of_pair, :3, :3], offset)  # R^T (p - t)

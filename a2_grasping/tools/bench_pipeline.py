@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from a2_grasping.tools.bench_select import TARGET_SELECT_P50_MS
+
 TARGET_FRAME_MS = 15.0
-TARGET_SELECT_P50_MS = 100.0  # attributes mode (issue 14)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

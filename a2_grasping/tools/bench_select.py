@@ -1,0 +1,127 @@
+"""Benchmark of `/select_grasp`'s core in attributes mode on the simulated cell's language scenes:
+`a2-grasping bench select --json OUT`.
+
+Each of --scenes seeded `language` scenes (up to 15 objects, the bench's instruction templates in
+rotation) is rendered by the cell's three cameras and fused as the perception node would; the
+selector is built as inference_node builds it with its default parameters (attributes mode,
+antipodal candidates, UR5e reachability) and answers the scene's instruction --runs times after
+one warm-up. Reported: per scene the median time and the median of each stage, then the p50 and
+p95 of the per-scene medians (the figure issue 14 sets at <= 100 ms), the answers' codes and the
+CPU. The DDS round trip adds about a millisecond (`bench pipeline` measures it); a node sharing
+its cores with the simulator pays for the contention on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_SELECT_P50_MS = 100.0  # attributes mode, issue 14
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    parser.add_argument("--scenes", type=int, default=20, help="language scenes")
+    parser.add_argument("--seed", type=int, default=7000, help="first scene seed")
+    parser.add_argument("--runs", type=int, default=5, help="timed selections per scene")
+    parser.set_defaults(run=run)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run(args: argparse.Namespace) -> int:
+    from a2_grasping.core.candidates.factory import make_candidate_generator
+    from a2_grasping.core.errors import GraspSelectionError
+    from a2_grasping.core.inference_config import InferenceConfig
+    from a2_grasping.core.kinematics import UR5eReachability
+    from a2_grasping.core.policy.hardware import read_cpu_info
+    from a2_grasping.core.request import SelectRequest
+    from a2_grasping.core.selection import GraspSelector, SelectionConfig
+    from a2_grasping.sim.capture import capture_scene
+    from a2_grasping.sim.cell import SimCell
+    from a2_grasping.sim.config import SimConfig
+    from a2_grasping.tools.bench_sim import plan_episodes
+
+    if args.scenes < 1 or args.runs < 1:
+        raise SystemExit("--scenes and --runs must be at least 1")
+    config = InferenceConfig()
+    selector = GraspSelector(
+        make_candidate_generator(config),
+        SelectionConfig(),
+        reachability=UR5eReachability() if config.check_reachability else None,
+        ground_instructions=config.ground_instructions,
+    )
+    cell = SimCell(SimConfig(seed=args.seed, scene="language"))
+    scenes: list[dict[str, Any]] = []
+    for episode in plan_episodes(args.seed, args.scenes, "language"):
+        cell.reset(episode.seed, "language")
+        scene = capture_scene(cell)
+        request = SelectRequest(episode.instruction, (), 5, 10.0)
+        totals_ms: list[float] = []
+        stages: dict[str, list[float]] = {}
+        outcome = "ok"
+        for run_index in range(args.runs + 1):
+            started_s = time.perf_counter()
+            try:
+                timings_ms = selector.select(scene, request).timings_ms
+            except GraspSelectionError as error:
+                outcome, timings_ms = error.code.name, {}
+            elapsed_ms = (time.perf_counter() - started_s) * 1e3
+            if run_index == 0:
+                continue  # warm-up
+            totals_ms.append(elapsed_ms)
+            for stage, stage_ms in timings_ms.items():
+                stages.setdefault(stage, []).append(stage_ms)
+        scenes.append(
+            {
+                "seed": episode.seed,
+                "template": episode.template,
+                "instruction": episode.instruction,
+                "objects": len(cell.objects),
+                "points": len(scene.points_xyz),
+                "outcome": outcome,
+                "median_ms": statistics.median(totals_ms),
+                "stage_median_ms": {k: statistics.median(v) for k, v in stages.items()},
+            }
+        )
+        print(
+            f"seed {episode.seed:5d} {len(cell.objects):2d} objects {outcome:16s} "
+            f"{scenes[-1]['median_ms']:6.1f} ms  {episode.instruction}",
+            flush=True,
+        )
+    medians = [s["median_ms"] for s in scenes]
+    stage_names = sorted({k for s in scenes for k in s["stage_median_ms"]})
+    result = {
+        "benchmark": "select_attributes",
+        "cpu": read_cpu_info().describe(),
+        "first_seed": args.seed,
+        "runs_per_scene": args.runs,
+        "p50_ms": statistics.median(medians),
+        "p95_ms": _percentile(medians, 0.95),
+        "max_ms": max(medians),
+        "target_p50_ms": TARGET_SELECT_P50_MS,
+        "stage_p50_ms": {
+            name: statistics.median(
+                [s["stage_median_ms"][name] for s in scenes if name in s["stage_median_ms"]]
+            )
+            for name in stage_names
+        },
+        "outcomes": dict(collections.Counter(s["outcome"] for s in scenes)),
+        "scenes": scenes,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms over {len(scenes)} scenes "
+        f"(target p50 <= {TARGET_SELECT_P50_MS:.0f} ms); stages {result['stage_p50_ms']}; "
+        f"{result['cpu']}"
+    )
+    return 0
