@@ -395,7 +395,7 @@ def _objects_between_pads(
     # All candidates at once: one k-d tree query each within the sphere around its closing
     # volume, then every (candidate, point) pair tested in one pass. A full-cloud distance per
     # candidate cost 190 ms per selection in 15-object scenes (65k points, 70-150 candidates);
-    # this costs about 10 ms (AMD EPYC Zen 3).
+    # this costs 13-19 ms (AMD EPYC Zen 3).
     poses = candidates.tcp_poses
     widths_m = np.asarray(candidates.width_m, dtype=np.float64)
     depth_m = gripper.fingertip_z_m - gripper.palm_face_z_m

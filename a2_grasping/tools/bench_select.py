@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TARGET_SELECT_P50_MS = 100.0  # attributes mode, issue 14
+from a2_grasping.tools.bench_pipeline import TARGET_SELECT_P50_MS, latency_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7000, help="first scene seed")
     parser.add_argument("--runs", type=int, default=5, help="timed selections per scene")
     parser.set_defaults(run=run)
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,16 +92,16 @@ def run(args: argparse.Namespace) -> int:
             f"{scenes[-1]['median_ms']:6.1f} ms  {episode.instruction}",
             flush=True,
         )
-    medians = [s["median_ms"] for s in scenes]
+    summary = latency_summary([s["median_ms"] for s in scenes])
     stage_names = sorted({k for s in scenes for k in s["stage_median_ms"]})
     result = {
         "benchmark": "select_attributes",
         "cpu": read_cpu_info().describe(),
         "first_seed": args.seed,
         "runs_per_scene": args.runs,
-        "p50_ms": statistics.median(medians),
-        "p95_ms": _percentile(medians, 0.95),
-        "max_ms": max(medians),
+        "p50_ms": summary["median_ms"],
+        "p95_ms": summary["p95_ms"],
+        "max_ms": max(s["median_ms"] for s in scenes),
         "target_p50_ms": TARGET_SELECT_P50_MS,
         "stage_p50_ms": {
             name: statistics.median(

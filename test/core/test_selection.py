@@ -93,6 +93,29 @@ def test_reachability_filter_removes_candidates(box_scene):
     assert 0 < len(ranked.candidates) < len(unfiltered.candidates)
 
 
+def test_reachability_is_tested_only_as_far_down_the_ranking_as_needed(box_scene):
+    """The answer equals filtering the full ranking, but IK is not run on every candidate."""
+    everything = GraspSelector(AntipodalGenerator(), SelectionConfig()).select(
+        box_scene, _request(max_candidates=1000)
+    )
+
+    def reachable(base_from_tcp):  # a property of the pose itself, not of its batch position
+        return np.round(base_from_tcp[:, 0, 3] * 1e4).astype(np.int64) % 3 != 0
+
+    tested: list[int] = []
+
+    def counting(base_from_tcp, width_m):
+        tested.append(len(width_m))
+        return reachable(base_from_tcp)
+
+    selector = GraspSelector(AntipodalGenerator(), SelectionConfig(), reachability=counting)
+    ranked = selector.select(box_scene, _request(max_candidates=3))
+    expected = everything.candidates.candidate_id[reachable(everything.candidates.tcp_poses)][:3]
+    assert len(everything.candidates) > 10
+    np.testing.assert_array_equal(ranked.candidates.candidate_id, expected)
+    assert sum(tested) < len(everything.candidates)
+
+
 @pytest.mark.parametrize(
     ("make_selector", "make_scene", "code"),
     [
