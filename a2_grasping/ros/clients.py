@@ -28,7 +28,13 @@ def call(node: Node, client: Client, request: Any, timeout_s: float, attempts: i
     `attempts` > 1 re-sends after each timeout. Only for idempotent services (SelectGrasp is):
     right after discovery a response can be lost because the server has not yet matched the
     client's response reader, and the caller would otherwise wait out the full timeout.
+
+    A node belongs to one executor at a time: adding it to the call's executor takes it out of
+    the one it was in, so it is handed back afterwards. Without that, a caller that spins its
+    own executor between calls silently stops receiving its subscriptions.
     """
+    # rclpy leaves node.executor pointing at an executor the node was removed from.
+    owner = node.executor if node.executor and node in node.executor.get_nodes() else None
     for _ in range(attempts):
         future = client.call_async(request)
         executor = SingleThreadedExecutor(context=node.context)
@@ -38,6 +44,7 @@ def call(node: Node, client: Client, request: Any, timeout_s: float, attempts: i
         finally:
             executor.remove_node(node)
             executor.shutdown(timeout_sec=1.0)
+            node.executor = owner
         if future.done():
             exception = future.exception()
             if exception is not None:
