@@ -3,7 +3,9 @@
 Seeded `place` scenes (sim/objects.py: a plate and/or a tray fixed to the table, 3-6 objects of
 unique colours). Each episode names one graspable object (not a ball: it would roll away from
 any place) and a relation from the templates - IN: "on the <plate|tray>"; OUT: "next to / left
-of / right of / in front of / behind the <reference>" - written from ground truth.
+of / right of / in front of / behind the <reference>" - written from ground truth, and posed
+only when more than 2/3 of the OUT region is free and inside the workspace (spec §2.7's rule
+for a valid region).
 
 - place: /pick "pick the <object>" (up to two attempts; an episode whose pick fails is not a
   place trial and is reported apart), then /place "<relation> the <reference>".
@@ -31,6 +33,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from a2_grasping.core.perception_config import PerceptionConfig
 from a2_grasping.sim.objects import ObjectSpec, Shape, generate_objects
 
 RELATIONS = ("in", "next to", "left of", "right of", "in front of", "behind")
@@ -45,33 +50,74 @@ SECTOR_TOLERANCE_RAD = math.radians(5.0)
 UPRIGHT_TOLERANCE_M = 0.01
 
 
+# Spec §2.7: a reference's region counts only when more than 2/3 of it is free. A task whose
+# region (in ground truth) is mostly covered by other objects or outside the workspace has no
+# right answer, and is not posed.
+MIN_FREE_REGION_SHARE = 2.0 / 3.0
+_REGION_GRID_M = 0.005
+
+
 def plan_episode(seed: int, rng: random.Random) -> dict[str, Any] | None:
-    """Object, relation and reference for a place scene, or None when none fits."""
+    """Object, relation and reference for a place scene (a task with a free region in ground
+    truth, in a seeded-random order), or None when the scene offers none."""
     objects = generate_objects(seed, "place")
     movable = [o for o in objects if not o.receptacle and o.shape is not Shape.SPHERE]
-    receptacles = [o for o in objects if o.receptacle]
-    if not movable:
-        return None
-    held = rng.choice(movable)
-    relation = rng.choice(RELATIONS if receptacles else RELATIONS[1:])
-    if relation == "in":
-        reference = rng.choice(receptacles)
-        word = "on"
-    else:
-        others = [o for o in objects if o is not held and not o.receptacle]
-        if not others:
-            return None
-        reference = rng.choice(others)
-        word = relation
-    return {
-        "seed": seed,
-        "object": held.name,
-        "relation": relation,
-        "reference": reference.name,
-        "place_instruction": f"{word} the {reference.name}",
-        "pick_instruction": f"pick the {held.name}",
-        "sentence": f"put the {held.name} {word} the {reference.name}",
-    }
+    tasks = []
+    for held in movable:
+        for relation in RELATIONS:
+            references = [
+                o for o in objects if o is not held and o.receptacle == (relation == "in")
+            ]
+            tasks += [(held, relation, reference) for reference in references]
+    rng.shuffle(tasks)
+    for held, relation, reference in tasks:
+        others = [o for o in objects if o is not held and o is not reference]
+        if relation != "in" and free_region_share(relation, held, reference, others) <= (
+            MIN_FREE_REGION_SHARE
+        ):
+            continue
+        word = "on" if relation == "in" else relation
+        return {
+            "seed": seed,
+            "object": held.name,
+            "relation": relation,
+            "reference": reference.name,
+            "place_instruction": f"{word} the {reference.name}",
+            "pick_instruction": f"pick the {held.name}",
+            "sentence": f"put the {held.name} {word} the {reference.name}",
+        }
+    return None
+
+
+def free_region_share(
+    relation: str, held: ObjectSpec, reference: ObjectSpec, others: list[ObjectSpec]
+) -> float:
+    """Share of an OUT region (ground truth) where the held object's centre could rest: inside
+    the perception workspace by its footprint radius and clear of every other footprint."""
+    r_min, r_max = _annulus_m(held, reference)
+    steps = np.arange(-r_max, r_max + 1e-9, _REGION_GRID_M)
+    dx, dy = (grid.ravel() for grid in np.meshgrid(steps, steps))
+    in_region = (np.hypot(dx, dy) >= r_min) & (np.hypot(dx, dy) <= r_max)
+    if relation in _DIRECTION_YAW_RAD:
+        off = np.abs(
+            (np.arctan2(dy, dx) - _DIRECTION_YAW_RAD[relation] + math.pi) % (2 * math.pi) - math.pi
+        )
+        in_region &= off <= math.radians(45.0)
+    x = reference.position_m[0] + dx[in_region]
+    y = reference.position_m[1] + dy[in_region]
+    box, margin = PerceptionConfig().workspace_box_m, held.footprint_radius_m
+    free = (x >= box[0] + margin) & (x <= box[1] - margin)
+    free &= (y >= box[2] + margin) & (y <= box[3] - margin)
+    for other in others:
+        clearance = held.footprint_radius_m + other.footprint_radius_m
+        free &= np.hypot(x - other.position_m[0], y - other.position_m[1]) >= clearance
+    return float(free.mean()) if free.size else 0.0
+
+
+def _annulus_m(held: ObjectSpec, reference: ObjectSpec) -> tuple[float, float]:
+    """Spec §2.7's OUT annulus, r = half the largest footprint side of each."""
+    reach = 0.5 * max(reference.size_m[:2]) + 0.5 * max(held.size_m[:2])
+    return max(0.05, reach), max(0.15, reach + 0.1)
 
 
 def placement_valid(
@@ -101,9 +147,7 @@ def _beside(
     relation: str, dx: float, dy: float, held: ObjectSpec, reference: ObjectSpec, *, z: float
 ) -> tuple[bool, str]:
     distance = math.hypot(dx, dy)
-    r_ref = 0.5 * max(reference.size_m[:2])
-    r_held = 0.5 * max(held.size_m[:2])
-    r_min, r_max = max(0.05, r_ref + r_held), max(0.15, r_ref + r_held + 0.1)
+    r_min, r_max = _annulus_m(held, reference)
     if not r_min - REGION_TOLERANCE_M <= distance <= r_max + REGION_TOLERANCE_M:
         return False, f"{distance * 100:.1f} cm away (region {r_min * 100:.1f}-{r_max * 100:.1f})"
     if relation in _DIRECTION_YAW_RAD:
