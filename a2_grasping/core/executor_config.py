@@ -140,6 +140,20 @@ class ExecutorConfig:
     goal_tolerance_rad: float = config_field(
         0.005, "A segment is done when every joint is this close to its end (rad).", min_value=0.001
     )
+    max_grasp_attempts: int = config_field(
+        2,
+        "Grasps /pick tries for an instruction: after GRASP_FAILED the arm returns to where the "
+        "pick started and selects again on a fresh scene, without the failed grasp's "
+        "neighbourhood. 1: no retry. A goal with use_candidate is tried once.",
+        min_value=1,
+        max_value=5,
+    )
+    retry_exclusion_radius_m: float = config_field(
+        0.02,
+        "A retry skips candidates whose TCP lies this close to a grasp that failed (m).",
+        min_value=0.0,
+        max_value=0.2,
+    )
 
     def __post_init__(self) -> None:
         validate_ranges(self)

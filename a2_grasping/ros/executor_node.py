@@ -56,6 +56,10 @@ from a2_grasping.ros.qos import JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace
 
 R = Pick.Result
+# A retry asks for a scene captured after the arm came back; the request reaches the server a
+# little later than it is sent (loopback DDS: milliseconds), so its age limit allows this much.
+# A scene this much older still shows the arm at rest within goal tolerance of the start.
+_REQUEST_TRANSIT_S = 0.25
 
 
 class ExecutorNode(LifecycleNode):
@@ -200,7 +204,7 @@ class ExecutorNode(LifecycleNode):
         self,
         goal_handle: ServerGoalHandle,
         what: str,
-        feedback_type: type,
+        feedback_type: Callable[..., Any],
         task: Callable[[Callable[[str, float], None], Callable[[], bool]], None],
     ) -> tuple[int, str, int]:
         """Run one task under the one-task lock; (code, message, select error code)."""
@@ -244,8 +248,11 @@ class ExecutorNode(LifecycleNode):
             request, candidates = self._pick_request(goal)
             self._runner.pick(request, report, feedback, canceled)
 
+        def pick_feedback(stage: str, progress: float) -> Pick.Feedback:
+            return Pick.Feedback(stage=stage, progress=progress, attempt=report.grasp_attempts)
+
         result.error_code, result.error_message, result.select_error_code = self._run_task(
-            goal_handle, "pick", Pick.Feedback, task
+            goal_handle, "pick", pick_feedback, task
         )
         candidates = candidates or self._grasps.last_candidates
         if 0 <= report.chosen_index < len(candidates):
@@ -254,6 +261,7 @@ class ExecutorNode(LifecycleNode):
         result.object_held = report.object_held
         result.gripper_width_m = report.gripper_width_m
         result.target_verified = report.target_verified
+        result.grasp_attempts = report.grasp_attempts
         return result
 
     def _execute_place(self, goal_handle: ServerGoalHandle) -> Place.Result:
@@ -449,12 +457,19 @@ class _GraspService:
         self.last_candidates = []
         self.last_target_msg = Pick.Result().target
 
-    def choose(self, instruction: str, canceled: Callable[[], bool]) -> Choice:
+    def choose(
+        self, instruction: str, canceled: Callable[[], bool], newer_than_s: float | None = None
+    ) -> Choice:
         cfg = self._node._config
+        request = SelectGrasp.Request(instruction=instruction)
+        if newer_than_s is not None:
+            # The server judges a scene's age when the request arrives, a little after now.
+            now_s = conversions.clock_seconds(self._node.get_clock())
+            request.max_input_age_s = max(0.0, now_s - newer_than_s) + _REQUEST_TRANSIT_S
         response: SelectGrasp.Response = _call(
             self._node,
             self._node._select_client,
-            SelectGrasp.Request(instruction=instruction),
+            request,
             cfg.select_service,
             canceled,
         )

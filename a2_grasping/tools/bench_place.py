@@ -169,7 +169,11 @@ def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
     records: list[dict[str, Any]] = []
     failures: dict[str, Any] = {}
     wall_start = time.monotonic()
-    with SimSession(domain_id, out_dir / f"bench_{args.task}_logs") as session:
+    from a2_grasping.tools.bench_sim import BENCH_EXECUTOR_ARGUMENTS
+
+    with SimSession(
+        domain_id, out_dir / f"bench_{args.task}_logs", node_arguments=BENCH_EXECUTOR_ARGUMENTS
+    ) as session:
         for episode in range(args.episodes):
             seed = args.seed + episode
             plan = plan_episode(seed, rng)

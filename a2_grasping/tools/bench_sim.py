@@ -8,7 +8,8 @@ episode), waits for a scene of it and sends /pick ("pick an object") up to --att
 attempt succeeds when any object is lifted. Reported: `success_rate` (= first-attempt success,
 also as `first_attempt_success_rate`), success within the attempts, attempts per picked object,
 /pick durations split into select + plan and execution, and the real-time factor of the
-simulator.
+simulator. Every grasp is one attempt of the protocol: the executor runs with
+max_grasp_attempts 1 (its own retry would hide failed grasps inside one /pick).
 
 Named targets (--task grasp --language), like A2's grasp protocol: seeded `language` scenes
 (sim/objects.py: repeated colours, two size modes, up to 15 objects). Each episode has one
@@ -46,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 LIFT_SUCCESS_M = 0.05
+# Benchmarks count every grasp themselves (attempts, steps): the executor must not retry inside
+# one goal. Shared with bench_place.
+BENCH_EXECUTOR_ARGUMENTS = {"executor_node": ["-p", "max_grasp_attempts:=1"]}
 
 # ---- instructions from ground truth (pure Python: no ROS, no MuJoCo) ----
 
@@ -443,7 +447,9 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
     episodes: list[dict[str, Any]] = []
     images: dict[str, Any] = {}
     wall_start = time.monotonic()
-    with SimSession(domain_id, out_dir / "bench_sim_logs") as session:
+    with SimSession(
+        domain_id, out_dir / "bench_sim_logs", node_arguments=BENCH_EXECUTOR_ARGUMENTS
+    ) as session:
         sim_start = session.sim_time_s()
         for episode in range(args.episodes):
             seed = args.seed + episode
@@ -578,9 +584,9 @@ def _run_language(args: argparse.Namespace, domain_id: int) -> int:
     records: dict[str, list[dict[str, Any]]] = {}
     timing: dict[str, dict[str, float]] = {}
     for mode in args.mode_list:
-        node_arguments = (
-            {"inference_node": ["-p", "ground_instructions:=false"]} if mode == "geometric" else {}
-        )
+        node_arguments = dict(BENCH_EXECUTOR_ARGUMENTS)
+        if mode == "geometric":
+            node_arguments["inference_node"] = ["-p", "ground_instructions:=false"]
         images_left = [args.failure_images]
         wall_start = time.monotonic()
         with SimSession(

@@ -6,6 +6,8 @@ the planner and collision world are the real ones.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -268,3 +270,98 @@ def test_candidate_fields_are_refused_naming_the_field(field, value, code):
         max_age_s=5.0,
         max_width_m=0.085,
     )
+
+
+class ClosesOn:
+    """Closing stops where the script says, one entry per close (1.0: on nothing)."""
+
+    def __init__(self, robot: FakeRobot, closes: list[float]) -> None:
+        self.robot = robot
+        self.closes = closes
+        self.commands: list[float] = []
+
+    def move(self, position_rad, timeout_s, max_state_age_s):
+        self.commands.append(position_rad)
+        if position_rad > CONFIG.gripper_open_rad:
+            position_rad = min(position_rad, self.closes.pop(0))
+        self.robot.gripper_rad = position_rad
+        return position_rad
+
+
+class RankedGrasps:
+    """A selection service answering the same ranking every time; remembers each request."""
+
+    def __init__(self, poses: np.ndarray, robot: FakeRobot) -> None:
+        self.poses = poses
+        self.robot = robot
+        self.requests: list[tuple[str, float | None, np.ndarray]] = []
+
+    def choose(self, instruction, canceled, newer_than_s=None):
+        self.requests.append((instruction, newer_than_s, self.robot.arm_rad.copy()))
+        return Choice(self.poses.copy(), None)
+
+
+FIRST, SECOND = _top_down(0.5, 0.0, 0.03), _top_down(0.45, 0.1, 0.03)
+
+
+def _retrying_runner(closes: list[float], poses=(FIRST, SECOND), **config):
+    runner, arm, _, plans = _runner(closes_at=1.0)
+    robot = arm.robot
+    gripper = ClosesOn(robot, closes)
+    grasps = RankedGrasps(np.stack(poses), robot)
+    ports = dataclasses.replace(runner.ports, gripper=gripper, grasps=grasps)
+    runner = TaskRunner(dataclasses.replace(CONFIG, **config), ports)
+    return runner, arm, grasps, plans
+
+
+def _pick_instruction(runner):
+    report, stages = TaskReport(), []
+    request = PickRequest("the red cube", None, False, 0.5)
+    runner.pick(request, report, lambda s, _p: stages.append(s), lambda: False)
+    return report, stages
+
+
+def test_a_grasp_that_closes_on_nothing_is_retried_from_the_start_away_from_it():
+    runner, arm, grasps, plans = _retrying_runner([1.0, 0.4], max_grasp_attempts=2)
+    report, stages = _pick_instruction(runner)
+    assert report.object_held and report.grasp_attempts == 2
+    # the failed attempt: transit, approach, lift, then its retreat back to the start
+    assert len(arm.segments) == 4 + 4
+    np.testing.assert_allclose(arm.segments[3].positions_rad[-1], HOME, atol=1e-6)
+    # selected again from the start, on a scene newer than the return, without the failed grasp
+    (_, first_newer, _), (_, second_newer, arm_at_second) = grasps.requests
+    assert first_newer is None and second_newer == 1.0
+    np.testing.assert_allclose(arm_at_second, HOME, atol=1e-6)
+    np.testing.assert_allclose(arm.segments[5].positions_rad[-1], arm.segments[6].positions_rad[0])
+    grasped = arm.segments[5].positions_rad[-1]  # the second approach ends at the grasp
+    from a2_grasping.core.kinematics import forward_kinematics
+
+    tcp = forward_kinematics(grasped) @ GripperGeometry().tool0_from_tcp()
+    np.testing.assert_allclose(tcp[:3, 3], SECOND[:3, 3], atol=1e-3)
+    assert len(plans) == 2 and stages.count("selecting") == 2 and "returning" in stages
+
+
+def test_attempts_end_at_max_grasp_attempts_with_grasp_failed():
+    runner, _arm, grasps, _ = _retrying_runner([1.0, 1.0, 1.0], max_grasp_attempts=2)
+    with pytest.raises(TaskError) as raised:
+        _pick_instruction(runner)
+    assert raised.value.code is TaskErrorCode.GRASP_FAILED
+    assert "(grasp 2 of 2)" in raised.value.message and len(grasps.requests) == 2
+
+
+def test_one_attempt_means_no_retry():
+    runner, arm, grasps, _ = _retrying_runner([1.0, 0.4], max_grasp_attempts=1)
+    with pytest.raises(TaskError) as raised:
+        _pick_instruction(runner)
+    assert raised.value.code is TaskErrorCode.GRASP_FAILED and len(grasps.requests) == 1
+    assert len(arm.segments) == 3
+
+
+def test_a_retry_with_only_failed_neighbourhoods_left_fails_without_moving_again():
+    near = _top_down(0.51, 0.0, 0.03)  # 1 cm from the first: inside the 2 cm exclusion
+    runner, arm, _grasps, _ = _retrying_runner([1.0, 0.4], poses=(FIRST, near))
+    with pytest.raises(TaskError) as raised:
+        _pick_instruction(runner)
+    assert raised.value.code is TaskErrorCode.GRASP_FAILED
+    assert "already failed" in raised.value.message
+    assert len(arm.segments) == 4  # the failed attempt and its return, nothing after

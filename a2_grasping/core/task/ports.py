@@ -113,8 +113,11 @@ class Scenes(Protocol):
 
 
 class ChoiceSource(Protocol):
-    def choose(self, instruction: str, canceled: Callable[[], bool]) -> Choice:
-        """Ask the selection service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...)."""
+    def choose(
+        self, instruction: str, canceled: Callable[[], bool], newer_than_s: float | None = None
+    ) -> Choice:
+        """Ask the selection service, on a scene captured after `newer_than_s` (robot clock)
+        when given; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...)."""
         ...
 
 

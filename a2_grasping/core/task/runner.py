@@ -75,6 +75,7 @@ class TaskReport:
     """What a task did, filled as it runs (so a failure still reports how far it got)."""
 
     chosen_index: int = -1
+    grasp_attempts: int = 0  # grasps tried (a pick retries after GRASP_FAILED)
     release_index: int = -1
     reference: ObjectBox | None = None
     released: bool = False
@@ -86,6 +87,15 @@ class TaskReport:
     target_verified: bool = False
     plan: TaskPlan | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _RetryState:
+    """What a pick's next attempt must know about the ones before it."""
+
+    failed_at_m: list[FloatArray] = field(default_factory=list)  # TCP positions
+    newer_than_s: float | None = None  # select on a scene captured after this (robot clock)
+    executed_m: FloatArray | None = None  # this attempt's grasp, once the arm moves for it
 
 
 @dataclass(frozen=True)
@@ -126,12 +136,60 @@ class TaskRunner:
         feedback: Feedback,
         canceled: Callable[[], bool],
     ) -> None:
-        """Run a pick; TaskError, CanceledError or ExecutionError end it early."""
+        """Run a pick; TaskError, CanceledError or ExecutionError end it early.
+
+        An instruction gets up to `max_grasp_attempts` grasps: after GRASP_FAILED the arm returns
+        to where the pick started (out of the cameras' view of the table), and the next grasp is
+        selected on a scene captured after that, away from the grasps that failed.
+        """
+        attempts = 1 if request.choice is not None else self.config.max_grasp_attempts
+        retry = _RetryState()
+        for attempt in range(1, attempts + 1):
+            report.grasp_attempts = attempt
+            try:
+                self._pick_once(request, report, feedback, canceled, retry)
+                return
+            except TaskError as error:
+                if error.code is not TaskErrorCode.GRASP_FAILED or retry.executed_m is None:
+                    raise
+                if attempt == attempts:
+                    if attempts == 1:
+                        raise
+                    raise TaskError(
+                        error.code, f"{error.message} (grasp {attempt} of {attempts})"
+                    ) from None
+                retry.failed_at_m.append(retry.executed_m)
+                self.ports.log(
+                    f"grasp attempt {attempt} of {attempts} failed ({error}); returning to the "
+                    "start to select again"
+                )
+                feedback("returning", 0.2)
+                assert report.plan is not None  # the grasp was executed from it
+                self._back_to_start(report.plan, canceled)
+                retry.newer_than_s = self.ports.scenes.now_s()
+
+    def _pick_once(
+        self,
+        request: PickRequest,
+        report: TaskReport,
+        feedback: Feedback,
+        canceled: Callable[[], bool],
+        retry: _RetryState,
+    ) -> None:
+        retry.executed_m = None
         state = self.fresh_state(wait=True)
         choice = request.choice
         if choice is None:
             feedback("selecting", 0.05)
-            choice = self.ports.grasps.choose(request.instruction, canceled)
+            newer_than_s = retry.newer_than_s
+            if newer_than_s is not None and self.ports.scenes.fresh(newer_than_s) is None:
+                raise TaskError(
+                    TaskErrorCode.STALE_STATE,
+                    f"no scene after the failed grasp within {self.config.input_wait_s} s: "
+                    "nothing to select the next grasp from",
+                )
+            choice = self.ports.grasps.choose(request.instruction, canceled, newer_than_s)
+            choice = self._away_from(choice, retry.failed_at_m)
         report.target = choice.target
         observation = self.fresh_observation()
         feedback("planning", 0.15)
@@ -147,11 +205,36 @@ class TaskRunner:
         if request.dry_run:
             self.ports.log(f"dry run: planned grasp {plan.chosen_index}, moved nothing")
             return
+        retry.executed_m = choice.poses[plan.chosen_index][:3, 3].copy()
         self.run_pick_segments(
             plan, choice.target, observation, report, feedback=feedback, canceled=canceled
         )
         if choice.target is not None:
             self.held = HeldRecord(choice.target, choice.poses[plan.chosen_index])
+
+    def _away_from(self, choice: Choice, failed_at_m: list[FloatArray]) -> Choice:
+        """The candidates farther than retry_exclusion_radius_m from every failed grasp."""
+        if not failed_at_m:
+            return choice
+        failed = np.asarray(failed_at_m)
+        distance = np.linalg.norm(choice.poses[:, None, :3, 3] - failed[None], axis=2)
+        keep = np.all(distance > self.config.retry_exclusion_radius_m, axis=1)
+        if not np.any(keep):
+            raise TaskError(
+                TaskErrorCode.GRASP_FAILED,
+                f"every candidate of the new selection lies within "
+                f"{self.config.retry_exclusion_radius_m} m of a grasp that already failed",
+            )
+        return Choice(choice.poses[keep], choice.target)
+
+    def _back_to_start(self, plan: TaskPlan, canceled: Callable[[], bool]) -> None:
+        """After a failed grasp the arm rests above it (or, when the object was lost during the
+        retreat, already at the start): run the plan's retreat when it has not run."""
+        retreat = plan.segment("retreat")
+        state = self.fresh_state()
+        offset = float(np.max(np.abs(state.arm_rad - retreat.positions_rad[-1])))
+        if offset > self.config.start_tolerance_rad:
+            self.run_segment(retreat, canceled)
 
     # ---- place ----
 
