@@ -1,8 +1,8 @@
 """Language-conditioned 6-DoF grasping (A2 / ViLGP3D) for a UR5e with a Robotiq 2F-85.
 
-`a2_grasping.core` is ROS-free; `a2_grasping.ros` holds the nodes; `a2_grasping.msg`, `.srv` and
-`.action` are generated from the interface definitions at build time and installed beside this
-package.
+`a2_grasping.core` is ROS-free; `a2_grasping.ros` is the ROS 2 edge (the nodes, hardware
+adapters, bags and the client library); `a2_grasping.msg`, `.srv` and `.action` are generated
+from the interface definitions at build time and installed beside this package.
 """
 
 from pkgutil import extend_path

@@ -2,8 +2,8 @@
 
 Each behaviour starts its call in initialise() and polls the GraspClient handle in update(), so no
 update() waits on the network: the client does the ROS work on its own executor thread (see
-a2_grasping.ros.grasp_client). A tick therefore costs microseconds to a millisecond whatever the
-servers do; the tests measure it.
+a2_grasping.ros.client.grasp_client). A tick therefore costs microseconds to a millisecond
+whatever the servers do; the tests measure it.
 
 Blackboard (namespace /a2, shared by all three):
 - grasp_candidate: the GraspCandidate SelectGrasp selected (base frame), read by Pick;
@@ -25,7 +25,7 @@ from py_trees.common import Access, Status
 
 from a2_grasping.msg import GraspCandidate
 from a2_grasping.ros import conversions
-from a2_grasping.ros.grasp_client import (
+from a2_grasping.ros.client.grasp_client import (
     GraspClient,
     Outcome,
     PendingPick,

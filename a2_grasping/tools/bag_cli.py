@@ -1,5 +1,5 @@
 """`a2-grasping record` and `a2-grasping replay`: thin command lines over
-`a2_grasping.ros.bag_recorder` and `a2_grasping.ros.bag_player`.
+`a2_grasping.ros.bags.bag_recorder` and `a2_grasping.ros.bags.bag_player`.
 
 Both run on the ROS domain of the environment (ROS_DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE) and
 point Fast DDS at the package's large-data profile unless one is set, since camera images exceed
@@ -106,8 +106,8 @@ def run_record(args: argparse.Namespace) -> int:
     from rclpy.executors import SingleThreadedExecutor
     from rosbags.rosbag2.errors import WriterError
 
-    from a2_grasping.ros.bag_recorder import TopicRecorder
-    from a2_grasping.ros.bags import BagWriter
+    from a2_grasping.ros.bags.bag_recorder import TopicRecorder
+    from a2_grasping.ros.bags.bags import BagWriter
 
     try:
         writer = BagWriter(
@@ -152,8 +152,8 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from a2_grasping.ros.bag_player import BagPlayer
-    from a2_grasping.ros.bags import BagError
+    from a2_grasping.ros.bags.bag_player import BagPlayer
+    from a2_grasping.ros.bags.bags import BagError
 
     if not args.rate > 0.0:
         print(f"error: --rate must be > 0, got {args.rate}", file=sys.stderr)

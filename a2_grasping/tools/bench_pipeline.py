@@ -164,7 +164,7 @@ def _scene_latency(node: Any, executor: Any, publisher: Any, args: argparse.Name
 def _select_round_trips(
     node: Any, executor: Any, publisher: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
-    from a2_grasping.ros import clients
+    from a2_grasping.ros.client import clients
     from a2_grasping.srv import SelectGrasp
 
     client = node.create_client(SelectGrasp, "/select_grasp")

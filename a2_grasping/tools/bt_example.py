@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: `a2-grasping --help` must not load rcl
     import py_trees
     from py_trees.common import Status
 
-    from a2_grasping.ros.grasp_client import GraspClient
+    from a2_grasping.ros.client.grasp_client import GraspClient
 
 
 def create_tree(
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from py_trees.common import Status
 
     from a2_grasping.bt.behaviours import NAMESPACE, REPORT_KEY
-    from a2_grasping.ros.grasp_client import GraspClient
+    from a2_grasping.ros.client.grasp_client import GraspClient
 
     with GraspClient(domain_id=args.domain_id) as client:
         try:

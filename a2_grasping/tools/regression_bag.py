@@ -99,8 +99,8 @@ def record(output: Path, log_dir: Path, domain_id: int) -> dict[str, int]:
     """Steps 1 and 2; returns the messages per topic written to the bag at `output`."""
     from rclpy.executors import SingleThreadedExecutor
 
-    from a2_grasping.ros.bag_recorder import TopicRecorder
-    from a2_grasping.ros.bags import BagWriter
+    from a2_grasping.ros.bags.bag_recorder import TopicRecorder
+    from a2_grasping.ros.bags.bags import BagWriter
     from a2_grasping.tools.node_process import NodeProcess, local_ros_environment
     from a2_grasping.tools.sim_session import node_arguments
 
@@ -153,8 +153,8 @@ def record(output: Path, log_dir: Path, domain_id: int) -> dict[str, int]:
 def replay_and_select(bag: Path, log_dir: Path, domain_id: int) -> tuple[dict[str, Any], list[int]]:
     """Step 3: the /select_grasp answer on the replayed bag (as golden.json stores it), and the
     exit codes of perception_node and inference_node (0 each on a clean stop)."""
-    from a2_grasping.ros import clients
-    from a2_grasping.ros.bag_player import BagPlayer
+    from a2_grasping.ros.bags.bag_player import BagPlayer
+    from a2_grasping.ros.client import clients
     from a2_grasping.srv import SelectGrasp
     from a2_grasping.tools.node_process import NodeProcess, local_ros_environment
     from a2_grasping.tools.sim_session import node_arguments

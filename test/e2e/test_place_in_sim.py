@@ -125,7 +125,7 @@ def test_the_sorting_tree_puts_every_red_object_on_the_plate(cell):
     import py_trees
     from py_trees.common import Status
 
-    from a2_grasping.ros.grasp_client import GraspClient
+    from a2_grasping.ros.client.grasp_client import GraspClient
     from a2_grasping.tools.bt_example import create_sorting_tree, tick_until_done
 
     session, domain = cell

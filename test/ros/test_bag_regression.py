@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from a2_grasping.ros.bags import read_messages
+from a2_grasping.ros.bags.bags import read_messages
 from a2_grasping.tools.regression_bag import (
     GOLDEN_NAME,
     differences,

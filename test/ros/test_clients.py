@@ -10,7 +10,7 @@ from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from a2_grasping.ros import clients
+from a2_grasping.ros.client import clients
 
 WAIT_S = 10.0
 

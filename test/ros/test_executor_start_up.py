@@ -54,7 +54,7 @@ def test_moveit_trajectories_are_reordered_to_the_ur_joint_order():
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
     from a2_grasping.core.kinematics import UR_JOINT_NAMES
-    from a2_grasping.ros.moveit_planner import _timed_path
+    from a2_grasping.ros.hardware.moveit_planner import _timed_path
 
     names = list(reversed(UR_JOINT_NAMES))
     message = JointTrajectory(joint_names=names)

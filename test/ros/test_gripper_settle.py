@@ -12,7 +12,7 @@ from sensor_msgs.msg import JointState
 
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.ros import conversions
-from a2_grasping.ros.controllers import (
+from a2_grasping.ros.hardware.controllers import (
     GRIPPER_SETTLE_S,
     Deadline,
     ExecutionError,

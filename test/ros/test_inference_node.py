@@ -18,7 +18,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.ros import clients, conversions
+from a2_grasping.ros import conversions
+from a2_grasping.ros.client import clients
 from a2_grasping.srv import SelectGrasp
 from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
 
@@ -412,7 +413,7 @@ def _values(status: DiagnosticStatus) -> dict[str, str]:
 
 
 def test_requests_are_recorded_to_an_mcap_bag(start_node, ros_node, tmp_path):
-    from a2_grasping.ros.bags import read_messages
+    from a2_grasping.ros.bags.bags import read_messages
 
     bag = tmp_path / "requests"
     node = start_node("inference_node", "-p", "autostart:=true", "-p", f"record_path:={bag}")

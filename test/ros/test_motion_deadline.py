@@ -17,7 +17,7 @@ from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock as ClockMessage
 
 from a2_grasping.ros import conversions
-from a2_grasping.ros.controllers import MIN_CLOCK_RATE, Deadline
+from a2_grasping.ros.hardware.controllers import MIN_CLOCK_RATE, Deadline
 
 pytestmark = pytest.mark.ros
 

@@ -14,7 +14,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.ros import clients, conversions
+from a2_grasping.ros import conversions
+from a2_grasping.ros.client import clients
 from a2_grasping.srv import SelectGrasp
 from a2_grasping.tools.synthetic_cameras import (
     RenderedFrame,

@@ -214,7 +214,7 @@ def test_cell_reset_leaves_removed_objects_out_and_refuses_unknown_names():
 @pytest.mark.ros
 @pytest.mark.sim
 def test_sim_reset_removes_objects_over_dds(start_node, ros_node):
-    from a2_grasping.ros import clients
+    from a2_grasping.ros.client import clients
     from a2_grasping.srv import SimObjects, SimReset
 
     start_node("sim_node", "-p", "camera_rate_hz:=1.0", "-p", "scene:=language", "-p", "seed:=5")

@@ -19,7 +19,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.core.config_fields import describe
 from a2_grasping.msg import SimObstacle
-from a2_grasping.ros import clients, conversions
+from a2_grasping.ros import conversions
+from a2_grasping.ros.client import clients
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_JOINT, SimConfig
 from a2_grasping.srv import SimObjects, SimReset
 

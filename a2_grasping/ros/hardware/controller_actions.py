@@ -24,7 +24,7 @@ from rclpy.node import Node
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.task.codes import CanceledError, ExecutionError
 from a2_grasping.ros import conversions
-from a2_grasping.ros.controllers import POLL_S, Deadline, JointStateMonitor
+from a2_grasping.ros.hardware.controllers import POLL_S, Deadline, JointStateMonitor
 
 SERVER_WAIT_S = 5.0
 ACCEPT_TIMEOUT_S = 2.0

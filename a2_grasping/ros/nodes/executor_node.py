@@ -3,7 +3,7 @@
 The task sequence, the collision world and the hold logic live in `a2_grasping.core.task`; this
 node wires ROS to its ports: joint states (JointStateMonitor), the scene topic, the
 /select_grasp client, the arm and gripper controller adapters and the planner (chosen once by
-`backends.make_backends`), and converts goals and results at its edge.
+`hardware.backends.make_backends`), and converts goals and results at its edge.
 
 Lifecycle: backends are built and validated at start-up (a bad configuration exits with code 2);
 goals are accepted only while active; deactivating cancels a running goal, which stops the arm.
@@ -49,8 +49,8 @@ from a2_grasping.core.task.runner import (
 )
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, spin
-from a2_grasping.ros.backends import make_backends
-from a2_grasping.ros.controllers import Deadline, JointStateMonitor
+from a2_grasping.ros.hardware.backends import make_backends
+from a2_grasping.ros.hardware.controllers import Deadline, JointStateMonitor
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace

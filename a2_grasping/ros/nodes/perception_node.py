@@ -37,7 +37,11 @@ from a2_grasping.core.stats import EventCounts, RollingPercentiles
 from a2_grasping.core.sync import ApproximateSync
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
-from a2_grasping.ros.extrinsics import Extrinsics, ExtrinsicsUnavailableError, make_extrinsics
+from a2_grasping.ros.hardware.extrinsics import (
+    Extrinsics,
+    ExtrinsicsUnavailableError,
+    make_extrinsics,
+)
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import SCENE_QOS
 

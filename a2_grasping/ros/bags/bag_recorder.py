@@ -25,7 +25,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.subscription import Subscription
 from rclpy.topic_endpoint_info import TopicEndpointInfo
 
-from a2_grasping.ros.bags import BagWriter, bag_qos, message_class, type_hash
+from a2_grasping.ros.bags.bags import BagWriter, bag_qos, message_class, type_hash
 
 # How often the graph is searched for topics that appeared since (s).
 DISCOVERY_PERIOD_S = 0.5

@@ -27,7 +27,7 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2, QosDurability, 
 from rosbags.rosbag2.errors import ReaderError
 from rosgraph_msgs.msg import Clock
 
-from a2_grasping.ros.bags import (
+from a2_grasping.ros.bags.bags import (
     BagError,
     message_class,
     open_reader,

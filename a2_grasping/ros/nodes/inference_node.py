@@ -34,10 +34,10 @@ from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConf
 from a2_grasping.core.stats import EventCounts, RollingPercentiles
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
+from a2_grasping.ros.bags.request_recorder import RequestRecorder
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import LATCHED_QOS, SCENE_QOS
-from a2_grasping.ros.request_recorder import RequestRecorder
 from a2_grasping.srv import SelectGrasp, SelectPlace
 
 DIAGNOSTICS_PERIOD_S = 1.0

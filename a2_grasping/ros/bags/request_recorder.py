@@ -15,7 +15,7 @@ from builtin_interfaces.msg import Time
 from service_msgs.msg import ServiceEventInfo
 
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.ros.bags import BagWriter
+from a2_grasping.ros.bags.bags import BagWriter
 from a2_grasping.srv import SelectGrasp
 
 QUEUE_DEPTH = 8

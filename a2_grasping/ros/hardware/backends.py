@@ -17,7 +17,7 @@ from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
 from a2_grasping.core.task.ports import Arm, Gripper, MotionPlanner
-from a2_grasping.ros.controllers import JointStateMonitor, TopicArmController, TopicGripper
+from a2_grasping.ros.hardware.controllers import JointStateMonitor, TopicArmController, TopicGripper
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def make_backends(
     gripper_geometry = GripperGeometry()
     planner: MotionPlanner
     if planner_config.planner_backend == "moveit_py":
-        from a2_grasping.ros.moveit_planner import MoveItPlanner
+        from a2_grasping.ros.hardware.moveit_planner import MoveItPlanner
 
         planner = MoveItPlanner(planner_config, gripper_geometry)
     else:
@@ -44,7 +44,7 @@ def make_backends(
     arm: Arm
     gripper: Gripper
     if config.controller_interface == "action":
-        from a2_grasping.ros.controller_actions import ActionArmController, ActionGripper
+        from a2_grasping.ros.hardware.controller_actions import ActionArmController, ActionGripper
 
         arm = ActionArmController(
             node,

@@ -1,0 +1,5 @@
+"""Calling the nodes from other programs: `grasp_client` is the non-blocking client library for
+/select_grasp and the /pick, /place and /pick_and_place actions (what the behaviour trees use);
+`clients` holds the blocking service calls with timeouts for scripts and tests (never inside a
+node callback).
+"""
