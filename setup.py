@@ -11,6 +11,9 @@ environment prefix. That is the layout the ros-jazzy-* wheels themselves use:
     bin/a2-grasping                            the command-line tool
     share/a2_grasping/, share/ament_index/     launch, config, interface definitions, package index
 
+plus, where they cannot be imported, the stand-ins for control_msgs and tf2_msgs in interfaces/
+(same layout, their own package names).
+
 pip then owns every installed file, so upgrades and `pip uninstall a2-grasping` are clean, and
 `pip wheel --no-build-isolation .` gives a wheel for other venvs at the same path. The CMake build
 directory is kept in build/cmake, so an unchanged interface set is not regenerated.
@@ -18,6 +21,7 @@ directory is kept in build/cmake, so an unchanged interface set is not regenerat
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -31,6 +35,8 @@ from setuptools.command.build import build
 ROOT = Path(__file__).resolve().parent
 CMAKE_BUILD_DIR = ROOT / "build" / "cmake"
 STAGE_DIR = ROOT / "build" / "stage"
+# Interface packages PyPI lacks (control_msgs, tf2_msgs): built where they cannot be imported.
+STANDIN_DIR = ROOT / "interfaces"
 
 
 def _package_version() -> str:
@@ -57,8 +63,34 @@ class BuildWithCMake(build):
         subprocess.run(["cmake", "--build", str(CMAKE_BUILD_DIR), "-j", jobs], check=True)
         shutil.rmtree(STAGE_DIR, ignore_errors=True)
         subprocess.run(["cmake", "--install", str(CMAKE_BUILD_DIR)], check=True)
+        for package in sorted(p.parent for p in STANDIN_DIR.glob("*/package.xml")):
+            if _needs_standin(package.name):
+                _build_and_stage(package, ROOT / "build" / f"cmake_{package.name}", jobs)
         self.distribution.data_files = _staged_data_files()
         super().run()
+
+
+def _needs_standin(package: str) -> bool:
+    """True unless the released package is importable (a stand-in installed by an earlier
+    a2_grasping install is rebuilt: the new install replaces the old one's files)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return True
+    marker = Path(sys.prefix) / "share" / package / "a2_grasping_standin.xml"
+    return marker.exists()
+
+
+def _build_and_stage(source: Path, build_dir: Path, jobs: str) -> None:
+    configure = [
+        "cmake", "-S", str(source), "-B", str(build_dir),
+        f"-DPython3_EXECUTABLE={sys.executable}",
+        f"-DCMAKE_INSTALL_PREFIX={STAGE_DIR}",
+        "-DBUILD_TESTING=OFF",
+        "-DCMAKE_BUILD_TYPE=Release",
+    ]  # fmt: skip
+    subprocess.run(configure, check=True)
+    subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+    subprocess.run(["cmake", "--install", str(build_dir)], check=True)
 
 
 def _staged_data_files() -> list[tuple[str, list[str]]]:

@@ -239,6 +239,11 @@ class SimCell:
         return self._follower.executing
 
     @property
+    def arm_setpoint_rad(self) -> NDArray[np.float64]:
+        """Where the trajectory follower commands the arm now (ARM_JOINTS order)."""
+        return np.array(self._follower.setpoint_rad, dtype=np.float64)
+
+    @property
     def joint_limits(self) -> JointLimits:
         return self._limits
 

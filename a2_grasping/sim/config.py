@@ -111,6 +111,28 @@ class SimConfig:
         "std_msgs/Float64MultiArray input, one value: knuckle position in rad "
         "(0 open, 0.8 closed).",
     )
+    trajectory_action: str = config_field(
+        "/scaled_joint_trajectory_controller/follow_joint_trajectory",
+        "control_msgs/FollowJointTrajectory server, as the UR driver's controller offers it "
+        "(only where control_msgs can be imported).",
+    )
+    gripper_action: str = config_field(
+        "/robotiq_gripper_controller/gripper_cmd",
+        "control_msgs/GripperCommand server, as a GripperActionController offers it (only where "
+        "control_msgs can be imported).",
+    )
+    controllers_active: bool = config_field(
+        True,
+        "False: the controllers are loaded but not active, as after a protective stop: action "
+        "goals are rejected and command topics ignored (with a warning).",
+    )
+    max_start_offset_rad: float = config_field(
+        0.05,
+        "A trajectory goal whose first point, at time 0, is farther than this from the arm's "
+        "position (rad, any joint) is rejected.",
+        min_value=0.001,
+        max_value=3.2,
+    )
     publish_clock: bool = config_field(
         True, "Publish /clock (simulated time) for use_sim_time nodes."
     )

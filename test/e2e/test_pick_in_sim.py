@@ -162,3 +162,81 @@ def test_a_plan_goes_around_an_obstacle_between_start_and_goal(session):
     assert _wall_hits(checker, direct) > 0, "the wall must stand in the way of the direct motion"
     assert len(path) > 500  # the whole pick at 125 Hz
     assert _wall_hits(checker, path) == 0
+
+
+def _fresh(candidate: GraspCandidate, session: SimSession) -> GraspCandidate:
+    """The candidate stamped with the newest scene's stamp (a fresh goal)."""
+    candidate.pose.header.stamp = session.latest_scene().header.stamp
+    return candidate
+
+
+def _copy(candidate: GraspCandidate) -> GraspCandidate:
+    copied = GraspCandidate()
+    copied.pose.header.frame_id = candidate.pose.header.frame_id
+    copied.pose.pose = conversions.matrix_to_pose(conversions.pose_to_matrix(candidate.pose.pose))
+    copied.width_m, copied.approach_depth_m = candidate.width_m, candidate.approach_depth_m
+    copied.score, copied.quality = candidate.score, candidate.quality
+    return copied
+
+
+def test_malformed_candidate_fields_are_refused_before_any_motion(session):
+    session.reset(3, "single")
+    session.wait_for_fresh_scene()
+    planned, _ = session.pick(Pick.Goal(instruction="pick it", dry_run=True))
+    assert planned.error_code == Pick.Result.NONE, planned.error_message
+    good = _copy(planned.executed_grasp)
+
+    def field(name: str, value: float) -> GraspCandidate:
+        candidate = _copy(good)
+        setattr(candidate, name, value)
+        return _fresh(candidate, session)
+
+    def stamped(seconds: float) -> GraspCandidate:
+        candidate = _copy(good)
+        candidate.pose.header.stamp = conversions.seconds_to_time(seconds)
+        return candidate
+
+    # stamp 0 (1970-01-01, and the start of simulated time) must be older than the age limit
+    max_age_s = session.node_parameters("executor_node", ["max_scene_age_s"])["max_scene_age_s"]
+    while session.sim_time_s() < max_age_s + 2.0:
+        time.sleep(0.5)
+    now_s = conversions.time_to_seconds(session.latest_scene().header.stamp)
+
+    cases = [
+        (field("width_m", -0.02), Pick.Result.INVALID_GOAL, "width_m"),
+        (field("width_m", float("nan")), Pick.Result.INVALID_GOAL, "width_m"),
+        (field("width_m", 0.5), Pick.Result.INVALID_GOAL, "width_m"),
+        (field("approach_depth_m", float("nan")), Pick.Result.INVALID_GOAL, "approach_depth_m"),
+        (field("approach_depth_m", -0.01), Pick.Result.INVALID_GOAL, "approach_depth_m"),
+        (stamped(0.0), Pick.Result.STALE_STATE, "stamp"),
+        (stamped(now_s + 60.0), Pick.Result.STALE_STATE, "future"),
+    ]
+    start = session.arm_positions()
+    with session.recording_arm_path() as path:
+        for candidate, code, words in cases:
+            result, stages = session.pick(Pick.Goal(use_candidate=True, candidate=candidate))
+            assert result.error_code == code, (words, result.error_message)
+            assert words in result.error_message and stages == []
+    assert len(path) > 10
+    assert float(np.max(np.abs(np.asarray(path) - start))) < 1e-3, "a refused goal moved the arm"
+
+
+def test_the_same_candidate_twice_is_planned_both_times(session):
+    """A grasp over empty table closes on nothing and leaves the arm above it; the same
+    candidate again starts where the arm already is (a transit of zero length)."""
+    session.reset(3, "single")
+    session.wait_for_fresh_scene()
+    planned, _ = session.pick(Pick.Goal(instruction="pick it", dry_run=True))
+    assert planned.error_code == Pick.Result.NONE, planned.error_message
+    beside = _copy(planned.executed_grasp)
+    pose = conversions.pose_to_matrix(beside.pose.pose)
+    (obj,) = session.objects()
+    pose[1, 3] += 0.15 if obj.pose.position.y < 0.0 else -0.15  # over empty table
+    beside.pose.pose = conversions.matrix_to_pose(pose)
+    for _ in range(2):
+        session.wait_for_fresh_scene(settle_s=0.3)
+        result, stages = session.pick(
+            Pick.Goal(use_candidate=True, candidate=_fresh(_copy(beside), session))
+        )
+        assert result.error_code == Pick.Result.GRASP_FAILED, result.error_message
+        assert "closing" in stages and result.grasp_attempts == 1

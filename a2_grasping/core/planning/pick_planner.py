@@ -276,7 +276,7 @@ class EmbeddedPlanner:
         if not self._state_ok(goal, checker):
             return None
         if self._motion_ok(start, goal, checker):
-            return _densify(np.stack([start, goal]), self.config.collision_check_step_rad * 5)
+            return self._smooth_and_free(np.stack([start, goal]), checker)
         space = ob.RealVectorStateSpace(6)
         bounds = ob.RealVectorBounds(6)
         for joint in range(6):
@@ -304,7 +304,24 @@ class EmbeddedPlanner:
         waypoints = np.array(
             [[solution.getState(i)[j] for j in range(6)] for i in range(solution.getStateCount())]
         )
-        return _densify(waypoints, self.config.collision_check_step_rad * 5)
+        return self._smooth_and_free(waypoints, checker)
+
+    def _smooth_and_free(
+        self, waypoints: FloatArray, checker: CollisionChecker
+    ) -> FloatArray | None:
+        """The waypoints densified so that the spline the timing runs along (path_spline) is
+        collision-free too, not only the straight segments OMPL checked: at the corners of a path
+        grazing an obstacle the spline can cut into it (CI caught one such transit in
+        test_transit_goes_around_an_obstacle_between_start_and_goal).
+        Coarse steps first (a smoother, faster motion), then steps of the check resolution."""
+        step = self.config.collision_check_step_rad
+        for factor in (5, 1):
+            dense = _densify(waypoints, step * factor)
+            if len(dense) < 2 or all(
+                self._state_ok(q, checker) for q in sample_path_spline(dense, step)
+            ):
+                return dense
+        return None
 
     def _retreat(
         self, lifted: FloatArray, start: FloatArray, grasp: FloatArray, checker: CollisionChecker
@@ -368,6 +385,25 @@ def _densify(waypoints: FloatArray, max_step_rad: float) -> FloatArray:
     return np.asarray(dense)
 
 
+def path_spline(path: FloatArray) -> toppra.SplineInterpolator:
+    """The joint-space curve a timed path follows: a clamped cubic spline through the waypoints,
+    parameterised by arc length."""
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))]
+    return toppra.SplineInterpolator(arc, path, bc_type="clamped")
+
+
+def sample_path_spline(path: FloatArray, max_step_rad: float) -> FloatArray:
+    """States along path_spline at most `max_step_rad` of arc length apart."""
+    keep = np.r_[True, np.any(np.abs(np.diff(path, axis=0)) > 1e-9, axis=1)]
+    path = path[keep]
+    if len(path) < 2:
+        return path
+    spline = path_spline(path)
+    end = float(spline.path_interval[1])
+    count = max(2, int(np.ceil(end / max_step_rad)) + 1)
+    return np.asarray(spline(np.linspace(0.0, end, count)))
+
+
 def time_parameterise(
     path: FloatArray, config: PlannerConfig, velocity_scaling: float, sample_period_s: float = 0.02
 ) -> TimedPath:
@@ -384,8 +420,7 @@ def time_parameterise(
     # (e.g. from where a failed grasp left the arm back to the same pre-grasp) has tiny path
     # derivatives and TOPP-RA finds it "not controllable" (measured: 0 of 10 straight paths of
     # 1e-7..1e-3 rad solved normalised, 10 of 10 at every length from 1e-7 to 1 rad by arc).
-    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))]
-    spline = toppra.SplineInterpolator(arc, path, bc_type="clamped")
+    spline = path_spline(path)
     constraints = [
         toppra.constraint.JointVelocityConstraint(np.c_[-velocity, velocity]),
         toppra.constraint.JointAccelerationConstraint(np.c_[-acceleration, acceleration]),

@@ -3,7 +3,9 @@
 Publishes what a RealSense per camera, the UR driver and the Robotiq driver publish
 (`/<cam>/color/image_raw` rgb8, `/<cam>/aligned_depth_to_color/image_raw` 16UC1 mm, their
 CameraInfo, `/joint_states`) plus `/clock`; accepts what the UR
-`scaled_joint_trajectory_controller` topic and the Robotiq forward-command controller accept.
+`scaled_joint_trajectory_controller` topic and the Robotiq forward-command controller accept, and,
+where control_msgs exists, offers the controllers' FollowJointTrajectory and GripperCommand
+actions (sim_driver_actions.py).
 Sim-only services reset the scene and give ground truth (for tests and benchmarks).
 
 Threading: MuJoCo (physics, rendering, the GL context) lives in one physics thread that owns the
@@ -33,6 +35,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.ros import conversions, spin
+from a2_grasping.ros.nodes.sim_driver_actions import ArmState, DriverActionServers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.sim.config import SimConfig
 from a2_grasping.sim.objects import ObjectState, ObstacleSpec, SceneKind
@@ -83,7 +86,11 @@ class _Snapshot:
     seed: int
     scene: str
     objects: list[ObjectState]
-    arm_executing: bool
+    arm: ArmState
+
+    @property
+    def arm_executing(self) -> bool:
+        return self.arm.executing
 
 
 @dataclass
@@ -158,12 +165,32 @@ class SimNode(Node):
         self.create_service(
             SimObjects, self._config.objects_service, self._on_objects, callback_group=services
         )
+        self._driver_actions = self._start_driver_actions()
         self._thread = threading.Thread(target=self._physics_thread, name="sim_physics")
         self._thread.start()
+
+    def _start_driver_actions(self) -> DriverActionServers | None:
+        """The drivers' action servers, where control_msgs exists (interfaces/ builds a
+        stand-in when the released package is missing)."""
+        try:
+            import control_msgs.action  # noqa: F401
+        except ImportError:
+            self.get_logger().info(
+                "control_msgs cannot be imported: only the command topics are offered, not the "
+                "FollowJointTrajectory / GripperCommand actions"
+            )
+            return None
+        return DriverActionServers(self, self._config, self._jobs.put, self._arm_state)
+
+    def _arm_state(self) -> ArmState | None:
+        with self._snapshot_lock:
+            return None if self._snapshot is None else self._snapshot.arm
 
     def destroy_node(self) -> None:
         self._stop.set()
         self._thread.join(timeout=_THREAD_JOIN_TIMEOUT_S)
+        if self._driver_actions is not None:
+            self._driver_actions.destroy()
         super().destroy_node()
 
     def _warn_rejected(self, text: str) -> None:
@@ -182,6 +209,9 @@ class SimNode(Node):
     # ---- callbacks (executor threads; they only queue work for the physics thread) ----
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
+        if not self._config.controllers_active:
+            self._warn_rejected("trajectory ignored: the trajectory controller is not active")
+            return
         command = conversions.trajectory_from_msg(msg)
 
         def run(cell: SimCell) -> None:
@@ -202,6 +232,9 @@ class SimNode(Node):
         self._jobs.put(run)
 
     def _on_gripper_command(self, msg: Float64MultiArray) -> None:
+        if not self._config.controllers_active:
+            self._warn_rejected("gripper command ignored: the gripper controller is not active")
+            return
         values = list(msg.data)
         if len(values) != 1:
             self._warn_rejected(
@@ -388,12 +421,20 @@ class SimNode(Node):
         self._update_snapshot(cell, now_s)
 
     def _update_snapshot(self, cell: SimCell, now_s: float) -> None:
+        positions = cell.joint_positions()
+        arm = ArmState(
+            stamp_s=now_s,
+            arm_rad=positions[:6],
+            setpoint_rad=cell.arm_setpoint_rad,
+            executing=cell.arm_executing,
+            gripper_rad=float(positions[6]),
+        )
         snapshot = _Snapshot(
             stamp_s=now_s,
             seed=cell.seed,
             scene=cell.scene.value,
             objects=cell.object_states(),
-            arm_executing=cell.arm_executing,
+            arm=arm,
         )
         with self._snapshot_lock:
             self._snapshot = snapshot
