@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_select,
         bench_sim,
         bt_example,
+        calibration_cli,
         check_checkpoint,
         demo,
     )
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
             "replay",
             help="play a bag back with its timing and /clock",
             description=bag_cli.__doc__,
+        )
+    )
+    calibration_cli.add_arguments(
+        commands.add_parser(
+            "publish-calibration",
+            help="publish hand-eye calibration results on /tf_static",
+            description=calibration_cli.__doc__,
         )
     )
     bench = commands.add_parser("bench", help="benchmarks that save JSON").add_subparsers(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Pose, PoseStamped, Transform
+from geometry_msgs.msg import Pose, PoseStamped, Transform, TransformStamped
 from numpy.typing import NDArray
 from rclpy.clock import Clock
 from scipy.spatial.transform import Rotation
@@ -313,6 +313,19 @@ def transform_to_matrix(transform: Transform) -> NDArray[np.float64]:
     pose.position.z = transform.translation.z
     pose.orientation = transform.rotation
     return pose_to_matrix(pose)
+
+
+def transform_stamped(
+    parent: str, child: str, parent_from_child: NDArray[np.float64], stamp: Time
+) -> TransformStamped:
+    """A /tf or /tf_static entry."""
+    pose = matrix_to_pose(parent_from_child)
+    message = TransformStamped()
+    message.header.frame_id, message.header.stamp, message.child_frame_id = parent, stamp, child
+    translation = message.transform.translation
+    translation.x, translation.y, translation.z = pose.position.x, pose.position.y, pose.position.z
+    message.transform.rotation = pose.orientation
+    return message
 
 
 def matrix_to_pose(matrix: NDArray[np.float64]) -> Pose:

@@ -8,6 +8,8 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+# Every node publishes its status once a second, as diagnostic_updater does by default.
+PERIOD_S = 1.0
 
 
 def status(

@@ -18,3 +18,20 @@ LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 # Joint states arrive at 100-500 Hz; a short queue absorbs scheduling jitter without lag.
 JOINT_STATE_QOS = QoSProfile(depth=10)
+
+# As tf2_ros listens: /tf reliable with a deep queue (transforms from many publishers arrive in
+# bursts), /tf_static reliable + transient-local (published once, at start-up, to every late
+# subscriber).
+TF_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE
+)
+TF_STATIC_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=100,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+# /diagnostics: what diagnostic_updater publishes with (reliable, depth 10); aggregators and
+# rqt_runtime_monitor subscribe to it.
+DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10)

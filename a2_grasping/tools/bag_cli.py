@@ -10,16 +10,11 @@ complete). A bag that cannot be read ends `replay` with one line on stderr and e
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
-from typing import Any
+
+from a2_grasping.tools.script_node import script_node, stop_on_signals
 
 # How often the record loop looks at the clock and the stop flag (s).
 _SPIN_SLICE_S = 0.05
@@ -62,46 +57,6 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run_replay)
 
 
-@contextmanager
-def _ros_node(name: str, use_sim_time: bool = False) -> Iterator[Any]:
-    """A node on its own context (no rclpy signal handlers: ours set a flag instead)."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.parameter import Parameter
-    from rclpy.signals import SignalHandlerOptions
-
-    from a2_grasping.tools.node_process import use_large_data_transport
-
-    use_large_data_transport(os.environ)  # before the DDS participant is created
-    context = Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node(
-        name,
-        context=context,
-        parameter_overrides=[Parameter("use_sim_time", value=use_sim_time)],
-    )
-    try:
-        yield node
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run_record(args: argparse.Namespace) -> int:
     from rclpy.executors import SingleThreadedExecutor
     from rosbags.rosbag2.errors import WriterError
@@ -116,7 +71,7 @@ def run_record(args: argparse.Namespace) -> int:
     except WriterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    with _stop_on_signals() as stop, _ros_node("a2_bag_recorder", args.use_sim_time) as node:
+    with stop_on_signals() as stop, script_node("a2_bag_recorder", args.use_sim_time) as node:
         executor = SingleThreadedExecutor(context=node.context)
         executor.add_node(node)
         recorder = TopicRecorder(node, writer, args.topics or (), all_topics=args.all)
@@ -158,7 +113,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if not args.rate > 0.0:
         print(f"error: --rate must be > 0, got {args.rate}", file=sys.stderr)
         return 2
-    with _stop_on_signals() as stop, _ros_node("a2_bag_player") as node:
+    with stop_on_signals() as stop, script_node("a2_bag_player") as node:
         try:
             with BagPlayer(
                 node, args.bag, args.topics, args.rate, publish_clock=not args.no_clock

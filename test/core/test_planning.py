@@ -228,3 +228,46 @@ def test_a_pick_from_its_own_pre_grasp_is_planned():
     np.testing.assert_allclose(transit.positions_rad[0], resting, atol=1e-9)
     assert transit.duration_s < 0.1
     assert again.segment("approach").duration_s > 0.1
+
+
+def test_every_backend_plan_is_held_to_the_safety_box():
+    """plan_first, the loop both planner backends share, refuses a candidate whose timed path
+    takes the flange out of the box and falls back to the next one."""
+    from a2_grasping.core.kinematics import forward_kinematics
+    from a2_grasping.core.planning.paths import TimedPath
+    from a2_grasping.core.planning.plans import Segment, flange_outside, plan_first
+
+    home = np.array([0.0, -1.571, 1.571, -1.571, -1.571, 0.0])
+    reach_out = home + np.array([0.0, 0.9, -0.9, 0.0, 0.0, 0.0])
+    flange = {"home": forward_kinematics(home)[:3, 3], "out": forward_kinematics(reach_out)[:3, 3]}
+    # a box that holds the home flange but not the reaching one (which is farther out in x)
+    box = [-1.0, float(flange["home"][0]) + 0.05, -1.0, 1.0, -1.0, 1.5]
+    assert flange["out"][0] > box[1] + 0.05
+
+    def path(to: np.ndarray) -> TimedPath:
+        positions = np.linspace(home, to, 20)
+        return TimedPath(np.linspace(0.0, 1.0, 20), positions, np.zeros_like(positions))
+
+    assert flange_outside(path(home), box) is None
+    assert flange_outside(path(reach_out), box) == pytest.approx(
+        flange["out"][0] - box[1], abs=1e-9
+    )
+
+    targets = {0: reach_out, 1: home}
+
+    def plan_one(candidate):
+        return (Segment("transit", path(targets[int(candidate[0, 0])])),)
+
+    checker = CollisionChecker(0.0, GRIPPER)
+    candidates = [np.full((4, 4), float(i)) for i in (0, 1)]
+    chosen = plan_first(
+        home, candidates, plan_one, checker, max_tried=5, budget_s=10.0, what="grasp",
+        safety_box_m=box,
+    )  # fmt: skip
+    assert chosen.chosen_index == 1
+    with pytest.raises(PlanningError, match="leave the safety box") as refused:
+        plan_first(
+            home, candidates[:1], plan_one, checker, max_tried=5, budget_s=10.0, what="grasp",
+            safety_box_m=box,
+        )  # fmt: skip
+    assert refused.value.failure is PlanFailure.PLANNING_FAILED

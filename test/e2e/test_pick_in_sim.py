@@ -240,3 +240,18 @@ def test_the_same_candidate_twice_is_planned_both_times(session):
         )
         assert result.error_code == Pick.Result.GRASP_FAILED, result.error_message
         assert "closing" in stages and result.grasp_attempts == 1
+
+
+def test_executor_diagnostics_describe_the_robot_and_the_last_task(session):
+    session.reset(3, "single")
+    session.wait_for_fresh_scene()
+    result, _ = session.pick(Pick.Goal(instruction="pick it", dry_run=True))
+    assert result.error_code == Pick.Result.NONE, result.error_message
+    robot = session.diagnostic_values("executor_node: robot")
+    assert robot["controller_interface"] == "topic"
+    assert robot["arm_connected"] == "True" and robot["gripper_connected"] == "True"
+    assert float(robot["joint_state_age_s_max"]) < float(robot["max_joint_state_age_s"])
+    assert robot["holding"] == "False" and float(robot["gripper_rad"]) < 0.05
+    tasks = session.diagnostic_values("executor_node: tasks")
+    assert tasks["state"] == "active" and tasks["running"] == "none"
+    assert tasks["last_task"] == "pick" and tasks["last_result"] == "NONE"

@@ -89,6 +89,7 @@ class EmbeddedPlanner:
             checker,
             max_tried=self.config.max_grasps_tried,
             budget_s=4 * self.config.planning_timeout_s,
+            safety_box_m=self.config.safety_box_m,
             what="grasp",
         )
 
@@ -133,6 +134,7 @@ class EmbeddedPlanner:
             checker,
             max_tried=self.config.max_grasps_tried,
             budget_s=4 * self.config.planning_timeout_s,
+            safety_box_m=self.config.safety_box_m,
             what="place pose",
         )
 

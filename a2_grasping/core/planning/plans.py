@@ -95,6 +95,18 @@ def require_free_start(start_rad: FloatArray, checker: CollisionChecker) -> None
         )
 
 
+def flange_outside(path: TimedPath, safety_box_m: Sequence[float]) -> float | None:
+    """How far (m) the tool flange leaves the box [x_min, x_max, y_min, y_max, z_min, z_max]
+    at the worst sample of the timed path; None when it stays inside."""
+    from a2_grasping.core.kinematics import forward_kinematics
+
+    box = np.asarray(safety_box_m, dtype=np.float64)
+    flange = np.array([forward_kinematics(q)[:3, 3] for q in path.positions_rad])
+    outside = np.maximum(box[0::2] - flange, flange - box[1::2])
+    worst = float(np.max(outside))
+    return worst if worst > 0.0 else None
+
+
 def plan_first(
     start_rad: FloatArray,
     candidates: Sequence[FloatArray],
@@ -104,8 +116,11 @@ def plan_first(
     max_tried: int,
     budget_s: float,
     what: str,
+    safety_box_m: Sequence[float],
 ) -> TaskPlan:
-    """The plan of the first (best-ranked) candidate that plans completely.
+    """The plan of the first (best-ranked) candidate that plans completely, every timed sample
+    of it with the tool flange inside `safety_box_m` (whichever backend planned it: a plan that
+    leaves the box counts as not found for that candidate).
 
     Raises:
         PlanningError: START_IN_COLLISION; PLANNING_FAILED when some candidate was reachable but
@@ -114,6 +129,7 @@ def plan_first(
     started_s = time.perf_counter()
     require_free_start(np.asarray(start_rad, dtype=np.float64), checker)
     unplannable = 0
+    left_box = 0  # planned, but the flange would leave the safety box
     tried = 0
     for index, candidate in enumerate(candidates[:max_tried]):
         if time.perf_counter() - started_s > budget_s:
@@ -123,7 +139,17 @@ def plan_first(
         if isinstance(outcome, PlanFailure):
             unplannable += outcome is PlanFailure.PLANNING_FAILED
             continue
+        if any(flange_outside(segment.path, safety_box_m) for segment in outcome):
+            left_box += 1
+            continue
         return TaskPlan(index, outcome, {"planning": (time.perf_counter() - started_s) * 1e3})
+    if left_box:
+        raise PlanningError(
+            PlanFailure.PLANNING_FAILED,
+            f"{left_box} {what}(s) planned, but the tool flange would leave the safety box "
+            f"{list(safety_box_m)} on the way"
+            + (f"; {unplannable} more found no collision-free path" if unplannable else ""),
+        )
     if unplannable:
         raise PlanningError(
             PlanFailure.PLANNING_FAILED,

@@ -75,6 +75,14 @@ class JointStateMerger:
                 if name not in self._samples or now_s - self._samples[name].received_s > max_age_s
             ]
 
+    def ages(self, now_s: float) -> dict[str, float | None]:
+        """Per wanted joint, how long ago its newest sample arrived (None: never)."""
+        with self._lock:
+            return {
+                name: now_s - self._samples[name].received_s if name in self._samples else None
+                for name in (*self._arm_joints, self._gripper_joint)
+            }
+
     def state(self, now_s: float, max_age_s: float) -> RobotState | None:
         """The arm + gripper state, or None unless every joint arrived within `max_age_s` of
         `now_s` (both on the receiving clock). Its stamp and arrival are the oldest joint's."""

@@ -9,6 +9,7 @@ stops start-up with exit code 2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from rclpy.node import Node
 
@@ -20,11 +21,23 @@ from a2_grasping.core.task.ports import Arm, Gripper, MotionPlanner
 from a2_grasping.ros.hardware.controllers import JointStateMonitor, TopicArmController, TopicGripper
 
 
+class Connected(Protocol):
+    def connected(self) -> bool:
+        """Whether the controller behind the adapter is there (for diagnostics)."""
+        ...
+
+
+class ArmAdapter(Arm, Connected, Protocol): ...
+
+
+class GripperAdapter(Gripper, Connected, Protocol): ...
+
+
 @dataclass(frozen=True)
 class Backends:
     planner: MotionPlanner
-    arm: Arm
-    gripper: Gripper
+    arm: ArmAdapter
+    gripper: GripperAdapter
 
 
 def make_backends(
@@ -41,8 +54,8 @@ def make_backends(
         planner = MoveItPlanner(planner_config, gripper_geometry)
     else:
         planner = EmbeddedPlanner(planner_config, gripper_geometry)
-    arm: Arm
-    gripper: Gripper
+    arm: ArmAdapter
+    gripper: GripperAdapter
     if config.controller_interface == "action":
         from a2_grasping.ros.hardware.controller_actions import ActionArmController, ActionGripper
 

@@ -135,6 +135,10 @@ class ActionArmController:
                 f"the controller reported success but the arm is {error:.3f} rad from the goal"
             )
 
+    def connected(self) -> bool:
+        """The controller's action server is up."""
+        return bool(self._client.server_is_ready())
+
     def stop(self, timeout_s: float) -> bool:
         """Cancel the running goal (the controller holds position); True once the arm is still."""
         if self._active_goal is not None:
@@ -153,6 +157,10 @@ class ActionGripper:
         self._action_name = action_name
         self._clock = node.get_clock()
         self._monitor = monitor
+
+    def connected(self) -> bool:
+        """The controller's action server is up."""
+        return bool(self._client.server_is_ready())
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
         """Command a knuckle angle; return where the fingers settled (they stop on an object).

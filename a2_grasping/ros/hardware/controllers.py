@@ -76,6 +76,10 @@ class JointStateMonitor:
         names, positions, velocities, stamp_s = conversions.joint_state_fields(msg)
         self._merger.update(names, positions, velocities, stamp_s, time.monotonic())
 
+    def joint_ages_s(self) -> dict[str, float | None]:
+        """Per joint, seconds since its newest sample arrived (None: never), for diagnostics."""
+        return self._merger.ages(time.monotonic())
+
     def missing_joints(self, max_age_s: float) -> list[str]:
         """Joints not heard from within `max_age_s` (wall time), for error messages."""
         return self._merger.missing(time.monotonic(), max_age_s)
@@ -169,6 +173,10 @@ class TopicArmController:
                 )
             time.sleep(POLL_S)
 
+    def connected(self) -> bool:
+        """A controller subscribes to the command topic."""
+        return self._publisher.get_subscription_count() > 0
+
     def stop(self, timeout_s: float) -> bool:
         """Empty trajectory = stop (joint trajectory controller semantics); True once still."""
         self._publisher.publish(JointTrajectory(joint_names=list(self._joint_names)))
@@ -180,6 +188,10 @@ class TopicGripper:
         self._publisher = node.create_publisher(Float64MultiArray, topic, 10)
         self._clock = node.get_clock()
         self._monitor = monitor
+
+    def connected(self) -> bool:
+        """A controller subscribes to the command topic."""
+        return self._publisher.get_subscription_count() > 0
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
         """Command a knuckle angle; return where the fingers settled (they stop on an object).

@@ -96,6 +96,7 @@ class MoveItPlanner:
             checker,
             max_tried=self.config.max_grasps_tried,
             budget_s=4 * self.config.planning_timeout_s,
+            safety_box_m=self.config.safety_box_m,
             what="grasp",
         )
 
@@ -136,6 +137,7 @@ class MoveItPlanner:
             checker,
             max_tried=self.config.max_grasps_tried,
             budget_s=4 * self.config.planning_timeout_s,
+            safety_box_m=self.config.safety_box_m,
             what="place pose",
         )
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
@@ -48,11 +49,12 @@ from a2_grasping.core.task.runner import (
     TaskRunner,
 )
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
-from a2_grasping.ros import conversions, spin
+from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.hardware.backends import make_backends
 from a2_grasping.ros.hardware.controllers import Deadline, JointStateMonitor
+from a2_grasping.ros.nodes.executor_diagnostics import TaskRecord, robot_status, task_status
 from a2_grasping.ros.parameters import declare_config
-from a2_grasping.ros.qos import JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
+from a2_grasping.ros.qos import DIAGNOSTICS_QOS, JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace
 
 R = Pick.Result
@@ -114,8 +116,19 @@ class ExecutorNode(LifecycleNode):
             ),
         )
         self._arm = backends.arm
+        self._backends = backends
         self._active = False
         self._running = threading.Lock()
+        self._running_task = ""
+        self._last_task = TaskRecord()
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS
+        )
+        self.create_timer(
+            diagnostics.PERIOD_S,
+            self._publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
         self._current_goal: ServerGoalHandle | None = None
         self._action = ActionServer(
             self,
@@ -152,6 +165,22 @@ class ExecutorNode(LifecycleNode):
         for action in (self._action, self._place_action, self._pick_and_place_action):
             action.destroy()
         super().destroy_node()
+
+    def _publish_diagnostics(self) -> None:
+        cfg = self._config
+        state = self._monitor.latest(cfg.max_joint_state_age_s)
+        robot = robot_status(
+            cfg,
+            arm_connected=self._backends.arm.connected(),
+            gripper_connected=self._backends.gripper.connected(),
+            ages_s=self._monitor.joint_ages_s(),
+            gripper_rad=None if state is None else state.gripper_rad,
+            holding=None if state is None else self._runner.reading.holding(state.gripper_rad),
+        )
+        tasks = task_status(self._active, self._running_task, self._last_task)
+        self._diagnostics_publisher.publish(
+            diagnostics.array(self.get_clock().now().to_msg(), [robot, tasks])
+        )
 
     # ---- lifecycle ----
 
@@ -217,6 +246,7 @@ class ExecutorNode(LifecycleNode):
 
         code, message, select_code = int(TaskErrorCode.NONE), "", 0
         with self._running:
+            self._running_task = what
             try:
                 task(feedback, canceled)
             except TaskError as error:
@@ -228,6 +258,11 @@ class ExecutorNode(LifecycleNode):
             except Exception as error:  # a goal must never take the node down
                 self.get_logger().error(f"{what} failed unexpectedly: {error!r}")
                 code, message = int(TaskErrorCode.INTERNAL), repr(error)
+        self._running_task = ""
+        self._last_task.what, self._last_task.message = what, message
+        self._last_task.code_name = TaskErrorCode(code).name
+        self._last_task.finished += 1
+        self._last_task.failed += code != TaskErrorCode.NONE
         if code == TaskErrorCode.NONE:
             goal_handle.succeed()
         elif code == TaskErrorCode.CANCELED and goal_handle.is_cancel_requested:

@@ -37,10 +37,8 @@ from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.bags.request_recorder import RequestRecorder
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
-from a2_grasping.ros.qos import LATCHED_QOS, SCENE_QOS
+from a2_grasping.ros.qos import DIAGNOSTICS_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace
-
-DIAGNOSTICS_PERIOD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -101,9 +99,11 @@ class InferenceNode(LifecycleNode):
             self._config.markers_topic,
             LATCHED_QOS,
         )
-        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS
+        )
         self.create_timer(
-            DIAGNOSTICS_PERIOD_S,
+            diagnostics.PERIOD_S,
             self._publish_diagnostics,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )

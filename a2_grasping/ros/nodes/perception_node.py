@@ -43,7 +43,7 @@ from a2_grasping.ros.hardware.extrinsics import (
     make_extrinsics,
 )
 from a2_grasping.ros.parameters import declare_config
-from a2_grasping.ros.qos import SCENE_QOS
+from a2_grasping.ros.qos import DIAGNOSTICS_QOS, SCENE_QOS
 
 # The cloud for RViz shows the latest scene: reliable (RViz's default), volatile, latest only.
 POINTS_QOS = QoSProfile(
@@ -52,8 +52,6 @@ POINTS_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10)
-DIAGNOSTICS_PERIOD_S = 1.0
 LOG_THROTTLE_S = 5.0
 STREAMS = ("color", "depth", "info")
 
@@ -88,11 +86,15 @@ class PerceptionNode(Node):
         # Matching is cheap and must keep up with the cameras; scene building is heavier and runs
         # in its own group so it never delays incoming frames.
         input_group = MutuallyExclusiveCallbackGroup()
-        for name in self._config.camera_names:
-            camera = declare_config(self, CameraConfig, prefix=f"{name}.")
+        configs = {
+            name: declare_config(self, CameraConfig, prefix=f"{name}.")
+            for name in self._config.camera_names
+        }
+        sources = make_extrinsics(self, configs, self._config.base_frame)
+        for name, camera in configs.items():
             self._cameras[name] = _CameraState(
                 config=camera,
-                extrinsics=make_extrinsics(self, camera, self._config.base_frame),
+                extrinsics=sources[name],
                 sync=ApproximateSync(STREAMS, self._config.sync_slop_s, self._config.queue_size),
             )
             for stream, topic, message_type in zip(
@@ -124,7 +126,7 @@ class PerceptionNode(Node):
         self.create_timer(
             1.0 / self._config.publish_rate_hz, self._publish_scene, callback_group=output_group
         )
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics, output_group)
+        self.create_timer(diagnostics.PERIOD_S, self._publish_diagnostics, output_group)
         self.get_logger().info(
             f"fusing {len(self._cameras)} camera(s) {list(self._cameras)} into "
             f"{self._config.scene_topic} at {self._config.publish_rate_hz} Hz"
