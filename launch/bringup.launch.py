@@ -11,6 +11,7 @@ realsense2_camera), or `use_mock_hardware:=true` to have the UR driver started h
 mock_components hardware (no robot needed; the arm follows commands exactly).
 """
 
+from os import environ
 from pathlib import Path
 
 from launch import Action, LaunchContext, LaunchDescription
@@ -18,10 +19,13 @@ from launch.actions import (
     DeclareLaunchArgument,
     EmitEvent,
     IncludeLaunchDescription,
+    LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
+    SetEnvironmentVariable,
 )
-from launch.events import matches_action
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown, matches_action
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
@@ -34,6 +38,7 @@ from a2_grasping.bringup import (
     PACKAGE,
     BringupOptions,
     bringup_nodes,
+    dds_profile_environment,
     parse_bool,
     parse_cameras,
 )
@@ -61,6 +66,12 @@ ARGUMENTS = (
         "must then come from your description.",
     ),
     ("log_level", "info", "Log level of every node: debug, info, warn, error, fatal."),
+    (
+        "namespace",
+        "",
+        "Namespace of every node and name (e.g. cell_a: /cell_a/pick, /cell_a/joint_states); "
+        "several cells can then share one ROS domain. Empty: the root namespace.",
+    ),
 )
 
 
@@ -79,8 +90,13 @@ def _nodes(context: LaunchContext) -> list[Action]:
         launch_rviz=parse_bool(argument("launch_rviz"), "launch_rviz"),
         log_level=argument("log_level"),
         publish_description=parse_bool(argument("publish_description"), "publish_description"),
+        namespace=argument("namespace"),
     )
-    actions: list[Action] = []
+    # The same Fast DDS profile as the demo and the tests (unless the caller set one).
+    actions: list[Action] = [
+        SetEnvironmentVariable(name, value)
+        for name, value in dds_profile_environment(Path(share), environ).items()
+    ]
     for spec in bringup_nodes(Path(share), options):
         common = {
             "package": spec.package,
@@ -89,11 +105,15 @@ def _nodes(context: LaunchContext) -> list[Action]:
             "output": "screen",
             "parameters": [*(str(path) for path in spec.parameter_files), spec.parameters],
             "arguments": [*spec.arguments, "--ros-args", "--log-level", options.log_level],
+            "namespace": spec.namespace,
+            "remappings": list(spec.remappings),
         }
         if not spec.lifecycle:
-            actions.append(Node(**common))
+            node = Node(**common)
+            actions += [_end_launch_when_it_fails(node, spec.name), node]
             continue
-        node = LifecycleNode(namespace="", **common)
+        node = LifecycleNode(**common)
+        actions.append(_end_launch_when_it_fails(node, spec.name))
         configure = EmitEvent(
             event=ChangeState(
                 lifecycle_node_matcher=matches_action(node),
@@ -134,6 +154,20 @@ def _nodes(context: LaunchContext) -> list[Action]:
             )
         )
     return actions
+
+
+def _end_launch_when_it_fails(node: Action, name: str) -> RegisterEventHandler:
+    """A node that exits with an error ends the launch with that node named (its own error is
+    on screen just above), rather than leaving the others waiting on it."""
+
+    def on_exit(event: object, _context: LaunchContext) -> list[Action]:
+        code = getattr(event, "returncode", 0)
+        if code == 0:
+            return []
+        reason = f"{name} exited with code {code} (its error is above); stopping the bringup"
+        return [LogInfo(msg=reason), EmitEvent(event=Shutdown(reason=reason))]
+
+    return RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))
 
 
 def generate_launch_description() -> LaunchDescription:

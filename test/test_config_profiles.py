@@ -6,6 +6,7 @@ import dataclasses
 
 import yaml
 
+from a2_grasping.bringup import node_parameters
 from a2_grasping.core.perception_config import CameraConfig, PerceptionConfig
 from a2_grasping.tools.node_process import install_prefix
 
@@ -13,7 +14,7 @@ CONFIG = install_prefix() / "share" / "a2_grasping" / "config"
 
 
 def _parameters(name: str) -> dict:
-    return yaml.safe_load((CONFIG / f"{name}.yaml").read_text())[name]["ros__parameters"]
+    return node_parameters(yaml.safe_load((CONFIG / f"{name}.yaml").read_text()), name)
 
 
 def test_perception_profile_uses_the_simulated_cameras_poses():
@@ -52,7 +53,7 @@ def test_executor_yaml_holds_exactly_the_declared_defaults():
 
 def _real_parameters(name: str) -> dict:
     document = yaml.safe_load((CONFIG / "real" / f"{name}.yaml").read_text())
-    return document[name]["ros__parameters"]
+    return node_parameters(document, name)
 
 
 def test_real_cell_profile_names_only_declared_parameters_and_builds_valid_configs():

@@ -32,6 +32,7 @@ DOCUMENTED_ARGUMENTS = {
     "launch_rviz",
     "log_level",
     "publish_description",
+    "namespace",
 }
 # Names of launch / launch_ros in Jazzy the file may use (module -> names).
 KNOWN_IMPORTS = {
@@ -40,10 +41,13 @@ KNOWN_IMPORTS = {
         "DeclareLaunchArgument",
         "EmitEvent",
         "IncludeLaunchDescription",
+        "LogInfo",
         "OpaqueFunction",
         "RegisterEventHandler",
+        "SetEnvironmentVariable",
     },
-    "launch.events": {"matches_action"},
+    "launch.event_handlers": {"OnProcessExit"},
+    "launch.events": {"Shutdown", "matches_action"},
     "launch.launch_description_sources": {"PythonLaunchDescriptionSource"},
     "launch.substitutions": {"LaunchConfiguration", "PathJoinSubstitution"},
     "launch_ros.actions": {"LifecycleNode", "Node"},
@@ -55,9 +59,11 @@ KNOWN_IMPORTS = {
         "PACKAGE",
         "BringupOptions",
         "bringup_nodes",
+        "dds_profile_environment",
         "parse_bool",
         "parse_cameras",
     },
+    "os": {"environ"},
     "pathlib": {"Path"},
 }
 
@@ -163,7 +169,12 @@ def test_lifecycle_nodes_are_configured_then_activated_by_the_launch(launch_modu
     lifecycle = [a for a in actions if type(a).__name__ == "LifecycleNode"]
     assert [node.kwargs["name"] for node in lifecycle] == ["inference_node", "executor_node"]
     emits = [a for a in actions if type(a).__name__ == "EmitEvent"]
-    handlers = [a for a in actions if type(a).__name__ == "RegisterEventHandler"]
+    handlers = [
+        a
+        for a in actions
+        if type(a).__name__ == "RegisterEventHandler"
+        and type(a.args[0]).__name__ == "OnStateTransition"
+    ]
     assert len(emits) == len(handlers) == len(lifecycle)
     for node, handler, configure in zip(lifecycle, handlers, emits, strict=True):
         assert node.kwargs["parameters"][-1]["autostart"] is False
@@ -224,3 +235,55 @@ def test_bringup_plan_helpers():
         "--params-file",
         str(SHARE / "config" / "sim_node.yaml"),
     ]
+
+
+def test_the_nodes_get_the_demos_dds_profile_unless_one_is_set(launch_module, monkeypatch):
+    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    _, actions = _run(launch_module)
+    settings = [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
+    profile = str(SHARE / "config" / "fastdds_large_data.xml")
+    assert {a.args for a in settings} == {
+        ("FASTRTPS_DEFAULT_PROFILES_FILE", profile),
+        ("FASTDDS_DEFAULT_PROFILES_FILE", profile),
+    }
+    assert Path(profile).is_file()
+    first_node = min(actions.index(a) for a in _nodes(actions).values())
+    assert all(actions.index(a) < first_node for a in settings)
+    monkeypatch.setenv("FASTRTPS_DEFAULT_PROFILES_FILE", "/site/profile.xml")
+    monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/site/profile.xml")
+    _, actions = _run(launch_module)
+    assert not [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
+
+
+def test_a_node_that_fails_ends_the_launch_naming_it(launch_module):
+    _, actions = _run(launch_module)
+    exits = {
+        a.args[0].kwargs["target_action"].kwargs["name"]: a.args[0].kwargs["on_exit"]
+        for a in actions
+        if type(a).__name__ == "RegisterEventHandler"
+        and type(a.args[0]).__name__ == "OnProcessExit"
+    }
+    assert set(exits) == set(_nodes(actions))
+    failed = exits["inference_node"](types.SimpleNamespace(returncode=2), {})
+    log, shutdown = failed
+    assert "inference_node exited with code 2" in log.kwargs["msg"]
+    assert "inference_node" in shutdown.kwargs["event"].kwargs["reason"]
+    assert exits["inference_node"](types.SimpleNamespace(returncode=0), {}) == []
+
+
+def test_a_namespace_moves_every_node_and_the_simulated_clock(launch_module):
+    _, actions = _run(launch_module, namespace="/cell_a/")
+    for name, node in _nodes(actions).items():
+        assert node.kwargs["namespace"] == "cell_a", name
+        assert node.kwargs["remappings"] == [("/clock", "clock")], name
+    _, actions = _run(launch_module)
+    assert all(n.kwargs["namespace"] == "" for n in _nodes(actions).values())
+    assert all(n.kwargs["remappings"] == [] for n in _nodes(actions).values())
+    (sim,) = [
+        n for n in bringup_nodes(SHARE, BringupOptions(namespace="cell_a")) if n.name == "sim_node"
+    ]
+    arguments = sim.ros_arguments("info")
+    assert arguments[4:8] == ["-r", "__ns:=/cell_a", "-r", "/clock:=clock"]
+    with pytest.raises(ValueError, match="namespace"):
+        BringupOptions(namespace="cell a")

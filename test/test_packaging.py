@@ -14,6 +14,7 @@ import yaml
 
 import a2_grasping
 import a2_grasping.core
+from a2_grasping.bringup import node_parameters
 from a2_grasping.core.config_fields import describe
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.objects import SegmentationConfig
@@ -108,7 +109,7 @@ def test_share_holds_config_and_launch():
 
 def test_config_file_matches_the_declared_parameters():
     document = yaml.safe_load((REPO_ROOT / "config" / "inference_node.yaml").read_text())
-    values = document["inference_node"]["ros__parameters"]
+    values = node_parameters(document, "inference_node")
     config_types = (InferenceConfig, SelectionConfig, SegmentationConfig, PlaceConfig)
     declared = {name: text for t in config_types for name, text in describe(t).items()}
     assert len(declared) == sum(len(describe(t)) for t in config_types)  # no name declared twice

@@ -20,19 +20,19 @@ def select_timeout_covers(select_timeout_s: float, server_budget_s: float) -> bo
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    action_name: str = config_field("/pick", "Name of the Pick action server.")
-    place_action_name: str = config_field("/place", "Name of the Place action server.")
+    action_name: str = config_field("pick", "Name of the Pick action server.")
+    place_action_name: str = config_field("place", "Name of the Place action server.")
     pick_and_place_action_name: str = config_field(
-        "/pick_and_place", "Name of the PickAndPlace action server."
+        "pick_and_place", "Name of the PickAndPlace action server."
     )
-    select_service: str = config_field("/select_grasp", "SelectGrasp service to ask for grasps.")
+    select_service: str = config_field("select_grasp", "SelectGrasp service to ask for grasps.")
     select_place_service: str = config_field(
-        "/select_place", "SelectPlace service to ask for release poses."
+        "select_place", "SelectPlace service to ask for release poses."
     )
     scene_topic: str = config_field(
-        "/a2/scene", "Fused scene; its cloud is the collision environment of planning."
+        "a2/scene", "Fused scene; its cloud is the collision environment of planning."
     )
-    joint_states_topic: str = config_field("/joint_states", "Robot joint states.")
+    joint_states_topic: str = config_field("joint_states", "Robot joint states.")
     controller_interface: str = config_field(
         "topic",
         "How the arm and gripper are commanded: 'topic' (JointTrajectory + Float64MultiArray "
@@ -40,24 +40,24 @@ class ExecutorConfig:
         "needs control_msgs).",
     )
     trajectory_action: str = config_field(
-        "/scaled_joint_trajectory_controller/follow_joint_trajectory",
+        "scaled_joint_trajectory_controller/follow_joint_trajectory",
         "FollowJointTrajectory action of the arm controller (controller_interface: action).",
     )
     gripper_action: str = config_field(
-        "/robotiq_gripper_controller/gripper_cmd",
+        "robotiq_gripper_controller/gripper_cmd",
         "GripperCommand action of the gripper controller (controller_interface: action).",
     )
     trajectory_topic: str = config_field(
-        "/scaled_joint_trajectory_controller/joint_trajectory",
+        "scaled_joint_trajectory_controller/joint_trajectory",
         "JointTrajectory topic of the arm controller (UR driver: scaled_joint_trajectory_"
         "controller).",
     )
     gripper_command_topic: str = config_field(
-        "/robotiq_gripper_controller/commands",
+        "robotiq_gripper_controller/commands",
         "Gripper position command (std_msgs/Float64MultiArray, one value: knuckle angle, rad).",
     )
     planned_path_topic: str = config_field(
-        "/a2/planned_path", "Every plan is published here as a JointTrajectory (dry runs too)."
+        "a2/planned_path", "Every plan is published here as a JointTrajectory (dry runs too)."
     )
     autostart: bool = config_field(
         False,

@@ -16,11 +16,11 @@ class InferenceConfig:
     """Parameters of inference_node; each field is a declared ROS parameter of the same name."""
 
     scene_topic: str = config_field(
-        "/a2/scene", "Topic of the fused scene (a2_grasping/msg/SceneSnapshot) to select grasps on."
+        "a2/scene", "Topic of the fused scene (a2_grasping/msg/SceneSnapshot) to select grasps on."
     )
-    service_name: str = config_field("/select_grasp", "Name of the SelectGrasp service.")
+    service_name: str = config_field("select_grasp", "Name of the SelectGrasp service.")
     place_service_name: str = config_field(
-        "/select_place", "Name of the SelectPlace service (release poses for the held object)."
+        "select_place", "Name of the SelectPlace service (release poses for the held object)."
     )
     max_input_age_s: float = config_field(
         2.0,
@@ -74,7 +74,7 @@ class InferenceConfig:
         max_value=60.0,
     )
     markers_topic: str = config_field(
-        "/a2/grasp_markers",
+        "a2/grasp_markers",
         "RViz markers (visualization_msgs/MarkerArray) of the last answer's candidates.",
     )
     record_path: str = config_field(

@@ -20,16 +20,16 @@ EXTRINSICS_SOURCES = ("static", "tf")
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """One RGB-D camera. Empty topic names mean the RealSense-driver layout under /<camera>/."""
+    """One RGB-D camera. Empty topic names mean the RealSense-driver layout under <camera>/."""
 
-    color_topic: str = config_field("", "Colour image topic; empty: /<camera>/color/image_raw.")
+    color_topic: str = config_field("", "Colour image topic; empty: <camera>/color/image_raw.")
     depth_topic: str = config_field(
         "",
         "Depth image topic, registered to colour (same size and K); "
-        "empty: /<camera>/aligned_depth_to_color/image_raw.",
+        "empty: <camera>/aligned_depth_to_color/image_raw.",
     )
     info_topic: str = config_field(
-        "", "CameraInfo of the colour image; empty: /<camera>/color/camera_info."
+        "", "CameraInfo of the colour image; empty: <camera>/color/camera_info."
     )
     optical_frame: str = config_field(
         "", "Optical frame of the colour image; empty: <camera>_color_optical_frame."
@@ -37,7 +37,8 @@ class CameraConfig:
     extrinsics_source: str = config_field(
         "static",
         "Where base_from_optical comes from: 'static' (the parameter below) or 'tf' "
-        "(looked up from TF at each frame; needs tf2_ros, i.e. a full ROS 2 install).",
+        "(looked up in /tf and /tf_static at each frame's stamp: tf2_ros where installed, else "
+        "the package's own listener).",
     )
     base_from_optical: tuple[float, ...] = config_field(
         (),
@@ -58,9 +59,9 @@ class CameraConfig:
     def topics(self, camera: str) -> tuple[str, str, str]:
         """(colour, depth, info) topic names with the driver defaults filled in."""
         return (
-            self.color_topic or f"/{camera}/color/image_raw",
-            self.depth_topic or f"/{camera}/aligned_depth_to_color/image_raw",
-            self.info_topic or f"/{camera}/color/camera_info",
+            self.color_topic or f"{camera}/color/image_raw",
+            self.depth_topic or f"{camera}/aligned_depth_to_color/image_raw",
+            self.info_topic or f"{camera}/color/camera_info",
         )
 
     def frame(self, camera: str) -> str:
@@ -91,8 +92,8 @@ class PerceptionConfig:
         ("front",), "Cameras to fuse; each has a parameter block under its name."
     )
     base_frame: str = config_field("base_link", "Robot base frame the scene is expressed in.")
-    scene_topic: str = config_field("/a2/scene", "Fused scene output (SceneSnapshot).")
-    points_topic: str = config_field("/a2/points", "Fused cloud for RViz (PointCloud2 xyz+rgb).")
+    scene_topic: str = config_field("a2/scene", "Fused scene output (SceneSnapshot).")
+    points_topic: str = config_field("a2/points", "Fused cloud for RViz (PointCloud2 xyz+rgb).")
     publish_rate_hz: float = config_field(
         5.0, "Rate at which a new scene is built and published (Hz).", min_value=0.1, max_value=60.0
     )

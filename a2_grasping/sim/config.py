@@ -101,23 +101,23 @@ class SimConfig:
         min_value=0.1,
         max_value=40.0,
     )
-    joint_state_topic: str = config_field("/joint_states", "sensor_msgs/JointState output.")
+    joint_state_topic: str = config_field("joint_states", "sensor_msgs/JointState output.")
     trajectory_topic: str = config_field(
-        "/scaled_joint_trajectory_controller/joint_trajectory",
+        "scaled_joint_trajectory_controller/joint_trajectory",
         "trajectory_msgs/JointTrajectory input (the UR driver's controller topic).",
     )
     gripper_command_topic: str = config_field(
-        "/robotiq_gripper_controller/commands",
+        "robotiq_gripper_controller/commands",
         "std_msgs/Float64MultiArray input, one value: knuckle position in rad "
         "(0 open, 0.8 closed).",
     )
     trajectory_action: str = config_field(
-        "/scaled_joint_trajectory_controller/follow_joint_trajectory",
+        "scaled_joint_trajectory_controller/follow_joint_trajectory",
         "control_msgs/FollowJointTrajectory server, as the UR driver's controller offers it "
         "(only where control_msgs can be imported).",
     )
     gripper_action: str = config_field(
-        "/robotiq_gripper_controller/gripper_cmd",
+        "robotiq_gripper_controller/gripper_cmd",
         "control_msgs/GripperCommand server, as a GripperActionController offers it (only where "
         "control_msgs can be imported).",
     )
@@ -136,9 +136,9 @@ class SimConfig:
     publish_clock: bool = config_field(
         True, "Publish /clock (simulated time) for use_sim_time nodes."
     )
-    reset_service: str = config_field("/sim/reset", "Sim-only a2_grasping/srv/SimReset service.")
+    reset_service: str = config_field("sim/reset", "Sim-only a2_grasping/srv/SimReset service.")
     objects_service: str = config_field(
-        "/sim/objects", "Sim-only, test-only a2_grasping/srv/SimObjects ground truth service."
+        "sim/objects", "Sim-only, test-only a2_grasping/srv/SimObjects ground truth service."
     )
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
 import a2_grasping
+from a2_grasping.bringup import DDS_PROFILE_FILE, PACKAGE, dds_profile_environment
 
 
 def install_prefix() -> Path:
@@ -38,19 +39,13 @@ def node_executable(name: str) -> Path:
 
 def large_data_profile() -> Path:
     """The installed Fast DDS profile with a shared-memory segment large enough for scenes."""
-    return install_prefix() / "share" / "a2_grasping" / "config" / "fastdds_large_data.xml"
+    return install_prefix() / "share" / PACKAGE / Path(*DDS_PROFILE_FILE)
 
 
 def use_large_data_transport(env: MutableMapping[str, str]) -> None:
-    """Point Fast DDS at `large_data_profile` unless the caller chose a profile already.
-
-    Without it 640x480 images and scenes exceed the default 512 KB shared-memory segment and
-    best-effort streams lose about half the frames. Jazzy's Fast DDS 2.x reads the FASTRTPS name,
-    3.x the FASTDDS one; both are set.
-    """
-    profile = str(large_data_profile())
-    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
-        env.setdefault(name, profile)
+    """Point Fast DDS at `large_data_profile` unless the caller chose a profile already (as
+    bringup.launch.py does for its nodes)."""
+    env.update(dds_profile_environment(install_prefix() / "share" / PACKAGE, env))
 
 
 def local_ros_environment(

@@ -43,10 +43,11 @@ CONFIGURE_TIMEOUT_S = 180.0
 LOG_LEVEL = "info"
 
 
-def pipeline_specs() -> list[NodeSpec]:
+def pipeline_specs(namespace: str = "") -> list[NodeSpec]:
     """The package's nodes exactly as `bringup.launch.py` starts them for the simulated cell."""
     share = install_prefix() / "share" / PACKAGE
-    return [s for s in bringup_nodes(share, BringupOptions(use_sim=True)) if s.package == PACKAGE]
+    options = BringupOptions(use_sim=True, namespace=namespace)
+    return [s for s in bringup_nodes(share, options) if s.package == PACKAGE]
 
 
 def node_arguments(name: str, extra: Sequence[str] = ()) -> list[str]:
@@ -64,16 +65,19 @@ class SimSession:
         log_dir: Path,
         sim_arguments: Sequence[str] = (),
         say: Callable[[str], None] = lambda _message: None,
+        *,
         node_arguments: Mapping[str, Sequence[str]] | None = None,
+        namespace: str = "",
     ) -> None:
         """`sim_arguments` and `node_arguments` (node name -> arguments) are appended to the
         nodes' --ros-args after bringup's own (e.g. {"inference_node": ["-p",
-        "ground_instructions:=false"]} for the geometric mode)."""
+        "ground_instructions:=false"]} for the geometric mode). `namespace`: the cell's, as
+        bringup's namespace argument sets it; the session's own node lives there too."""
         self._say = say
         env = local_ros_environment(domain_id)
         env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
         self.processes: list[NodeProcess] = []
-        specs = pipeline_specs()
+        specs = pipeline_specs(namespace)
         extras = {"sim_node": list(sim_arguments)}
         for name, arguments in (node_arguments or {}).items():
             extras[name] = [*extras.get(name, []), *arguments]
@@ -93,24 +97,27 @@ class SimSession:
             domain_id=domain_id,
             signal_handler_options=SignalHandlerOptions.NO,
         )
-        self.node = rclpy.create_node("a2_sim_session", context=self._context)
+        self.namespace = namespace.strip("/")
+        self.node = rclpy.create_node(
+            "a2_sim_session", namespace=f"/{self.namespace}", context=self._context
+        )
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._joint_state: JointState | None = None
         self._arm_path: list[NDArray[np.float64]] | None = None
         self._scene: SceneSnapshot | None = None
         self.node.create_subscription(
-            JointState, "/joint_states", self._on_joint_state, QoSProfile(depth=10)
+            JointState, "joint_states", self._on_joint_state, QoSProfile(depth=10)
         )
         self.node.create_subscription(
-            SceneSnapshot, "/a2/scene", self._on_scene, QoSProfile(depth=1)
+            SceneSnapshot, "a2/scene", self._on_scene, QoSProfile(depth=1)
         )
-        self._reset = self.node.create_client(SimReset, "/sim/reset")
-        self._objects = self.node.create_client(SimObjects, "/sim/objects")
+        self._reset = self.node.create_client(SimReset, "sim/reset")
+        self._objects = self.node.create_client(SimObjects, "sim/objects")
         self._tasks = {
-            "/pick": ActionClient(self.node, Pick, "/pick"),
-            "/place": ActionClient(self.node, Place, "/place"),
-            "/pick_and_place": ActionClient(self.node, PickAndPlace, "/pick_and_place"),
+            "/pick": ActionClient(self.node, Pick, "pick"),
+            "/place": ActionClient(self.node, Place, "place"),
+            "/pick_and_place": ActionClient(self.node, PickAndPlace, "pick_and_place"),
         }
         try:
             self._wait_for_servers()
@@ -128,12 +135,12 @@ class SimSession:
 
     def _activate(self, name: str, deadline: float) -> None:
         """configure -> activate, as the launch file's lifecycle events do."""
-        client = self.node.create_client(ChangeState, f"/{name}/change_state")
+        client = self.node.create_client(ChangeState, f"{name}/change_state")
         try:
             while not client.service_is_ready():
                 self._check_processes()
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"/{name}/change_state did not appear")
+                    raise TimeoutError(f"{name}/change_state did not appear")
                 self._executor.spin_once(timeout_sec=0.1)
             for transition, label, timeout_s in (
                 (Transition.TRANSITION_CONFIGURE, "configure", CONFIGURE_TIMEOUT_S),
@@ -251,12 +258,12 @@ class SimSession:
         from rcl_interfaces.srv import GetParameters
         from rclpy.parameter import parameter_value_to_python
 
-        client = self.node.create_client(GetParameters, f"/{node_name}/get_parameters")
+        client = self.node.create_client(GetParameters, f"{node_name}/get_parameters")
         try:
             deadline = time.monotonic() + CALL_TIMEOUT_S
             while not client.service_is_ready():
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"/{node_name}/get_parameters did not appear")
+                    raise TimeoutError(f"{node_name}/get_parameters did not appear")
                 self._executor.spin_once(timeout_sec=0.05)
             request = GetParameters.Request(names=list(names))
             response = self._wait(client.call_async(request), CALL_TIMEOUT_S, "get_parameters")

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import yaml
 
+from a2_grasping.bringup import node_parameters
 from a2_grasping.core.robot_description import CameraMount, cell_urdf
 
 
 def camera_mounts(perception_config: Path) -> list[CameraMount]:
     """Static camera poses of a perception_node parameter file."""
     document = yaml.safe_load(perception_config.read_text())
-    parameters = document["perception_node"]["ros__parameters"]
+    parameters = node_parameters(document, "perception_node")
     mounts = []
     for name in parameters["camera_names"]:
         block = parameters.get(name, {})

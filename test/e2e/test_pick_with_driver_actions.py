@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from a2_grasping.action import Pick
+from a2_grasping.bringup import node_parameters
 from a2_grasping.tools.sim_session import SimSession
 
 pytest.importorskip("control_msgs.action")
@@ -24,7 +25,7 @@ CONTROLLER_KEYS = ("controller_interface", "trajectory_action", "gripper_action"
 
 def _real_controller_arguments() -> list[str]:
     real = yaml.safe_load((REPO_ROOT / "config" / "real" / "executor_node.yaml").read_text())
-    values = real["executor_node"]["ros__parameters"]
+    values = node_parameters(real, "executor_node")
     arguments: list[str] = []
     for key in CONTROLLER_KEYS:
         arguments += ["-p", f"{key}:={values[key]}"]

@@ -17,6 +17,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from a2_grasping.bringup import node_parameters
 from a2_grasping.core.config_fields import describe
 from a2_grasping.msg import SimObstacle
 from a2_grasping.ros import conversions
@@ -35,7 +36,7 @@ GRIPPER_TOPIC = "/robotiq_gripper_controller/commands"
 
 def test_config_file_documents_the_defaults():
     document = yaml.safe_load((REPO_ROOT / "config" / "sim_node.yaml").read_text())
-    values = document["sim_node"]["ros__parameters"]
+    values = node_parameters(document, "sim_node")
     assert set(values) == set(describe(SimConfig))
     assert all(describe(SimConfig).values()), "every parameter needs a description"
     defaults = {f.name: f.default for f in dataclasses.fields(SimConfig)}

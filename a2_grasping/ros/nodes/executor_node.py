@@ -402,7 +402,13 @@ class ExecutorNode(LifecycleNode):
         except ValueError as error:
             raise TaskError(TaskErrorCode.INVALID_GOAL, f"candidate or target: {error}") from None
         observation = self.latest_observation()
-        frame = observation.frame_id if observation is not None else "base_link"
+        if observation is None:
+            raise TaskError(
+                TaskErrorCode.STALE_STATE,
+                f"no scene on {self._config.scene_topic} yet: the candidate's frame cannot be "
+                "checked against the scene's",
+            )
+        frame = observation.frame_id
         if candidate.pose.header.frame_id != frame:
             raise TaskError(
                 TaskErrorCode.INVALID_GOAL,

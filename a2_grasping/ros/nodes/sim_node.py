@@ -128,15 +128,15 @@ class SimNode(Node):
             _Camera(
                 name=name,
                 color_frame=f"{name}_color_optical_frame",
-                color=self.create_publisher(Image, f"/{name}/color/image_raw", CAMERA_QOS),
+                color=self.create_publisher(Image, f"{name}/color/image_raw", CAMERA_QOS),
                 color_info=self.create_publisher(
-                    CameraInfo, f"/{name}/color/camera_info", CAMERA_QOS
+                    CameraInfo, f"{name}/color/camera_info", CAMERA_QOS
                 ),
                 depth=self.create_publisher(
-                    Image, f"/{name}/aligned_depth_to_color/image_raw", CAMERA_QOS
+                    Image, f"{name}/aligned_depth_to_color/image_raw", CAMERA_QOS
                 ),
                 depth_info=self.create_publisher(
-                    CameraInfo, f"/{name}/aligned_depth_to_color/camera_info", CAMERA_QOS
+                    CameraInfo, f"{name}/aligned_depth_to_color/camera_info", CAMERA_QOS
                 ),
             )
             for name in self._config.camera_names
