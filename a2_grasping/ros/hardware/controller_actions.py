@@ -114,7 +114,10 @@ class ActionArmController:
         )
         sent = self._client.send_goal_async(goal)
         if not _wait(sent, ACCEPT_TIMEOUT_S) or not sent.result().accepted:
-            raise ExecutionError(f"{self._action_name} did not accept the trajectory")
+            raise ExecutionError(
+                f"{self._action_name} rejected the trajectory: the controller is not active, or "
+                "it refused the joints or the start state (see the driver's log)"
+            )
         self._active_goal = sent.result()
         result_future = self._active_goal.get_result_async()
         if not _wait(result_future, timeout_s, canceled, motion_clock=self._clock):
@@ -175,7 +178,10 @@ class ActionGripper:
         goal.command.max_effort = GRIPPER_MAX_EFFORT_N
         sent = self._client.send_goal_async(goal)
         if not _wait(sent, ACCEPT_TIMEOUT_S) or not sent.result().accepted:
-            raise ExecutionError(f"{self._action_name} did not accept the gripper command")
+            raise ExecutionError(
+                f"{self._action_name} rejected the gripper command: is the gripper controller "
+                "active?"
+            )
         if not _wait(sent.result().get_result_async(), timeout_s, motion_clock=self._clock):
             _wait(sent.result().cancel_goal_async(), 1.0)
             raise ExecutionError(f"the gripper did not settle within {timeout_s:.1f} s")
