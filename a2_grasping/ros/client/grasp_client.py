@@ -280,11 +280,12 @@ class PendingSelect(_PendingCall[SelectResult]):
         client: Client,
         request: SelectGrasp.Request,
         *,
+        service_name: str,
         timeout_s: float,
         server_timeout_s: float,
         wake: Callable[[], None],
     ) -> None:
-        super().__init__(f"service {client.srv_name}", timeout_s, server_timeout_s, wake)
+        super().__init__(f"service {service_name}", timeout_s, server_timeout_s, wake)
         self._client = client
         self._request = request
         self._future: Any = None
@@ -581,7 +582,9 @@ class GraspClient:
             node = rclpy.create_node("a2_grasp_client", context=self._context)
         self.node = node
         self._server_timeout_s = server_timeout_s
-        self._pick_action = pick_action
+        # Messages name what `ros2 action list` shows: the names resolved in the node's namespace.
+        self._pick_action = node.resolve_topic_name(pick_action)
+        self._select_service = node.resolve_service_name(select_service)
         self._closed = False
         self._calls: list[_PendingCall[Any]] = []
         self._calls_lock = threading.Lock()
@@ -599,7 +602,10 @@ class GraspClient:
             cancel_service_qos_profile=_SERVICE_QOS,
             feedback_sub_qos_profile=_FEEDBACK_QOS,
         )
-        self._task_actions = {"place": place_action, "pick_and_place": pick_and_place_action}
+        self._task_actions = {
+            "place": node.resolve_topic_name(place_action),
+            "pick_and_place": node.resolve_topic_name(pick_and_place_action),
+        }
         self._task_clients = {
             kind: ActionClient(
                 node,
@@ -654,6 +660,7 @@ class GraspClient:
         call = PendingSelect(
             self._select_client,
             request,
+            service_name=self._select_service,
             timeout_s=timeout_s,
             server_timeout_s=self._server_timeout_s,
             wake=self._wake,
