@@ -151,10 +151,10 @@ def test_camera_config_requires_valid_static_extrinsics():
         CameraConfig(extrinsics_source="guess", base_from_optical=(0, 0, 0, 0, 0, 0, 1.0))
     CameraConfig(extrinsics_source="tf")  # no static pose needed
     camera = CameraConfig(base_from_optical=(1, 2, 3, 0, 0, 0, 1.0))
-    assert camera.topics("cam") == (
-        "/cam/color/image_raw",
-        "/cam/aligned_depth_to_color/image_raw",
-        "/cam/color/camera_info",
+    assert camera.topics("cam") == (  # relative: resolved in the node's namespace
+        "cam/color/image_raw",
+        "cam/aligned_depth_to_color/image_raw",
+        "cam/color/camera_info",
     )
     np.testing.assert_allclose(pose_from_xyz_quat((1, 2, 3, 0, 0, 0, 1.0), "p")[:3, 3], (1, 2, 3))
 

@@ -142,8 +142,11 @@ class InferenceNode(LifecycleNode):
             if path.exists():
                 self.get_logger().error(f"configure failed: record_path {path} exists already")
                 return TransitionCallbackReturn.FAILURE
+            # The bag names topics as the graph does: resolved in this node's namespace.
             self._recorder = RequestRecorder(
-                path, self._config.scene_topic, self._config.service_name
+                path,
+                self.resolve_topic_name(self._config.scene_topic),
+                self.resolve_service_name(self._config.service_name),
             )
             self.get_logger().info(f"recording every request to {path}")
         try:
