@@ -19,6 +19,12 @@ from a2_grasping.tools.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 SEEDS = {"cell_a": 0, "cell_b": 3}  # a ball and a box at different places (single scenes)
+# Two cells are ten node processes on the CI machine's two cores, beside another test worker.
+# Cameras at 2 Hz (instead of 5) halve the rendering; and a joint state may be up to 1.5 s old
+# (instead of 0.5) before the executor stops a motion: under that load a cell's joint states
+# were once older than 0.5 s in wall time. Neither changes what is checked: no cross-talk.
+SIM_ARGUMENTS = ["-p", "camera_rate_hz:=2.0"]
+EXECUTOR_ARGUMENTS = {"executor_node": ["-p", "max_joint_state_age_s:=1.5"]}
 
 
 def test_two_namespaced_cells_pick_their_own_objects_at_once(tmp_path):
@@ -26,8 +32,20 @@ def test_two_namespaced_cells_pick_their_own_objects_at_once(tmp_path):
 
     with (
         domain_id() as reserved,
-        SimSession(reserved, tmp_path / "cell_a", namespace="cell_a") as cell_a,
-        SimSession(reserved, tmp_path / "cell_b", namespace="cell_b") as cell_b,
+        SimSession(
+            reserved,
+            tmp_path / "cell_a",
+            SIM_ARGUMENTS,
+            node_arguments=EXECUTOR_ARGUMENTS,
+            namespace="cell_a",
+        ) as cell_a,
+        SimSession(
+            reserved,
+            tmp_path / "cell_b",
+            SIM_ARGUMENTS,
+            node_arguments=EXECUTOR_ARGUMENTS,
+            namespace="cell_b",
+        ) as cell_b,
     ):
         cells = {"cell_a": cell_a, "cell_b": cell_b}
         objects = {name: cell.reset(SEEDS[name], "single")[0] for name, cell in cells.items()}
