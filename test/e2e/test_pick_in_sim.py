@@ -217,7 +217,8 @@ def test_malformed_candidate_fields_are_refused_before_any_motion(session):
             result, stages = session.pick(Pick.Goal(use_candidate=True, candidate=candidate))
             assert result.error_code == code, (words, result.error_message)
             assert words in result.error_message and stages == []
-    assert len(path) > 10
+            session.arm_positions()  # spins until the next joint state: one sample per goal
+    assert len(path) >= len(cases)
     assert float(np.max(np.abs(np.asarray(path) - start))) < 1e-3, "a refused goal moved the arm"
 
 
