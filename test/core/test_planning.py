@@ -260,14 +260,9 @@ def test_every_backend_plan_is_held_to_the_safety_box():
 
     checker = CollisionChecker(0.0, GRIPPER)
     candidates = [np.full((4, 4), float(i)) for i in (0, 1)]
-    chosen = plan_first(
-        home, candidates, plan_one, checker, max_tried=5, budget_s=10.0, what="grasp",
-        safety_box_m=box,
-    )  # fmt: skip
+    config = PlannerConfig(safety_box_m=tuple(box), max_grasps_tried=5)
+    chosen = plan_first(home, candidates, plan_one, checker, config=config, what="grasp")
     assert chosen.chosen_index == 1
     with pytest.raises(PlanningError, match="leave the safety box") as refused:
-        plan_first(
-            home, candidates[:1], plan_one, checker, max_tried=5, budget_s=10.0, what="grasp",
-            safety_box_m=box,
-        )  # fmt: skip
+        plan_first(home, candidates[:1], plan_one, checker, config=config, what="grasp")
     assert refused.value.failure is PlanFailure.PLANNING_FAILED

@@ -87,9 +87,7 @@ class EmbeddedPlanner:
             list(grasps_base_from_tcp),
             plan_one,
             checker,
-            max_tried=self.config.max_grasps_tried,
-            budget_s=4 * self.config.planning_timeout_s,
-            safety_box_m=self.config.safety_box_m,
+            config=self.config,
             what="grasp",
         )
 
@@ -132,9 +130,7 @@ class EmbeddedPlanner:
             list(releases_base_from_tcp),
             plan_one,
             checker,
-            max_tried=self.config.max_grasps_tried,
-            budget_s=4 * self.config.planning_timeout_s,
-            safety_box_m=self.config.safety_box_m,
+            config=self.config,
             what="place pose",
         )
 

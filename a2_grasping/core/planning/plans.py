@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.planning.collision import CollisionChecker
+from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.paths import TimedPath
 
 FloatArray = NDArray[np.float64]
@@ -113,25 +114,27 @@ def plan_first(
     plan_one: CandidatePlanner,
     checker: CollisionChecker,
     *,
-    max_tried: int,
-    budget_s: float,
+    config: PlannerConfig,
     what: str,
-    safety_box_m: Sequence[float],
 ) -> TaskPlan:
     """The plan of the first (best-ranked) candidate that plans completely, every timed sample
-    of it with the tool flange inside `safety_box_m` (whichever backend planned it: a plan that
-    leaves the box counts as not found for that candidate).
+    of it with the tool flange inside `config.safety_box_m` (whichever backend planned it: a
+    plan that leaves the box counts as not found for that candidate). At most
+    `config.max_grasps_tried` candidates are tried, within a few transits' planning time.
 
     Raises:
         PlanningError: START_IN_COLLISION; PLANNING_FAILED when some candidate was reachable but
             no transit was found; NO_REACHABLE_CANDIDATE otherwise.
     """
     started_s = time.perf_counter()
+    # One transit may take planning_timeout_s; the whole search a few of them.
+    budget_s = 4 * config.planning_timeout_s
+    safety_box_m = config.safety_box_m
     require_free_start(np.asarray(start_rad, dtype=np.float64), checker)
     unplannable = 0
     left_box = 0  # planned, but the flange would leave the safety box
     tried = 0
-    for index, candidate in enumerate(candidates[:max_tried]):
+    for index, candidate in enumerate(candidates[: config.max_grasps_tried]):
         if time.perf_counter() - started_s > budget_s:
             break
         tried += 1

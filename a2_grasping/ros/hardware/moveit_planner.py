@@ -94,9 +94,7 @@ class MoveItPlanner:
             list(grasps_base_from_tcp),
             plan_one,
             checker,
-            max_tried=self.config.max_grasps_tried,
-            budget_s=4 * self.config.planning_timeout_s,
-            safety_box_m=self.config.safety_box_m,
+            config=self.config,
             what="grasp",
         )
 
@@ -135,9 +133,7 @@ class MoveItPlanner:
             list(releases_base_from_tcp),
             plan_one,
             checker,
-            max_tried=self.config.max_grasps_tried,
-            budget_s=4 * self.config.planning_timeout_s,
-            safety_box_m=self.config.safety_box_m,
+            config=self.config,
             what="place pose",
         )
 
