@@ -4,7 +4,8 @@ The fusion network has the published sizes (random weights, written as .safetens
 strictly like sl_checkpoint_199); CLIP is a small random model with the published projection
 width (768, which the fusion network takes) saved as a local model directory with a letter
 tokenizer. Random weights cannot follow the instruction: what is checked is that a2 mode runs
-end to end, /select_grasp answers within its time budget and the pick completes.
+end to end, /select_grasp answers (within its time budget, or it would refuse with TIMEOUT) and
+the pick completes.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_a_pick_in_a2_mode_completes_within_the_budget(tmp_path):
         result, stages = session.pick(Pick.Goal(instruction="pick up the box"))
         assert result.error_code == Pick.Result.NONE, result.error_message
         assert result.object_held and stages[-1] == "retreating"
+        # The server refuses a selection over time_budget_s with TIMEOUT, so the pick's success
+        # is the in-budget check; no wall time is asserted here.
         values = session.diagnostic_values("inference_node")
-        assert values["mode"] == "a2"
-        budget_s = session.node_parameters("inference_node", ["time_budget_s"])["time_budget_s"]
-        assert float(values["latency_ms_p50"]) < 1e3 * budget_s
+        assert values["mode"] == "a2" and values["answers"] == "NONE=1"
