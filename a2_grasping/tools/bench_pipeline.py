@@ -161,6 +161,26 @@ def _scene_latency(node: Any, executor: Any, publisher: Any, args: argparse.Name
     return latency_summary(latencies_ms[3 : 3 + args.frames])
 
 
+def _wait_for_server_scene(
+    node: Any, executor: Any, publisher: Any, client: Any, request: Any, *, timeout_s: float = 15.0
+) -> None:
+    """Call until the server has a scene: its subscription is discovered on its own schedule,
+    independently of ours, so a first call can meet NO_SCENE even while scenes flow to us."""
+    from a2_grasping.ros.client import clients
+    from a2_grasping.srv import SelectGrasp
+
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        publisher.publish()
+        executor.spin_once(timeout_sec=0.05)
+        response = clients.call(node, client, request, 5.0, attempts=3)
+        if response.error_code != SelectGrasp.Response.NO_SCENE:
+            return
+        if time.monotonic() > deadline_s:
+            raise TimeoutError(f"inference_node received no scene in {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
 def _select_round_trips(
     node: Any, executor: Any, publisher: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -173,6 +193,7 @@ def _select_round_trips(
     codes: set[int] = set()
     modes: set[str] = set()
     request = SelectGrasp.Request(instruction="the red box")
+    _wait_for_server_scene(node, executor, publisher, client, request)
     for call in range(args.calls + 2):
         publisher.publish()  # keep the scene fresh
         executor.spin_once(timeout_sec=0.05)
