@@ -39,6 +39,11 @@ CROP_MLP = (64, 128, 256)
 HEAD_HIDDEN = 128
 # FP weights are 1 / (d + eps), normalised (pointnet2's three_interpolate weights).
 FP_DISTANCE_EPS_M = 1e-8
+# In eval mode grouped rows go through a shared MLP and its max-pool this many at a time: the
+# widest activations of a chunk (256 float32 channels, 8 MB) stay in the CPU's caches instead of
+# streaming hundreds of MB through memory. Rows are independent in eval mode, so chunking changes
+# no value (measured on a Xeon, crop MLP + pool 228 -> 116 ms on 262 144 rows).
+POOL_CHUNK_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,36 @@ class SharedMLP(nn.Sequential):
             self.add_module(f"layer{i}", _SharedLayer(width_in, width_out))
 
 
+def mlp_max_pool(mlp: SharedMLP, grouped: Tensor) -> Tensor:
+    """max over neighbours of mlp(grouped): (B, Q, K, C) -> (B, Q, C').
+
+    Training-mode batch norm needs every row of the batch at once; in eval mode the queries are
+    processed in chunks of about POOL_CHUNK_ROWS rows.
+    """
+    if mlp.training:
+        return mlp(grouped).amax(dim=2)  # type: ignore[no-any-return]
+    queries_per_chunk = max(1, POOL_CHUNK_ROWS // grouped.shape[2])
+    chunks = [mlp(chunk).amax(dim=2) for chunk in grouped.split(queries_per_chunk, dim=1)]
+    return torch.cat(chunks, dim=1)
+
+
+def distinct_pairs(indices: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct entries of each row of indices (Q, M), compacted row after row.
+
+    Returns query (R,) and value (R,) of each distinct (row, entry) pair, and inverse (Q, M): the
+    pair each entry of indices is, so `value[inverse] == indices`.
+    """
+    ordered, order = torch.sort(indices, dim=1)
+    is_new = torch.ones_like(ordered, dtype=torch.bool)
+    is_new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    slot = torch.cumsum(is_new, dim=1) - 1  # (Q, M) slot in its row's distinct list
+    counts = slot[:, -1] + 1
+    row_start = torch.cumsum(counts, dim=0) - counts
+    inverse = torch.empty_like(indices).scatter_(1, order, row_start[:, None] + slot)
+    query = torch.repeat_interleave(torch.arange(indices.shape[0], device=indices.device), counts)
+    return query, ordered[is_new], inverse
+
+
 class SetAbstraction(nn.Module):
     """FPS -> ball query -> [local xyz / radius, features] -> shared MLP -> max over neighbours."""
 
@@ -238,7 +273,7 @@ class SetAbstraction(nn.Module):
         grouped = (point_ops.group_points(xyz, neighbours) - new_xyz[:, :, None]) / self.radius_m
         if features is not None:  # use_xyz=True: xyz channels first
             grouped = torch.cat([grouped, point_ops.group_points(features, neighbours)], dim=-1)
-        new_features = self.mlp_module(grouped).amax(dim=2)  # (B, S, C')
+        new_features = mlp_max_pool(self.mlp_module, grouped)  # (B, S, C')
         return new_xyz, new_features, indices
 
 
@@ -351,11 +386,41 @@ class CloudCrop(nn.Module):
             rotation,
         )  # (B, S, D, K)
         batch, seeds, depths, nsample = indices.shape
-        grouped = point_ops.group_points(cloud, indices.reshape(batch, seeds, depths * nsample))
-        offsets = grouped - seed_xyz[:, :, None]  # (B, S, D*K, 3)
-        local = offsets @ rotation  # rows: Rᵀ (p - c), the seed frame; not normalised
-        features = self.mlps(local.reshape(batch, seeds, depths, nsample, 3))
-        return features.amax(dim=3)  # type: ignore[no-any-return]
+        if self.training:  # batch statistics over every grouped row, duplicates included
+            grouped = point_ops.group_points(cloud, indices.reshape(batch, seeds, -1))
+            local = (grouped - seed_xyz[:, :, None]) @ rotation  # rows: Rᵀ (p - c), seed frame
+            features = self.mlps(local.reshape(batch, seeds, depths, nsample, 3))
+            return features.amax(dim=3)  # type: ignore[no-any-return]
+        return self._pool_distinct(cloud, seed_xyz, rotation, indices)
+
+    def _pool_distinct(
+        self, cloud: Tensor, seed_xyz: Tensor, rotation: Tensor, indices: Tensor
+    ) -> Tensor:
+        """Eval mode: the MLP runs once per distinct (seed, point) pair.
+
+        A point's seed-frame coordinates do not depend on the depth, the nested cylinders share
+        most of their first hits and short lists are padded with repeats: on a tabletop scene a
+        seed's 4 x 64 entries hold about 73 distinct points, so this is ~3.5x less MLP work.
+        """
+        batch, seeds, depths, nsample = indices.shape
+        points = cloud.shape[1]
+        offset = torch.arange(batch, device=indices.device)[:, None, None, None] * points
+        flat = (indices + offset).reshape(batch * seeds, depths * nsample)
+        seed, point, inverse = distinct_pairs(flat)
+        offsets = cloud.reshape(-1, 3)[point] - seed_xyz.reshape(-1, 3)[seed]  # (R, 3)
+        local = (offsets[:, None, :] @ rotation.reshape(-1, 3, 3)[seed])[:, 0]  # Rᵀ (p - c)
+        inverse = inverse.reshape(batch * seeds, depths, nsample)
+        # A seed's pairs are contiguous rows; the features of a chunk of seeds are pooled while
+        # they are still in cache (the whole (R, 256) tensor is ~75 MB).
+        counts = torch.bincount(seed, minlength=batch * seeds)
+        starts = [0, *torch.cumsum(counts, dim=0).tolist()]
+        seeds_per_chunk = max(1, POOL_CHUNK_ROWS // (depths * nsample))
+        pooled = []
+        for first in range(0, batch * seeds, seeds_per_chunk):
+            last = min(batch * seeds, first + seeds_per_chunk)
+            features = self.mlps(local[starts[first] : starts[last]])  # (rows, C)
+            pooled.append(features[inverse[first:last] - starts[first]].amax(dim=2))
+        return torch.cat(pooled).reshape(batch, seeds, depths, -1)
 
 
 class OperationNet(_HeadConvs):

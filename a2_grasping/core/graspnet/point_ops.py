@@ -112,28 +112,31 @@ def first_hits(mask: Tensor, nsample: int) -> Tensor:
     rule of the CUDA ball and cylinder queries. This is the brute-force form; the queries below
     compute the same thing without scanning every column.
     """
-    out = torch.zeros(mask.shape[0], nsample, dtype=torch.int64, device=mask.device)
-    counts = torch.zeros(mask.shape[0], dtype=torch.int64, device=mask.device)
+    out = torch.zeros(mask.shape[0], 1, nsample, dtype=torch.int64, device=mask.device)
+    counts = torch.zeros(mask.shape[0], 1, dtype=torch.int64, device=mask.device)
     rows = torch.arange(mask.shape[0], device=mask.device)
-    _record_hits(out[:, None], counts[:, None], rows, mask[:, None], 0)
-    return _pad_with_first(out[:, None], counts[:, None])[:, 0]
+    row, col = torch.nonzero(mask, as_tuple=True)
+    _record_hits(out, counts, rows, 0, row, col)
+    return _pad_with_first(out, counts)[:, 0]
 
 
-def _record_hits(out: Tensor, counts: Tensor, rows: Tensor, mask: Tensor, offset: int) -> None:
-    """Append the hits of mask (A, D, b), columns offset.., to out (R, D, K) rows `rows` (A,)."""
-    _, depths, _ = mask.shape
+def _record_hits(  # noqa: PLR0917 (a private helper, all arguments positional)
+    out: Tensor, counts: Tensor, rows: Tensor, depth: int, row: Tensor, col: Tensor
+) -> None:
+    """Append hits (row, col), sorted by (row, col), to slot `depth` of out (R, D, K).
+
+    row indexes `rows` (A,), the queries of the block; col is the point index.
+    """
     nsample = out.shape[2]
-    row, depth, col = torch.nonzero(mask, as_tuple=True)  # sorted by (row, depth, col)
     if row.numel() == 0:
         return
-    flat = row * depths + depth
-    per_slot = torch.bincount(flat, minlength=mask.shape[0] * depths)  # (A*D,)
-    first = torch.cumsum(per_slot, 0) - per_slot
+    per_row = torch.bincount(row, minlength=rows.shape[0])  # (A,)
+    first = torch.cumsum(per_row, 0) - per_row
     query = rows[row]
-    rank = counts[query, depth] + torch.arange(row.numel(), device=row.device) - first[flat]
+    rank = counts[query, depth] + torch.arange(row.numel(), device=row.device) - first[row]
     keep = rank < nsample
-    out[query[keep], depth[keep], rank[keep]] = col[keep] + offset
-    counts[rows] += per_slot.reshape(-1, depths)
+    out[query[keep], depth, rank[keep]] = col[keep]
+    counts[rows, depth] += per_row
 
 
 def _pad_with_first(out: Tensor, counts: Tensor) -> Tensor:
@@ -141,22 +144,32 @@ def _pad_with_first(out: Tensor, counts: Tensor) -> Tensor:
     return torch.where(slots < counts[..., None], out, out[..., :1])
 
 
+# test(queries (A,), start, stop) -> hit mask (A, b) of points start..stop and, for nested
+# queries, a value per point (A, b) from which `_stream_queries` tells the depths hit.
+BlockTest = Callable[[Tensor, int, int], tuple[Tensor, Tensor | None]]
+
+
 def _stream_queries(  # noqa: PLR0917 (a private helper, all arguments positional)
     num_queries: int,
     num_points: int,
-    depths: int,
+    depth_bounds: Tensor | None,
     nsample: int,
-    test: Callable[[Tensor, int, int], Tensor],
+    test: BlockTest,
     device: torch.device,
 ) -> Tensor:
     """(Q, D, nsample) first hits per query and depth, scanning points in index order.
 
-    test(queries (A,), start, stop) -> (A, D, stop - start) hit mask for points start..stop.
+    Without depth_bounds there is one depth (D = 1) and every hit counts. With increasing
+    depth_bounds (D,), a hit whose value v satisfies v < depth_bounds[d] counts for depth d and
+    every deeper one: the depths are nested, so one hit mask serves them all and only the hits,
+    not every (query, point, depth), are examined per depth.
+
     Points are visited in growing blocks and a query leaves the scan once every depth holds
     nsample hits: later points cannot change its answer. A dense tabletop cloud fills 64 slots
     within the first few hundred points, so this visits a small fraction of the Q x N pairs of
     a full scan and returns exactly the same indices.
     """
+    depths = 1 if depth_bounds is None else depth_bounds.numel()
     out = torch.zeros(num_queries, depths, nsample, dtype=torch.int64, device=device)
     counts = torch.zeros(num_queries, depths, dtype=torch.int64, device=device)
     active = torch.arange(num_queries, device=device)
@@ -166,7 +179,17 @@ def _stream_queries(  # noqa: PLR0917 (a private helper, all arguments positiona
         # Bound the temporaries: split the active queries into row chunks for this block.
         rows_per_chunk = max(1, _PAIRS_PER_BLOCK // (stop - start))
         for chunk in torch.split(active, rows_per_chunk):
-            _record_hits(out, counts, chunk, test(chunk, start, stop), start)
+            mask, values = test(chunk, start, stop)
+            row, col = torch.nonzero(mask, as_tuple=True)  # sorted by (row, col)
+            col = col + start
+            if depth_bounds is None or values is None:
+                _record_hits(out, counts, chunk, 0, row, col)
+                continue
+            # First depth each hit belongs to: the number of bounds at or below its value.
+            first_depth = torch.searchsorted(depth_bounds, values[row, col - start], right=True)
+            for depth in range(depths):
+                hit = first_depth <= depth
+                _record_hits(out, counts, chunk, depth, row[hit], col[hit])
         active = active[(counts[active] < nsample).any(dim=1)]
         start, block = stop, 2 * block
     return _pad_with_first(out, counts)
@@ -185,15 +208,17 @@ def ball_query(radius_m: float, nsample: int, xyz: Tensor, new_xyz: Tensor) -> T
     for cloud, queries in zip(xyz, new_xyz, strict=True):
         planes = cloud.t().contiguous()  # (3, N): one contiguous row per coordinate
 
-        def inside(rows: Tensor, start: int, stop: int) -> Tensor:
+        def inside(rows: Tensor, start: int, stop: int) -> tuple[Tensor, None]:
             # d² = dx² + dy² + dz², summed in the kernel's order on contiguous (A, b) planes.
             centre = queries[rows]  # noqa: B023
             distance_sq = _squared(planes[0, start:stop] - centre[:, :1])  # noqa: B023
             distance_sq += _squared(planes[1, start:stop] - centre[:, 1:2])  # noqa: B023
             distance_sq += _squared(planes[2, start:stop] - centre[:, 2:3])  # noqa: B023
-            return (distance_sq < radius_sq)[:, None, :]
+            return distance_sq < radius_sq, None
 
-        hits = _stream_queries(queries.shape[0], cloud.shape[0], 1, nsample, inside, cloud.device)
+        hits = _stream_queries(
+            queries.shape[0], cloud.shape[0], None, nsample, inside, cloud.device
+        )
         results.append(hits[:, 0])
     return torch.stack(results)
 
@@ -224,7 +249,7 @@ def cylinder_query(  # noqa: PLR0917 (the kernel's signature)
     for cloud, centres, rotations in zip(xyz, new_xyz, rotation, strict=True):
         planes = cloud.t().contiguous()  # (3, N)
 
-        def inside(rows: Tensor, start: int, stop: int) -> Tensor:
+        def inside(rows: Tensor, start: int, stop: int) -> tuple[Tensor, Tensor]:
             # Offsets first, then local_k = sum_i offset_i R[i, k] (= Rᵀ offset), as the kernel
             # does, on contiguous (A, b) planes.
             centre, frame = centres[rows], rotations[rows]  # noqa: B023  (A, 3), (A, 3, 3)
@@ -237,14 +262,10 @@ def cylinder_query(  # noqa: PLR0917 (the kernel's signature)
             ]
             axial = local[0]
             inside_tube = (_squared(local[1]) + _squared(local[2]) < radius_sq) & (axial > hmin_m)
-            below_top = axial[:, None, :] < hmax[None, :, None]
-            result: Tensor = inside_tube[:, None, :] & below_top  # (A, D, b)
-            return result
+            return inside_tube & (axial < hmax[-1]), axial  # the deepest cylinder holds them all
 
         results.append(
-            _stream_queries(
-                centres.shape[0], cloud.shape[0], len(hmax_m), nsample, inside, cloud.device
-            )
+            _stream_queries(centres.shape[0], cloud.shape[0], hmax, nsample, inside, cloud.device)
         )
     return torch.stack(results)
 
