@@ -233,7 +233,7 @@ def mlp_max_pool(mlp: SharedMLP, grouped: Tensor) -> Tensor:
     if mlp.training:
         return mlp(grouped).amax(dim=2)  # type: ignore[no-any-return]
     queries_per_chunk = max(1, POOL_CHUNK_ROWS // grouped.shape[2])
-    chunks = [mlp(chunk).amax(dim=2) for chunk in grouped.split(queries_per_chunk, dim=1)]
+    chunks = [mlp(chunk).amax(dim=2) for chunk in torch.split(grouped, queries_per_chunk, dim=1)]
     return torch.cat(chunks, dim=1)
 
 
