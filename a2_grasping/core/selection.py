@@ -55,8 +55,14 @@ class GraspScorer(Protocol):
         base_from_tcp: NDArray[np.float64],
         instruction: str,
         timings_ms: dict[str, float],
+        *,
+        check_budget: Callable[[], None],
     ) -> NDArray[np.float64]:
-        """Scores (K,) for the K candidate TCP poses; record stage timings in `timings_ms`."""
+        """Scores (K,) for the K candidate TCP poses; record stage timings in `timings_ms`.
+
+        Call `check_budget` between long steps (it raises TIMEOUT once the selection is over its
+        budget), so a slow scorer overruns the budget by at most one step.
+        """
         ...
 
 
@@ -128,6 +134,34 @@ class RankedGrasps:
         return 0 if len(self.score) else -1
 
 
+class _Stopwatch:
+    """Stage timings of one selection and its budget: TIMEOUT once the budget is spent."""
+
+    def __init__(self, clock: Callable[[], float], budget_s: float) -> None:
+        self._clock = clock
+        self._budget_s = budget_s
+        self.started_s = clock()
+        self.timings_ms: dict[str, float] = {}
+
+    def lap(self, stage: str, since_s: float) -> float:
+        """Record `stage` as the time since `since_s`; refuse if over budget. Returns now."""
+        now_s = self._clock()
+        self.timings_ms[stage] = (now_s - since_s) * 1e3
+        self._refuse_if_over(now_s, f"after stage '{stage}'")
+        return now_s
+
+    def check(self, where: str) -> None:
+        """The budget check inside a long stage (between CLIP tiles)."""
+        self._refuse_if_over(self._clock(), where)
+
+    def _refuse_if_over(self, now_s: float, where: str) -> None:
+        if now_s - self.started_s > self._budget_s:
+            raise GraspSelectionError(
+                SelectErrorCode.TIMEOUT,
+                f"selection exceeded its {self._budget_s:.2f} s budget {where}",
+            )
+
+
 class GraspSelector:
     """Runs the stages; holds the generator, the optional scorer and reachability filter."""
 
@@ -160,19 +194,10 @@ class GraspSelector:
         return SelectionMode.ATTRIBUTES if self._ground else SelectionMode.GEOMETRIC
 
     def select(self, scene: Scene, request: SelectRequest) -> RankedGrasps:
-        started_s = self._clock()
-        timings_ms: dict[str, float] = {}
-
-        def lap(stage: str, since_s: float) -> float:
-            now_s = self._clock()
-            timings_ms[stage] = (now_s - since_s) * 1e3
-            if now_s - started_s > self._config.time_budget_s:
-                raise GraspSelectionError(
-                    SelectErrorCode.TIMEOUT,
-                    f"selection exceeded its {self._config.time_budget_s:.2f} s budget "
-                    f"after stage '{stage}'",
-                )
-            return now_s
+        watch = _Stopwatch(self._clock, self._config.time_budget_s)
+        timings_ms = watch.timings_ms
+        lap = watch.lap
+        started_s = watch.started_s
 
         try:
             views = scene.view_subset(request.camera_names)
@@ -234,7 +259,12 @@ class GraspSelector:
 
         if self._scorer is not None:
             score = self._scorer.score(
-                object_points, views, candidates.tcp_poses, request.instruction, timings_ms
+                object_points,
+                views,
+                candidates.tcp_poses,
+                request.instruction,
+                timings_ms,
+                check_budget=lambda: watch.check("during stage 'scoring'"),
             )
             stage_s = lap("scoring", stage_s)
         else:

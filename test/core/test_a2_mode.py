@@ -99,6 +99,7 @@ def test_a2_mode_ranks_by_fusion_logits(scorer):
         ranked.candidates.tcp_poses,
         "grasp the box",
         timings,
+        check_budget=lambda: None,
     )
     np.testing.assert_allclose(rescored, ranked.score, rtol=1e-5, atol=1e-6)
 

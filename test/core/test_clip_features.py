@@ -671,3 +671,22 @@ def test_bfloat16_runs_and_stays_close(extractor):
     reference = extractor.image_feature_map(image)
     cosine = F.cosine_similarity(low.reshape(-1, 16), reference.reshape(-1, 16), dim=-1)
     assert float(cosine.min()) > 0.95
+
+
+def test_the_budget_is_checked_before_every_tile_batch_and_can_stop_the_view(extractor):
+    image = np.random.default_rng(6).integers(0, 256, (56, 112, 3), dtype=np.uint8)
+    calls: list[int] = []
+    extractor.image_feature_map(image, lambda: calls.append(1))
+    assert len(calls) == 3  # 2x4 tiles in batches of 3
+
+    class OverBudgetError(Exception):
+        pass
+
+    def stop_on_second_batch() -> None:
+        calls.append(1)
+        if len(calls) > 4:
+            raise OverBudgetError
+
+    with pytest.raises(OverBudgetError):
+        extractor.image_feature_map(image, stop_on_second_batch)
+    assert len(calls) == 5  # the second batch of this view was never run

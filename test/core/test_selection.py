@@ -47,7 +47,9 @@ def box_scene() -> Scene:
 class ReversedScorer:
     """Test double standing in for the A2 policy: prefers the worst geometric candidates."""
 
-    def score(self, object_points_xyz, views, base_from_tcp, instruction, timings_ms):
+    def score(
+        self, object_points_xyz, views, base_from_tcp, instruction, timings_ms, *, check_budget
+    ):
         timings_ms["scoring_double"] = 0.0
         return -np.arange(len(base_from_tcp), dtype=np.float64)[::-1].copy()
 
@@ -164,9 +166,40 @@ def test_refusals(make_selector, make_scene, code):
     assert raised.value.message
 
 
+def test_a_slow_scorer_is_stopped_by_the_budget_between_its_steps(box_scene):
+    """The scorer's long work (CLIP, tile by tile) checks the budget: TIMEOUT inside the stage,
+    after the step that crossed it, not after the whole stage."""
+    now_s = [0.0]
+    steps: list[int] = []
+
+    class TenSecondScorer:
+        def score(
+            self, object_points_xyz, views, base_from_tcp, instruction, timings_ms, *, check_budget
+        ):
+            for step in range(10):
+                check_budget()
+                steps.append(step)
+                now_s[0] += 1.0  # one tile: 1 s
+            return np.zeros(len(base_from_tcp))
+
+    selector = GraspSelector(
+        AntipodalGenerator(),
+        SelectionConfig(time_budget_s=2.5),
+        scorer=TenSecondScorer(),
+        clock=lambda: now_s[0],
+    )
+    with pytest.raises(GraspSelectionError) as raised:
+        selector.select(box_scene, _request())
+    assert raised.value.code is SelectErrorCode.TIMEOUT
+    assert "during stage 'scoring'" in raised.value.message
+    assert steps == [0, 1, 2]  # 3 s spent: the 4th check refuses
+
+
 def test_scorer_returning_nan_is_internal_not_a_guess(box_scene):
     class NanScorer:
-        def score(self, object_points_xyz, views, base_from_tcp, instruction, timings_ms):
+        def score(
+            self, object_points_xyz, views, base_from_tcp, instruction, timings_ms, *, check_budget
+        ):
             return np.full(len(base_from_tcp), np.nan)
 
     selector = GraspSelector(AntipodalGenerator(), SelectionConfig(), scorer=NanScorer())

@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import voxel_downsample
-from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+from a2_grasping.core.policy.clip_features import BudgetCheck, ClipFeatureExtractor
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.policy.hardware import InferenceHardware
 from a2_grasping.core.scene import CameraView
@@ -54,6 +54,8 @@ class A2Scorer:
         base_from_tcp: NDArray[np.float64],
         instruction: str,
         timings_ms: dict[str, float],
+        *,
+        check_budget: BudgetCheck,
     ) -> NDArray[np.float64]:
         if not views:
             raise GraspSelectionError(
@@ -63,7 +65,7 @@ class A2Scorer:
         started_s = time.perf_counter()
         sparse = object_points_xyz[voxel_downsample(object_points_xyz, FEATURE_VOXEL_M)]
         try:
-            sampled = self._clip.network_inputs(sparse, views, instruction)
+            sampled = self._clip.network_inputs(sparse, views, instruction, check_budget)
         except ValueError as error:  # e.g. an instruction longer than CLIP's context
             raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
         clip_done_s = time.perf_counter()

@@ -18,7 +18,7 @@ with integer coordinates at pixel centres. Nothing here imports ROS.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -585,6 +585,14 @@ def load_clip(config: ClipFeatureConfig) -> tuple[CLIPModel, PreTrainedTokenizer
     return model, tokenizer
 
 
+# Called before each CLIP forward pass; raises to stop a computation that is over its budget.
+BudgetCheck = Callable[[], None]
+
+
+def _no_budget() -> None:
+    """No budget: benchmarks and offline tools run to the end."""
+
+
 class ClipFeatureExtractor:
     """Loaded once (spec §7 item 4), then turns views + text into per-point features."""
 
@@ -622,13 +630,16 @@ class ClipFeatureExtractor:
         """Per-point feature length (768 for ViT-L/14@336px)."""
         return int(self.model.visual_projection.out_features)
 
-    def image_feature_map(self, color_rgb: NDArray[np.uint8]) -> Tensor:
+    def image_feature_map(
+        self, color_rgb: NDArray[np.uint8], check_budget: BudgetCheck = _no_budget
+    ) -> Tensor:
         """(H, W, 3) uint8 -> stitched (rows * h, cols * w, C) float32 MaskCLIP patch map."""
         pixels = preprocess_tiles(color_rgb, self.config)  # (T, 3, h_px, w_px), validates
         layout = tile_layout((color_rgb.shape[0], color_rgb.shape[1]), self.config)
         outputs = []
         with torch.inference_mode():
             for start in range(0, pixels.shape[0], self.config.tile_batch_size):
+                check_budget()
                 batch = pixels[start : start + self.config.tile_batch_size].to(self.device)
                 outputs.append(maskclip_patch_features(self.model, batch).float())
         tile_maps = torch.cat(outputs)  # (T, h, w, C)
@@ -655,29 +666,39 @@ class ClipFeatureExtractor:
             embedding = self.model.text_projection(pooled)[0].float()  # (C,)
         return F.normalize(embedding, dim=-1).cpu()
 
-    def view_features(self, view: CameraView, text_embedding: Tensor) -> ViewFeatures:
+    def view_features(
+        self, view: CameraView, text_embedding: Tensor, check_budget: BudgetCheck = _no_budget
+    ) -> ViewFeatures:
         """Feature and similarity maps of one view."""
-        feature_map = self.image_feature_map(view.color_rgb).cpu()  # (h, w, C)
+        feature_map = self.image_feature_map(view.color_rgb, check_budget).cpu()  # (h, w, C)
         return ViewFeatures(view, feature_map, similarity_map(feature_map, text_embedding))
 
     def point_features(
-        self, points_m: NDArray[np.floating[Any]] | Tensor, views: Sequence[CameraView], text: str
+        self,
+        points_m: NDArray[np.floating[Any]] | Tensor,
+        views: Sequence[CameraView],
+        text: str,
+        check_budget: BudgetCheck = _no_budget,
     ) -> PointClipFeatures:
         """Fused per-point features and similarities for base-frame points (spec §1.4)."""
         _check_points(points_m)
         if not views:
             raise ValueError("views: camera data is required; there is no global-CLIP fallback")
         text_embedding = self.encode_text(text)  # (C,)
-        per_view = [self.view_features(view, text_embedding) for view in views]
+        per_view = [self.view_features(view, text_embedding, check_budget) for view in views]
         return fuse_point_features(
             points_m, per_view, self.config.depth_tolerance_m, self.config.point_batch_size
         )
 
     def network_inputs(
-        self, points_m: NDArray[np.floating[Any]] | Tensor, views: Sequence[CameraView], text: str
+        self,
+        points_m: NDArray[np.floating[Any]] | Tensor,
+        views: Sequence[CameraView],
+        text: str,
+        check_budget: BudgetCheck = _no_budget,
     ) -> SampledPoints:
         """Everything §1.4-§1.5 produce for the fusion network: top-k points, features, s'."""
-        fused = self.point_features(points_m, views, text)
+        fused = self.point_features(points_m, views, text, check_budget)
         return sample_points(
             points_m, fused, self.config.top_k_points, self.config.sim_norm_epsilon
         )
