@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from a2_grasping.tools import (
         bag_cli,
+        bench_a2_pick,
         bench_model,
         bench_pipeline,
         bench_select,
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
             "model",
             help="time the selection core (CLIP, fusion, candidates, full selection)",
             description=bench_model.__doc__,
+        )
+    )
+    bench_a2_pick.add_arguments(
+        bench.add_parser(
+            "a2-pick",
+            help="a2 mode through /pick in the simulated cell, published-size random weights",
+            description=bench_a2_pick.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
     bench_pipeline.add_arguments(
