@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.clock import Clock
 from rclpy.node import Node
@@ -24,6 +23,7 @@ from rclpy.node import Node
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.task.codes import CanceledError, ExecutionError
 from a2_grasping.ros import conversions
+from a2_grasping.ros.action_client import ThreadSafeActionClient
 from a2_grasping.ros.hardware.controllers import POLL_S, Deadline, JointStateMonitor
 
 SERVER_WAIT_S = 5.0
@@ -88,7 +88,7 @@ class ActionArmController:
         follow_joint_trajectory, _ = import_control_msgs()
         self._goal_type = follow_joint_trajectory.Goal
         # Result and feedback callbacks complete futures a running pick waits on: never starve.
-        self._client = ActionClient(
+        self._client = ThreadSafeActionClient(
             node, follow_joint_trajectory, action_name, callback_group=ReentrantCallbackGroup()
         )
         self._action_name = action_name
@@ -154,7 +154,7 @@ class ActionGripper:
     def __init__(self, node: Node, action_name: str, monitor: JointStateMonitor) -> None:
         _, gripper_command = import_control_msgs()
         self._goal_type = gripper_command.Goal
-        self._client = ActionClient(
+        self._client = ThreadSafeActionClient(
             node, gripper_command, action_name, callback_group=ReentrantCallbackGroup()
         )
         self._action_name = action_name

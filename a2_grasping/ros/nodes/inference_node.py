@@ -445,6 +445,12 @@ class InferenceNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
+    # torch is imported before any executor thread runs. Imported lazily at configure, it is
+    # half-initialised for a second while scene callbacks convert quaternions with SciPy, whose
+    # array-API check then reads `torch.Tensor` from the partial module and kills the node
+    # (AttributeError: partially initialized module 'torch'; seen in the a2-mode e2e test).
+    import torch  # noqa: F401
+
     return spin.main(InferenceNode, args)
 
 
