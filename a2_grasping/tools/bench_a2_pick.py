@@ -45,19 +45,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def write_random_weights(directory: Path, *, graspnet: bool) -> dict[str, str]:
-    """Published-size random weights; returns inference_node's parameters pointing at them."""
+def write_random_weights(
+    directory: Path, clip_towers: dict[str, Any], *, graspnet: bool
+) -> dict[str, str]:
+    """Random weights for a2 mode (CLIP of `clip_towers`, e.g. VIT_L14_336, the fusion network of
+    the published size, optionally GraspNet); returns inference_node's parameters naming them."""
     import torch
     from safetensors.torch import save_file
 
     from a2_grasping.core.policy.fusion_config import FusionConfig
     from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.tools.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+    from a2_grasping.tools.offline_clip import letter_tokenizer, random_clip
     from a2_grasping.tools.random_graspnet import random_graspnet
 
     torch.manual_seed(0)
-    clip_dir = directory / "clip_vit_l14_336"
-    random_clip(VIT_L14_336).save_pretrained(clip_dir)
+    clip_dir = directory / "clip"
+    random_clip(clip_towers).save_pretrained(clip_dir)
     letter_tokenizer(directory / "vocab").save_pretrained(clip_dir)
     fusion_path = directory / "fusion.safetensors"
     save_file(A2FusionModel(FusionConfig()).state_dict(), str(fusion_path))
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, domain_id: int) -> int:
     from a2_grasping.core.policy.hardware import read_cpu_info
+    from a2_grasping.tools.offline_clip import VIT_L14_336
     from a2_grasping.tools.sim_session import SimSession
 
     out_dir = args.json.parent
@@ -108,7 +112,7 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
     print(f"CPU: {cpu.describe()}", flush=True)
     try:
         started_s = time.monotonic()
-        weights = write_random_weights(weights_dir, graspnet=args.graspnet)
+        weights = write_random_weights(weights_dir, VIT_L14_336, graspnet=args.graspnet)
         results: dict[str, Any] = {
             "cpu": {"description": cpu.describe(), "relevant_flags": cpu.relevant_flags()},
             "instruction": INSTRUCTION,

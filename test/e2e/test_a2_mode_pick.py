@@ -11,13 +11,10 @@ the pick completes.
 from __future__ import annotations
 
 import pytest
-import torch
-from safetensors.torch import save_file
 
 from a2_grasping.action import Pick
 from a2_grasping.core.policy.fusion_config import FusionConfig
-from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.tools.offline_clip import letter_tokenizer, random_clip
+from a2_grasping.tools.bench_a2_pick import write_random_weights
 from a2_grasping.tools.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
@@ -43,17 +40,9 @@ SMALL_CLIP = {
 def test_a_pick_in_a2_mode_completes_within_the_budget(tmp_path):
     from domain_coordinator import domain_id
 
-    torch.manual_seed(0)
-    clip_dir = tmp_path / "clip"
-    random_clip(SMALL_CLIP).save_pretrained(clip_dir)
-    letter_tokenizer(tmp_path / "vocab").save_pretrained(clip_dir)
-    fusion_path = tmp_path / "fusion.safetensors"
-    save_file(A2FusionModel(FusionConfig()).state_dict(), str(fusion_path))
-    arguments = [
-        "-p", f"fusion_weights_path:={fusion_path}",
-        "-p", f"clip_model:={clip_dir}",
-        "-p", "clip_tiles:=[1, 2]",
-    ]  # fmt: skip
+    weights = write_random_weights(tmp_path, SMALL_CLIP, graspnet=False)
+    arguments = [f"{name}:={value}" for name, value in weights.items()]
+    arguments = [part for value in [*arguments, "clip_tiles:=[1, 2]"] for part in ("-p", value)]
     with (
         domain_id() as reserved,
         SimSession(

@@ -180,13 +180,13 @@ def _stream_queries(  # noqa: PLR0917 (a private helper, all arguments positiona
         rows_per_chunk = max(1, _PAIRS_PER_BLOCK // (stop - start))
         for chunk in torch.split(active, rows_per_chunk):
             mask, values = test(chunk, start, stop)
-            row, col = torch.nonzero(mask, as_tuple=True)  # sorted by (row, col)
-            col = col + start
+            row, block_col = torch.nonzero(mask, as_tuple=True)  # sorted by (row, col)
+            col = block_col + start
             if depth_bounds is None or values is None:
                 _record_hits(out, counts, chunk, 0, row, col)
                 continue
             # First depth each hit belongs to: the number of bounds at or below its value.
-            first_depth = torch.searchsorted(depth_bounds, values[row, col - start], right=True)
+            first_depth = torch.searchsorted(depth_bounds, values[row, block_col], right=True)
             for depth in range(depths):
                 hit = first_depth <= depth
                 _record_hits(out, counts, chunk, depth, row[hit], col[hit])
