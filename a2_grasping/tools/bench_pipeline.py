@@ -173,7 +173,9 @@ def _wait_for_server_scene(
     while True:
         publisher.publish()
         executor.spin_once(timeout_sec=0.05)
-        response = clients.call(node, client, request, 5.0, attempts=3)
+        response = clients.select_grasp(
+            node, client, request, within_s=timeout_s, resend_after_s=5.0
+        )
         if response.error_code != SelectGrasp.Response.NO_SCENE:
             return
         if time.monotonic() > deadline_s:

@@ -47,7 +47,7 @@ WIDTH_TOLERANCE_M = 0.005
 
 DISCOVERY_TIMEOUT_S = 30.0
 SCENE_TIMEOUT_S = 20.0
-CALL_TIMEOUT_S = 10.0
+RESEND_AFTER_S = 10.0  # an unanswered request is sent again (and still waited for)
 
 
 def camera_topics(names: Sequence[str] = CAMERA_NAMES) -> list[str]:
@@ -179,14 +179,17 @@ def replay_and_select(bag: Path, log_dir: Path, domain_id: int) -> tuple[dict[st
                 raise TimeoutError(f"the nodes did not subscribe to {unmatched} in time")
             summary = player.play()
         request = SelectGrasp.Request(instruction=INSTRUCTION)
-        deadline = time.monotonic() + SCENE_TIMEOUT_S
-        while True:  # the last scene may still be on its way to inference_node
-            response = clients.call(node, client, request, CALL_TIMEOUT_S, attempts=2)
-            if response.error_code != SelectGrasp.Response.NO_SCENE:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError("inference_node got no scene from the replayed bag")
-            time.sleep(0.1)
+        # The last scene may still be on its way to inference_node.
+        response = clients.select_grasp(
+            node,
+            client,
+            request,
+            within_s=SCENE_TIMEOUT_S,
+            resend_after_s=RESEND_AFTER_S,
+            wait_for_scene=True,
+        )
+        if response.error_code == SelectGrasp.Response.NO_SCENE:
+            raise TimeoutError("inference_node got no scene from the replayed bag")
         result = golden_from_response(response)
         result["replayed_messages"] = dict(sorted(summary.published.items()))
         return result, codes

@@ -25,16 +25,23 @@ from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
 
 pytestmark = pytest.mark.ros
 DISCOVERY_TIMEOUT_S = 15.0
-# Per attempt; a response lost during discovery is re-requested (SelectGrasp is idempotent).
+# A response lost during discovery is re-requested after this (SelectGrasp is idempotent); the
+# first request is still waited for. Also the base of other calls' timeouts.
 CALL_TIMEOUT_S = 4.0
-CALL_ATTEMPTS = 3
 
 
-def _select(node, client, **fields) -> SelectGrasp.Response:
+def _select(node, client, *, wait_for_scene: bool = False, **fields) -> SelectGrasp.Response:
     request = SelectGrasp.Request(instruction="grasp the box")
     for name, value in fields.items():
         setattr(request, name, value)
-    return clients.call(node, client, request, CALL_TIMEOUT_S, attempts=CALL_ATTEMPTS)
+    return clients.select_grasp(
+        node,
+        client,
+        request,
+        within_s=DISCOVERY_TIMEOUT_S,
+        resend_after_s=CALL_TIMEOUT_S,
+        wait_for_scene=wait_for_scene,
+    )
 
 
 def _client(ros_node):
@@ -97,13 +104,8 @@ def _publish_scene(ros_node, stamp: Time, camera_names=("front",), **scene_field
 
 
 def _select_once_scene_arrived(ros_node, client, **fields) -> SelectGrasp.Response:
-    """The scene is latched (transient local), but its delivery races the first request: ask
-    until the answer is no longer NO_SCENE, within a deadline."""
-    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
-    while True:
-        response = _select(ros_node, client, **fields)
-        if response.error_code != SelectErrorCode.NO_SCENE or time.monotonic() > deadline:
-            return response
+    """The scene is latched (transient local), but its delivery races the first request."""
+    return _select(ros_node, client, wait_for_scene=True, **fields)
 
 
 def _now(ros_node, offset_s: float = 0.0) -> Time:

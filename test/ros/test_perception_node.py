@@ -136,7 +136,9 @@ def test_two_cameras_fuse_into_a_scene_and_a_grasp_is_selected_on_the_box(
     while True:
         publisher.publish()  # a new scene; staleness is tested elsewhere, so allow 10 s under load
         request = SelectGrasp.Request(instruction="the red box", max_input_age_s=10.0)
-        response = clients.call(ros_node, client, request, 4.0, attempts=3)
+        response = clients.select_grasp(
+            ros_node, client, request, within_s=WAIT_S, resend_after_s=4.0
+        )
         if response.error_code != SelectErrorCode.NO_SCENE or time.monotonic() > deadline:
             break
     assert response.error_code == SelectErrorCode.NONE, response.error_message
