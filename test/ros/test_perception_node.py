@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -210,7 +211,13 @@ def test_stale_frames_produce_no_scene(start_node, ros_node, listener):
     node = start_node("perception_node", *_perception_args(LEFT))
     publisher = SyntheticCameraPublisher(ros_node, {"left": render_frame(LEFT, (BOX,))})
     old_s = ros_node.get_clock().now().nanoseconds * 1e-9 - 30.0
-    for i in range(40):
+    # Frames 30 s old, until the node says why it publishes nothing: on a loaded machine its
+    # subscriptions can match ours seconds after start-up, and frames sent before are not seen.
+    deadline_s = time.monotonic() + WAIT_S
+    for i in itertools.count():
+        if "s old (max_frame_age_s=1.0)" in node.output():
+            break
+        assert time.monotonic() < deadline_s, node.output()
         publisher.publish(conversions.seconds_to_time(old_s + 0.1 * i))
         listener.spin_while(None, lambda: False, 0.1)
     assert not listener.scenes
