@@ -52,6 +52,7 @@ from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.hardware.backends import make_backends
 from a2_grasping.ros.hardware.controllers import Deadline, JointStateMonitor
+from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.nodes.executor_diagnostics import TaskRecord, robot_status, task_status
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
@@ -71,14 +72,6 @@ class ExecutorNode(LifecycleNode):
         planner_config = declare_config(self, PlannerConfig)
         cfg = self._config
         self._monitor = JointStateMonitor(cfg.joint_names, cfg.gripper_joint)
-        # Joint states feed every wait of a running task: their own group, never starved.
-        self.create_subscription(
-            JointState,
-            cfg.joint_states_topic,
-            self._monitor.on_joint_state,
-            JOINT_STATE_QOS,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
         self._observation: Observation | None = None
         self._observation_lock = threading.Lock()
         self.create_subscription(
@@ -96,6 +89,13 @@ class ExecutorNode(LifecycleNode):
             SelectPlace, cfg.select_place_service, callback_group=service_group
         )
         backends = make_backends(self, cfg, planner_config, self._monitor)
+        # Joint states (100-500 Hz) feed every wait of a running task: on the high-rate lane,
+        # never starved by the executor's other callbacks. Started once the backends (which can
+        # refuse the configuration) exist.
+        self._high_rate = HighRateLane(self)
+        self._high_rate.subscribe(
+            JointState, cfg.joint_states_topic, self._monitor.on_joint_state, JOINT_STATE_QOS
+        )
         self._path_publisher = self.create_publisher(
             JointTrajectory, cfg.planned_path_topic, LATCHED_QOS
         )
@@ -164,6 +164,7 @@ class ExecutorNode(LifecycleNode):
     def destroy_node(self) -> None:
         for action in (self._action, self._place_action, self._pick_and_place_action):
             action.destroy()
+        self._high_rate.close()
         super().destroy_node()
 
     def _publish_diagnostics(self) -> None:

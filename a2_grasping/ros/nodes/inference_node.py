@@ -35,6 +35,7 @@ from a2_grasping.core.stats import EventCounts, RollingPercentiles
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.bags.request_recorder import RequestRecorder
+from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, LATCHED_QOS, SCENE_QOS
@@ -70,6 +71,8 @@ class InferenceNode(LifecycleNode):
         self._recorder: RequestRecorder | None = None
         self._hardware: InferenceHardware | None = None  # resolved device + precision
 
+        # /clock (under use_sim_time) on a lane of its own: at 125 Hz it cost this executor a core.
+        self._high_rate = HighRateLane(self)
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
         # callback and can be answered BUSY instead of waiting in the executor's queue.
@@ -206,6 +209,7 @@ class InferenceNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         self._close_recorder()  # process exit without a lifecycle shutdown: still a valid bag
+        self._high_rate.close()
         super().destroy_node()
 
     def _close_recorder(self) -> None:

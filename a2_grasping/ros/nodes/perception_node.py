@@ -42,6 +42,7 @@ from a2_grasping.ros.hardware.extrinsics import (
     ExtrinsicsUnavailableError,
     make_extrinsics,
 )
+from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, SCENE_QOS
 
@@ -83,14 +84,15 @@ class PerceptionNode(Node):
         )
         self._lock = threading.Lock()  # guards the cameras' `latest` between the two groups
         self._cameras: dict[str, _CameraState] = {}
-        # Matching is cheap and must keep up with the cameras; scene building is heavier and runs
-        # in its own group so it never delays incoming frames.
-        input_group = MutuallyExclusiveCallbackGroup()
+        # Matching is cheap and must keep up with the cameras (3 topics per camera at up to
+        # 30 Hz each): on the high-rate lane, which also follows /clock. Scene building is heavier
+        # and runs on the node's executor, so it never delays incoming frames.
         configs = {
             name: declare_config(self, CameraConfig, prefix=f"{name}.")
             for name in self._config.camera_names
         }
         sources = make_extrinsics(self, configs, self._config.base_frame)
+        self._high_rate = HighRateLane(self)  # once nothing above can refuse the configuration
         for name, camera in configs.items():
             self._cameras[name] = _CameraState(
                 config=camera,
@@ -100,12 +102,11 @@ class PerceptionNode(Node):
             for stream, topic, message_type in zip(
                 STREAMS, camera.topics(name), (Image, Image, CameraInfo), strict=True
             ):
-                self.create_subscription(
+                self._high_rate.subscribe(
                     message_type,
                     topic,
                     lambda msg, camera=name, stream=stream: self._on_message(camera, stream, msg),
                     qos,
-                    callback_group=input_group,
                 )
         self._scene_publisher = self.create_publisher(
             SceneSnapshot, self._config.scene_topic, SCENE_QOS
@@ -131,6 +132,10 @@ class PerceptionNode(Node):
             f"fusing {len(self._cameras)} camera(s) {list(self._cameras)} into "
             f"{self._config.scene_topic} at {self._config.publish_rate_hz} Hz"
         )
+
+    def destroy_node(self) -> None:
+        self._high_rate.close()
+        super().destroy_node()
 
     # ---- input ----
 
