@@ -107,3 +107,51 @@ def look_at_base_from_optical(
     matrix[:3, :3] = np.stack([right, down, forward], axis=1)
     matrix[:3, 3] = eye
     return matrix
+
+
+# Keeps the calibration stream apart from other streams seeded by the same numbers.
+_CALIBRATION_STREAM = 0xCA1B
+
+
+def perturbed_camera(
+    spec: CameraSpec,
+    *,
+    translation_m: float,
+    rotation_deg: float,
+    seed: int,
+    camera_index: int,
+) -> CameraSpec:
+    """The camera moved by a calibration error: where it really is, while its spec says otherwise.
+
+    The optical centre moves exactly `translation_m` along a random unit direction (base frame)
+    and the optical frame turns exactly `rotation_deg` about a random unit axis (base frame,
+    through the optical centre); both drawn from `seed` and `camera_index`. Intrinsics are
+    unchanged. Zero error returns `spec` itself.
+    """
+    if translation_m == 0.0 and rotation_deg == 0.0:
+        return spec
+    rng = np.random.default_rng([seed, camera_index, _CALIBRATION_STREAM])
+    direction = _random_unit_vector(rng)
+    axis = _random_unit_vector(rng)
+    nominal = spec.base_from_optical_matrix
+    moved = np.eye(4)
+    moved[:3, :3] = (
+        Rotation.from_rotvec(math.radians(rotation_deg) * axis).as_matrix() @ nominal[:3, :3]
+    )
+    moved[:3, 3] = nominal[:3, 3] + translation_m * direction
+    return CameraSpec(
+        name=spec.name,
+        base_from_optical=matrix_to_pose7(moved),
+        fovy_deg=spec.fovy_deg,
+        width=spec.width,
+        height=spec.height,
+    )
+
+
+def _random_unit_vector(rng: np.random.Generator) -> NDArray[np.float64]:
+    """Uniform on the sphere (an isotropic Gaussian, normalised)."""
+    while True:
+        vector = rng.standard_normal(3)
+        norm = float(np.linalg.norm(vector))
+        if norm > 1e-9:
+            return vector / norm

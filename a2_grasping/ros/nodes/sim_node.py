@@ -39,6 +39,7 @@ from a2_grasping.ros.nodes.sim_driver_actions import ArmState, DriverActionServe
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.sim.config import SimConfig
 from a2_grasping.sim.objects import ObjectState, ObstacleSpec, SceneKind
+from a2_grasping.sim.sensor import frame_dropped
 from a2_grasping.srv import SimObjects, SimReset
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ class SimNode(Node):
         self._last_log_s: dict[str, float] = {}
         self._recent_logs_s: list[float] = []
         self._time_offset_s = 0.0  # simulated time before the last reset (physics thread)
+        # Frame slots per camera since start, dropped ones included (physics thread).
+        self._frame_slots = [0] * len(self._config.camera_names)
 
         self._joint_state_pub = self.create_publisher(
             JointState, self._config.joint_state_topic, JOINT_STATE_QOS
@@ -441,10 +444,19 @@ class SimNode(Node):
 
     def _publish_frames(self, cell: SimCell, now_s: float) -> float:
         """One RGB-D frame per camera, all with the stamp of the state they show; returns the
-        seconds spent rendering."""
+        seconds spent rendering. A frame the drop rate loses is neither rendered nor published."""
         stamp = conversions.seconds_to_time(now_s)
         render_s = 0.0
-        for camera, spec in zip(self._cameras, cell.cameras, strict=True):
+        for index, (camera, spec) in enumerate(zip(self._cameras, cell.cameras, strict=True)):
+            frame_index = self._frame_slots[index]
+            self._frame_slots[index] = frame_index + 1
+            if frame_dropped(
+                self._config.camera_drop_rate,
+                seed=self._config.sensor_seed,
+                camera_index=index,
+                frame_index=frame_index,
+            ):
+                continue
             started = time.perf_counter()
             rgb, depth_m = cell.render(spec.name)
             render_s += time.perf_counter() - started
