@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         bag_cli,
         bench_a2_pick,
         bench_model,
+        bench_perception,
         bench_pipeline,
         bench_select,
         bench_sim,
@@ -95,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
             "pipeline",
             help="time perception per frame, camera-to-scene latency, /select_grasp over DDS",
             description=bench_pipeline.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    bench_perception.add_arguments(
+        bench.add_parser(
+            "perception",
+            help="what perception and segmentation make of seeded scenes, per sensor profile",
+            description=bench_perception.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )

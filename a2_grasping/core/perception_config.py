@@ -146,6 +146,80 @@ class PerceptionConfig:
         min_value=0.1,
         max_value=10.0,
     )
+    edge_filter_jump_m: float = config_field(
+        0.0,
+        "Flying-pixel removal: in a 5x5 window whose depth range exceeds this (m), pixels more "
+        "than edge_filter_keep_m from both the nearest and the farthest depth are dropped. "
+        "0 disables it. Above the noise range of a 5x5 window (6 sigma: 1.1 cm for a D435 at "
+        "0.8 m), below the smallest step worth keeping (an object's side).",
+        min_value=0.0,
+        max_value=0.5,
+    )
+    edge_filter_keep_m: float = config_field(
+        0.006,
+        "Flying-pixel removal: pixels this close (m) to the window's nearest or farthest depth "
+        "belong to a surface and stay (about 3 sigma of the depth noise).",
+        min_value=0.0,
+        max_value=0.1,
+    )
+    bilateral_sigma_m: float = config_field(
+        0.0,
+        "Edge-preserving depth smoothing (open3d bilateral filter): value sigma in m, 2-3x the "
+        "depth noise; 0 disables it.",
+        min_value=0.0,
+        max_value=0.1,
+    )
+    bilateral_kernel_px: int = config_field(
+        5, "Bilateral filter kernel (odd, pixels).", min_value=3, max_value=15
+    )
+    temporal_alpha: float = config_field(
+        1.0,
+        "Temporal depth averaging while the scene is still: weight of the newest frame "
+        "(1 disables it; 0.4 is the RealSense temporal filter's default).",
+        min_value=0.05,
+        max_value=1.0,
+    )
+    temporal_delta_m: float = config_field(
+        0.012,
+        "A pixel whose new depth differs from its average by more than this (m) restarts from "
+        "the new value: motion shows at once. Above the noise of two frames (3 sigma * sqrt 2).",
+        min_value=0.001,
+        max_value=0.5,
+    )
+    align_to_table: bool = config_field(
+        False,
+        "Correct each camera's pose so that the table plane it sees lies at table_height_m "
+        "(fixes the tilt and height part of a hand-eye calibration error).",
+    )
+    table_height_m: float = config_field(
+        0.0,
+        "Height of the table top in base_frame (m), for the table alignment and white balance.",
+        min_value=-2.0,
+        max_value=2.0,
+    )
+    max_table_correction_deg: float = config_field(
+        2.0,
+        "Table alignment refuses (and reports) a larger tilt correction (deg): that is a wrong "
+        "calibration, not a residual.",
+        min_value=0.0,
+        max_value=20.0,
+    )
+    max_table_correction_m: float = config_field(
+        0.02,
+        "Table alignment refuses (and reports) a larger height correction (m).",
+        min_value=0.0,
+        max_value=0.2,
+    )
+    white_balance: bool = config_field(
+        False,
+        "Balance each camera's colour so the table shows table_rgb (undoes the light's colour "
+        "temperature, white-balance drift and exposure).",
+    )
+    table_rgb: tuple[float, ...] = config_field(
+        (0.72, 0.72, 0.70),
+        "The table's colour (sRGB 0..1) under neutral light: the white-balance reference "
+        "(the simulated cell's table; measure yours once with a grey card's balance).",
+    )
     image_reliability: str = config_field(
         "best_effort",
         "QoS reliability of the image subscriptions: 'best_effort' matches every driver; "
@@ -172,6 +246,11 @@ class PerceptionConfig:
                 f"image_reliability must be 'best_effort' or 'reliable', "
                 f"got '{self.image_reliability}'"
             )
+        object.__setattr__(self, "table_rgb", tuple(float(v) for v in self.table_rgb))
+        if len(self.table_rgb) != 3 or not all(0.0 < v <= 1.0 for v in self.table_rgb):
+            raise ValueError(f"table_rgb must be 3 values in (0, 1], got {list(self.table_rgb)}")
+        if self.bilateral_kernel_px % 2 == 0:
+            raise ValueError(f"bilateral_kernel_px must be odd, got {self.bilateral_kernel_px}")
         for name in ("base_frame", "scene_topic", "points_topic"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must not be empty")

@@ -7,7 +7,8 @@ a lamp off to one side). With `lighting_variation` v > 0 each scene draws its ow
   from 2 m away as the fixed light is;
 - colour temperature 6500 K +- 3000 K x v (3500 K warm lab LEDs .. 9500 K overcast daylight),
   as RGB multipliers relative to 6500 K with the luminance kept;
-- intensity x (1 +- 0.3 v).
+- intensity x (1 +- 0.3 v), with no channel brighter than the nominal light (auto-exposure:
+  the table would clip otherwise).
 The headlight (MuJoCo's camera-attached fill light, our room light) takes the same colour and
 intensity. v = 0 is the fixed lighting exactly.
 """
@@ -92,6 +93,11 @@ def scene_lighting(variation: float, *, scene_seed: int, sensor_seed: int) -> Li
         ]
     )
     color = intensity * color_temperature_rgb(temperature_k)
+    # Auto-exposure: the table already reads 205/255 under the nominal light, so a brighter or
+    # warmer light would clip a channel, which a camera's exposure control never lets the
+    # dominant surface do. No channel of the light exceeds the nominal light's (the colour and
+    # any dimming stay).
+    color = color / max(1.0, float(color.max()))
     return Lighting(
         ceiling_pos_m=_vector3(_AIM_POINT_M - _LIGHT_DISTANCE_M * direction),
         ceiling_dir=_vector3(direction),

@@ -172,7 +172,10 @@ def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
     from a2_grasping.tools.bench_sim import BENCH_EXECUTOR_ARGUMENTS
 
     with SimSession(
-        domain_id, out_dir / f"bench_{args.task}_logs", node_arguments=BENCH_EXECUTOR_ARGUMENTS
+        domain_id,
+        out_dir / f"bench_{args.task}_logs",
+        sim_arguments=args.sensor_setting.sim_arguments(),
+        node_arguments=BENCH_EXECUTOR_ARGUMENTS,
     ) as session:
         for episode in range(args.episodes):
             seed = args.seed + episode
@@ -190,6 +193,8 @@ def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
                 flush=True,
             )
     summary = place_summary(records, args.task, time.monotonic() - wall_start)
+    summary["sensor"] = args.sensor_setting.describe()
+    summary["invalid_reported_success"] = summary["reported_success_but_invalid"]
     args.json.write_text(json.dumps({**summary, "episodes": records}, indent=2) + "\n")
     _plot(summary, out_dir / f"bench_{args.task}.png")
     for name, (scene, plan, why) in failures.items():

@@ -45,6 +45,7 @@ import numpy as np
 from a2_grasping.core.errors import GraspSelectionError
 from a2_grasping.tools.bench_sim import LIFT_SUCCESS_M as LIFT_M
 from a2_grasping.tools.bench_sim import named_by_truth, truth_objects
+from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
 
 # Per task: (scene, seed, instruction).
 DEFAULTS = {
@@ -106,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--scene",
-        choices=("single", "clutter", "language", "place"),
+        choices=("single", "clutter", "language", "place", "household"),
         default="",
         help="the generated scene; default: "
         + ", ".join(f"{task}: {defaults[0]}" for task, defaults in DEFAULTS.items()),
@@ -128,6 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output-dir", type=Path, default=Path("out/demo"), help="report, image and node logs"
     )
     parser.add_argument("--domain-id", type=int, default=0, help="0: reserve a free one")
+    add_sensor_arguments(parser, several=False)
     parser.set_defaults(run=run)
 
 
@@ -140,6 +142,14 @@ def run(args: argparse.Namespace) -> int:
     args.scene = args.scene or scene
     args.seed = seed if args.seed is None else args.seed
     args.instruction = args.instruction or instruction
+    settings = sensor_settings(args)
+    if len(settings) != 1:
+        raise SystemExit("--sensor: the demo runs one profile")
+    args.sensor_setting = settings[0]
+    if args.scene == "household" and (args.task != "pick" or not args.target):
+        # Ground truth says what an instruction names through grounding, which knows box,
+        # cylinder and ball shapes, not mugs or bananas.
+        raise SystemExit("--scene household: use --task pick with --target NAME")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     if args.domain_id:
         return _run(args, args.domain_id)
@@ -161,7 +171,13 @@ def _run(args: argparse.Namespace, domain_id: int) -> int:
     session = SimSession(
         domain_id,
         args.output_dir,
-        sim_arguments=["-p", f"seed:={args.seed}", "-p", f"scene:={args.scene}"],
+        sim_arguments=[
+            "-p",
+            f"seed:={args.seed}",
+            "-p",
+            f"scene:={args.scene}",
+            *args.sensor_setting.sim_arguments(),
+        ],
         say=lambda message: _say(f"    {message}"),
     )
     try:

@@ -25,6 +25,7 @@ from rclpy.qos import (
 )
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from a2_grasping.core.frame_filters import CameraFilter
 from a2_grasping.core.perception import (
     CameraFrame,
     FrameCloud,
@@ -62,6 +63,7 @@ class _CameraState:
     config: CameraConfig
     extrinsics: Extrinsics
     sync: ApproximateSync[Image | CameraInfo]
+    filter: CameraFilter
     latest: tuple[Image, Image, CameraInfo, Time, float] | None = None  # ..., stamp, stamp_s
     frame: CameraFrame | None = None  # converted `latest`, built at most once per frame
     frame_stamp: Time = field(default_factory=Time)
@@ -98,6 +100,7 @@ class PerceptionNode(Node):
                 config=camera,
                 extrinsics=sources[name],
                 sync=ApproximateSync(STREAMS, self._config.sync_slop_s, self._config.queue_size),
+                filter=CameraFilter(self._config),
             )
             for stream, topic, message_type in zip(
                 STREAMS, camera.topics(name), (Image, Image, CameraInfo), strict=True
@@ -209,6 +212,7 @@ class PerceptionNode(Node):
         try:
             base_from_optical = state.extrinsics.base_from_optical(state.config.frame(name), stamp)
             view = conversions.camera_view_from_msgs(name, color, depth, info, base_from_optical)
+            view = state.filter.filter(view)  # depth filters, table alignment, white balance
         except (ValueError, ExtrinsicsUnavailableError) as error:
             reason = (
                 "no_extrinsics" if isinstance(error, ExtrinsicsUnavailableError) else "bad_frame"
@@ -251,6 +255,10 @@ class PerceptionNode(Node):
                         "frames_rejected": rejected,
                         "rejections": state.rejections.summary(),
                         "out_of_order_dropped": state.sync.dropped_out_of_order,
+                        "table_tilt_corrected_deg": state.filter.correction.tilt_deg,
+                        "table_shift_corrected_m": state.filter.correction.shift_m,
+                        "white_balance_gains": " ".join(f"{g:.3f}" for g in state.filter.gains),
+                        "filter_problem": state.filter.problem,
                     },
                 )
             )
