@@ -52,6 +52,9 @@ _TABLE_MIN_POINTS = 500
 _TABLE_MAX_POINTS = 8000
 _TABLE_INLIER_M = 0.004
 _EDGE_WINDOW_PX = 5
+# The table plane and the white balance are refitted at most this often (frame time): the
+# calibration and the light change over minutes, and the two fits cost ~20 ms a frame.
+REFIT_PERIOD_S = 1.0
 # White balance: gains outside this range mean the reference is not the table (or no light);
 # 4x still balances a 3500 K light on a camera without auto white balance (blue at 0.3 of red).
 _GAIN_RANGE = (0.25, 4.0)
@@ -178,8 +181,11 @@ def table_white_gains(
 
 
 def apply_gains(color_rgb: NDArray[np.uint8], gains: NDArray[np.float64]) -> NDArray[np.uint8]:
-    lut = np.clip(np.rint(np.arange(256)[:, None] * gains[None, :]), 0, 255).astype(np.uint8)
-    return np.stack([lut[color_rgb[..., c], c] for c in range(3)], axis=-1)
+    """Per-channel gains through one lookup table over the packed channel-and-value index."""
+    lut = np.clip(np.rint(np.arange(256)[None, :] * gains[:, None]), 0, 255).astype(np.uint8)
+    index = np.asarray(color_rgb, dtype=np.intp) + np.array([0, 256, 512], dtype=np.intp)
+    balanced: NDArray[np.uint8] = lut.reshape(-1)[index]
+    return balanced
 
 
 class CameraFilter:
@@ -191,12 +197,20 @@ class CameraFilter:
         self.correction = TableCorrection.identity()
         self.gains = np.ones(3)
         self.problem = ""  # why a correction was not applied (diagnostics), "" when fine
+        self._balanced = False  # self.gains came from a table seen in this camera
+        self._fitted_s = -math.inf
 
     def reset(self) -> None:
         self._average = None
+        self._fitted_s = -math.inf
 
-    def filter(self, view: CameraView) -> CameraView:
-        """The view with filtered depth, corrected pose and balanced colour (a new view)."""
+    def filter(self, view: CameraView, stamp_s: float = math.inf) -> CameraView:
+        """The view with filtered depth, corrected pose and balanced colour (a new view).
+
+        The table alignment and white balance are refitted when REFIT_PERIOD_S of frame time
+        passed since the last fit (`stamp_s`: the frame's stamp; the default refits every
+        frame), else the last fit is applied.
+        """
         config = self._config
         depth = np.asarray(view.depth_m, dtype=np.float32)
         depth = np.where(np.isfinite(depth), depth, np.float32(0.0))
@@ -209,10 +223,13 @@ class CameraFilter:
         if config.temporal_alpha < 1.0:
             depth = self._temporal(depth)
         filtered = replace(view, depth_m=depth)
+        refit = not stamp_s - self._fitted_s < REFIT_PERIOD_S
+        if refit:
+            self._fitted_s = stamp_s
         if config.align_to_table:
-            filtered = self._align(filtered)
+            filtered = self._align(filtered, refit)
         if config.white_balance:
-            filtered = self._balance(filtered)
+            filtered = self._balance(filtered, refit)
         return filtered
 
     def _temporal(self, depth: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -228,11 +245,15 @@ class CameraFilter:
         self._average = result
         return result
 
-    def _align(self, view: CameraView) -> CameraView:
+    def _align(self, view: CameraView, refit: bool) -> CameraView:
+        if not refit:
+            pose = self.correction.base_from_base @ np.asarray(view.base_from_camera, np.float64)
+            return replace(view, base_from_camera=pose)
         config = self._config
         correction = fit_table_correction(view, config.table_height_m, config)
         if correction is None:
             self.problem = "table alignment: too little table in view; nominal extrinsics used"
+            self.correction = TableCorrection.identity()
             return view
         if (
             correction.tilt_deg > config.max_table_correction_deg
@@ -244,23 +265,27 @@ class CameraFilter:
                 f"(limits {config.max_table_correction_deg} deg, "
                 f"{1000 * config.max_table_correction_m:.0f} mm): check the calibration"
             )
+            self.correction = TableCorrection.identity()
             return view
         self.correction, self.problem = correction, ""
         pose = correction.base_from_base @ np.asarray(view.base_from_camera, dtype=np.float64)
         return replace(view, base_from_camera=pose)
 
-    def _balance(self, view: CameraView) -> CameraView:
-        config = self._config
-        gains = table_white_gains(
-            view,
-            config.table_height_m,
-            np.asarray(config.table_rgb, dtype=np.float64),
-            config.workspace_box_m,
-        )
-        if gains is None:
-            return view  # keep the last good gains' effect off: the raw colours are used
-        self.gains = gains
-        return replace(view, color_rgb=apply_gains(np.asarray(view.color_rgb), gains))
+    def _balance(self, view: CameraView, refit: bool) -> CameraView:
+        if refit:
+            config = self._config
+            gains = table_white_gains(
+                view,
+                config.table_height_m,
+                np.asarray(config.table_rgb, dtype=np.float64),
+                config.workspace_box_m,
+            )
+            # No table to balance against: the raw colours, not gains from another light.
+            self._balanced = gains is not None
+            self.gains = np.ones(3) if gains is None else gains
+        if not self._balanced:
+            return view
+        return replace(view, color_rgb=apply_gains(np.asarray(view.color_rgb), self.gains))
 
 
 class CameraFilterBank:
@@ -270,6 +295,6 @@ class CameraFilterBank:
         self._config = config
         self.filters: dict[str, CameraFilter] = {}
 
-    def filter(self, view: CameraView) -> CameraView:
+    def filter(self, view: CameraView, stamp_s: float = math.inf) -> CameraView:
         camera = self.filters.setdefault(view.name, CameraFilter(self._config))
-        return camera.filter(view)
+        return camera.filter(view, stamp_s)

@@ -116,7 +116,7 @@ def evaluate_scene(  # noqa: PLR0917 - the benchmark's settings, passed straight
                     spec.base_from_optical_matrix,
                     spec.name,
                 )
-                latest[spec.name] = CameraFrame(bank.filter(view), cell.time_s)
+                latest[spec.name] = CameraFrame(bank.filter(view, cell.time_s), cell.time_s)
         built = fuse_frames(latest, perception)
         truth = [s for s in cell.object_states()]
     finally:

@@ -279,6 +279,10 @@ def place_summary(records: list[dict[str, Any]], task: str, wall_s: float) -> di
         "pick_failed_before_place": len(records) - len(trials),
         "success_rate": len(successes) / max(1, len(trials)),
         "reported_success_but_invalid": sum(r["outcome"] == "reported_but_invalid" for r in trials),
+        # the place check's false failures: the object rests validly but the task reported failure
+        "valid_but_reported_failure": sum(
+            bool(r.get("valid")) and not r.get("reported_success", False) for r in trials
+        ),
         "outcomes": dict(Counter(r["outcome"] for r in trials)),
         "per_relation": per_relation,
         "duration_s_median": statistics.median(r["duration_s"] for r in trials) if trials else None,

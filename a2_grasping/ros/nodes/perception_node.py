@@ -212,7 +212,7 @@ class PerceptionNode(Node):
         try:
             base_from_optical = state.extrinsics.base_from_optical(state.config.frame(name), stamp)
             view = conversions.camera_view_from_msgs(name, color, depth, info, base_from_optical)
-            view = state.filter.filter(view)  # depth filters, table alignment, white balance
+            view = state.filter.filter(view, stamp_s)  # depth, table alignment, white balance
         except (ValueError, ExtrinsicsUnavailableError) as error:
             reason = (
                 "no_extrinsics" if isinstance(error, ExtrinsicsUnavailableError) else "bad_frame"
