@@ -64,12 +64,16 @@ def test_bench_pipeline_writes_perception_latency_and_round_trips(tmp_path, ros_
         str(install_prefix() / "bin" / "a2-grasping"),
         *("bench", "pipeline", "--json", str(out)),
         *("--frames", "3", "--calls", "3", "--domain-id", str(ros_domain_id)),
+        *("--input-seconds", "2"),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     frame = report["perception_frame_640x480"]
-    assert set(frame) >= {"convert", "deproject_transform_crop", "voxel", "total"}
+    assert set(frame) >= {"convert", "filters", "deproject_transform_crop", "voxel", "total"}
+    rate = report["real_camera_rate"]
+    assert rate["frames_sent_per_camera"] > 0 and 0.0 <= rate["dropped_share"] <= 1.0
+    assert rate["perception_cpu_cores"] > 0.0
     assert frame["points_after_voxel"] > 1000
     assert report["camera_to_scene_latency"]["count"] == 3
     assert report["select_grasp_round_trip"]["count"] == 3

@@ -1,9 +1,15 @@
 """Benchmark of the ROS pipeline on this machine: `a2-grasping bench pipeline --json OUT`.
 
-1. Perception cost per 640x480 camera frame, in-process: message -> numpy conversion, then
-   deprojection + transform, workspace crop and voxel downsampling (median of --frames runs).
+1. Perception cost per 640x480 camera frame, in-process: message -> numpy conversion, the
+   real-camera filters of the shipped configuration (flying pixels, bilateral, temporal, table
+   alignment and white balance, refitted once a second as in the node), then deprojection +
+   transform, workspace crop and voxel downsampling (median of --frames runs).
 2. Camera-to-scene latency over DDS: perception_node runs as its own process; two synthetic
    640x480 cameras stream at --camera-hz; latency = scene arrival - image stamp.
+2b. Real camera rates: two cameras stream at --input-hz (30, a RealSense's rate) for
+   --input-seconds; perception_node builds scenes at its publish_rate_hz from the newest frames
+   and drops the rest. Reported: scene rate, frames sent and used per camera, the share dropped,
+   scene latency, and perception_node's CPU share.
 3. /select_grasp round trip over DDS in the default (attributes) mode, "the red box" among three
    boxes: inference_node as its own process on the scenes perception publishes; --calls
    sequential calls. The response's mode is recorded.
@@ -29,6 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=30, help="perception frames timed")
     parser.add_argument("--calls", type=int, default=30, help="/select_grasp calls timed")
     parser.add_argument("--camera-hz", type=float, default=10.0, help="synthetic camera rate")
+    parser.add_argument(
+        "--input-hz", type=float, default=30.0, help="camera rate of the real-rate phase"
+    )
+    parser.add_argument(
+        "--input-seconds", type=float, default=10.0, help="length of the real-rate phase"
+    )
+    parser.add_argument(
+        "--scene-hz",
+        type=float,
+        default=30.0,
+        help="perception_node's publish_rate_hz (30: a scene as soon as frames arrive, for the "
+        "latency; 5: the cell's configured rate, for the real-rate phase's figures)",
+    )
     parser.add_argument("--domain-id", type=int, default=0, help="0: reserve a free one")
     parser.set_defaults(run=run)
 
@@ -67,17 +86,19 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
     """Per-frame cost of each perception stage on one 640x480 camera."""
     import numpy as np
 
+    from a2_grasping.core.frame_filters import CameraFilter
     from a2_grasping.core.geometry import deproject, voxel_downsample
-    from a2_grasping.core.perception_config import PerceptionConfig
     from a2_grasping.ros import conversions
     from a2_grasping.tools.synthetic_cameras import render_frame
 
     camera = _cameras()[0]
     rendered = render_frame(camera, _boxes(), "rgb8", "16UC1")
-    config = PerceptionConfig()
+    config = shipped_perception_config()
     box = np.asarray(config.workspace_box_m)
+    camera_filter = CameraFilter(config)
     stages: dict[str, list[float]] = {
         "convert": [],
+        "filters": [],
         "deproject_transform_crop": [],
         "voxel": [],
         "total": [],
@@ -88,6 +109,8 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
             camera.name, rendered.color, rendered.depth, rendered.info, camera.base_from_optical
         )
         t1 = time.perf_counter()
+        view = camera_filter.filter(view, stamp_s=0.2 * run)  # a 5 Hz scene rate's frames
+        t2 = time.perf_counter()
         points, pixels = deproject(
             view.depth_m,
             view.intrinsics,
@@ -104,24 +127,55 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
             continue
         for name, (start, end) in {
             "convert": (t0, t1),
-            "deproject_transform_crop": (t1, t3),
+            "filters": (t1, t2),
+            "deproject_transform_crop": (t2, t3),
             "voxel": (t3, t4),
             "total": (t0, t4),
         }.items():
             stages[name].append((end - start) * 1e3)
     result: dict[str, Any] = {name: latency_summary(samples) for name, samples in stages.items()}
     result["geometry_only_median_ms"] = (
-        result["total"]["median_ms"] - result["convert"]["median_ms"]
+        result["total"]["median_ms"]
+        - result["convert"]["median_ms"]
+        - result["filters"]["median_ms"]
     )
     result["points_after_voxel"] = len(keep)
     return result
 
 
-def _start_nodes(env: dict[str, str], log_dir: Path) -> list[Any]:
+def shipped_perception_config() -> Any:
+    """PerceptionConfig of the installed config/perception_node.yaml (its filter settings)."""
+    from a2_grasping.tools.bench_perception import node_configs
+
+    return node_configs(None)[0]
+
+
+def _filter_arguments() -> list[str]:
+    """The shipped filter settings as perception_node overrides (the synthetic cameras' table
+    is brown: no white balance against it)."""
+    import dataclasses
+
+    config = shipped_perception_config()
+    names = (
+        "edge_filter_jump_m",
+        "edge_filter_keep_m",
+        "bilateral_sigma_m",
+        "bilateral_kernel_px",
+        "temporal_alpha",
+        "temporal_delta_m",
+        "align_to_table",
+        "table_height_m",
+    )
+    values = dataclasses.asdict(config)
+    arguments = [part for name in names for part in ("-p", f"{name}:={values[name]}")]
+    return [*arguments, "-p", "white_balance:=false"]
+
+
+def _start_nodes(env: dict[str, str], log_dir: Path, scene_hz: float) -> list[Any]:
     from a2_grasping.tools.node_process import NodeProcess
 
     perception_args = ["-p", f"camera_names:=[{','.join(c.name for c in _cameras())}]"]
-    perception_args += ["-p", "publish_rate_hz:=30.0"]  # publish as soon as frames arrive
+    perception_args += ["-p", f"publish_rate_hz:={scene_hz}", *_filter_arguments()]
     for camera in _cameras():
         perception_args += camera.parameters()
     return [
@@ -159,6 +213,60 @@ def _scene_latency(node: Any, executor: Any, publisher: Any, args: argparse.Name
         while time.monotonic() < next_s:
             executor.spin_once(timeout_sec=max(0.0, next_s - time.monotonic()))
     return latency_summary(latencies_ms[3 : 3 + args.frames])
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _input_rate(
+    node: Any, executor: Any, publisher: Any, args: argparse.Namespace, *, perception_pid: int
+) -> dict[str, Any]:
+    """Both cameras at --input-hz for --input-seconds: what perception makes of them."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from a2_grasping.msg import SceneSnapshot
+    from a2_grasping.ros import conversions
+
+    latencies_ms: list[float] = []
+
+    def on_scene(msg: SceneSnapshot) -> None:
+        now_s = conversions.clock_seconds(node.get_clock())
+        latencies_ms.append((now_s - conversions.time_to_seconds(msg.header.stamp)) * 1e3)
+
+    qos = QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+    )
+    subscription = node.create_subscription(SceneSnapshot, "/a2/scene", on_scene, qos)
+    period_s = 1.0 / args.input_hz
+    sent = 0
+    cpu_start_s, started_s = _process_cpu_s(perception_pid), time.monotonic()
+    next_s = started_s
+    while time.monotonic() - started_s < args.input_seconds:
+        publisher.publish()
+        sent += 1
+        next_s += period_s
+        while time.monotonic() < next_s:
+            executor.spin_once(timeout_sec=max(0.0, next_s - time.monotonic()))
+    elapsed_s = time.monotonic() - started_s
+    cpu_s = _process_cpu_s(perception_pid) - cpu_start_s
+    node.destroy_subscription(subscription)
+    scenes = len(latencies_ms)
+    return {
+        "camera_hz_requested": args.input_hz,
+        "camera_hz_sent": sent / elapsed_s,
+        "scene_hz_configured": args.scene_hz,
+        "scene_hz": scenes / elapsed_s,
+        "frames_sent_per_camera": sent,
+        "frames_used_per_camera": scenes,
+        "dropped_share": 1.0 - scenes / max(1, sent),
+        "scene_latency": latency_summary(latencies_ms) if latencies_ms else None,
+        "perception_cpu_cores": cpu_s / elapsed_s,
+    }
 
 
 def _wait_for_server_scene(
@@ -226,7 +334,7 @@ def _run_dds(args: argparse.Namespace, domain_id: int, log_dir: Path) -> dict[st
 
     env = local_ros_environment(domain_id)
     env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
-    nodes = _start_nodes(env, log_dir)
+    nodes = _start_nodes(env, log_dir, args.scene_hz)
     context = Context()
     rclpy.init(context=context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
     try:
@@ -237,6 +345,9 @@ def _run_dds(args: argparse.Namespace, domain_id: int, log_dir: Path) -> dict[st
             node, {c.name: render_frame(c, _boxes(), "rgb8", "16UC1") for c in _cameras()}
         )
         results = {"camera_to_scene_latency": _scene_latency(node, executor, publisher, args)}
+        results["real_camera_rate"] = _input_rate(
+            node, executor, publisher, args, perception_pid=nodes[0].pid
+        )
         results.update(_select_round_trips(node, executor, publisher, args))
         executor.remove_node(node)
         node.destroy_node()
@@ -270,13 +381,19 @@ def run(args: argparse.Namespace) -> int:
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     frame = results["perception_frame_640x480"]
     print(f"{'stage':<36}{'median ms':>12}{'p95 ms':>10}")
-    for name in ("convert", "deproject_transform_crop", "voxel", "total"):
+    for name in ("convert", "filters", "deproject_transform_crop", "voxel", "total"):
         print(
             f"{'perception frame: ' + name:<36}{frame[name]['median_ms']:>12.2f}"
             f"{frame[name]['p95_ms']:>10.2f}"
         )
     for name in ("camera_to_scene_latency", "select_grasp_round_trip"):
         print(f"{name:<36}{results[name]['median_ms']:>12.2f}{results[name]['p95_ms']:>10.2f}")
+    rate = results["real_camera_rate"]
+    print(
+        f"2 cameras at {rate['camera_hz_sent']:.1f} Hz: scenes at {rate['scene_hz']:.1f} Hz "
+        f"(configured {rate['scene_hz_configured']}), {100 * rate['dropped_share']:.0f} % of "
+        f"frames dropped by design, perception_node {rate['perception_cpu_cores']:.2f} cores"
+    )
     print(
         f"geometry per frame {frame['geometry_only_median_ms']:.1f} ms (target "
         f"<= {TARGET_FRAME_MS}); /select_grasp p50 "
