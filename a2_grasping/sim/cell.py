@@ -477,6 +477,32 @@ def _build_model(
     return world.compile()
 
 
+_PART_GEOMS = {
+    "box": mujoco.mjtGeom.mjGEOM_BOX,
+    "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
+    "cylinder": mujoco.mjtGeom.mjGEOM_CYLINDER,
+    "sphere": mujoco.mjtGeom.mjGEOM_SPHERE,
+    "ellipsoid": mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+}
+
+
+def _add_parts(body: mujoco.MjsBody, spec: ObjectSpec) -> None:
+    """A compound object: one geom per convex part, the mass shared by volume (uniform
+    density), each with the object's colour and the friction of every object."""
+    total_m3 = sum(part.volume_m3 for part in spec.parts)
+    for part in spec.parts:
+        body.add_geom(
+            type=_PART_GEOMS[part.geom],
+            size=list(part.size_m),
+            pos=list(part.position_m),
+            quat=list(part.quat_wxyz),
+            mass=spec.mass_kg * part.volume_m3 / total_m3,
+            rgba=list(spec.rgba),
+            friction=list(_OBJECT_FRICTION),
+            condim=4,
+        )
+
+
 def _add_object(world: mujoco.MjSpec, spec: ObjectSpec) -> None:
     half_yaw = 0.5 * spec.yaw_rad
     body = world.worldbody.add_body(
@@ -486,6 +512,9 @@ def _add_object(world: mujoco.MjSpec, spec: ObjectSpec) -> None:
     )
     if not spec.receptacle:  # receptacles are fixed to the table
         body.add_freejoint()
+    if spec.shape is Shape.COMPOUND:
+        _add_parts(body, spec)
+        return
     sx, sy, sz = spec.size_m
     if spec.shape is Shape.BOX:
         geom_type, size = mujoco.mjtGeom.mjGEOM_BOX, [sx / 2, sy / 2, sz / 2]

@@ -33,7 +33,8 @@ class SimConfig:
     scene: str = config_field(
         "single",
         "Scene kind: 'single' (one object), 'clutter' (5-8, colours unique), 'language' (6-15, "
-        "colours repeated, small and large) or 'place' (a plate and/or a tray and 3-6 objects).",
+        "colours repeated, small and large), 'place' (a plate and/or a tray and 3-6 objects) or "
+        "'household' (4-6 mugs, bowls, bottles, tools and fruit built from convex parts).",
     )
     real_time_factor: float = config_field(
         1.0,

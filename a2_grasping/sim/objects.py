@@ -1,8 +1,10 @@
-"""Seeded tabletop scenes: primitives a sentence can name ("red cube", "blue cylinder").
+"""Seeded tabletop scenes: primitives a sentence can name ("red cube", "blue cylinder") and
+household objects ("red mug", "blue banana").
 
 Pure numpy, so scene descriptions can be generated, compared and scored without MuJoCo. Every
 object fits the Robotiq 2F-85: at least one horizontal width lies in the graspable range
-(GRASPABLE_WIDTH_M), and objects stand high enough for the finger pads to reach below their top.
+(GRASPABLE_WIDTH_M; a bowl is held by pinching its rim wall instead), and objects stand high
+enough for the finger pads to reach below their top.
 
 Scene kinds:
 - `single`: one object.
@@ -15,6 +17,11 @@ Scene kinds:
   differ by at least 1.4x, so "big" and "small" can decide. Repeated descriptions get a number
   in their name ("red cube", "red cube 2"): names stay unique (they name MuJoCo bodies), while
   `color`, `noun` and `shape` keep what a sentence can say about the object.
+- `place`: one or two receptacles (a plate, a tray) fixed to the table and 3-6 objects.
+- `household`: 4-6 things of a kitchen table, as A2's YCB test scenes hold (sim/household.py):
+  mugs, bowls, bottles, tools (screwdriver, spatula) and fruit (banana, apple), each a
+  `Shape.COMPOUND` of convex parts (`PartSpec`), since MuJoCo collides every geom as a convex
+  shape: concave, thin-walled, with handles, curved. Colours unique within a scene.
 Objects of every kind keep CLUTTER_GAP_M between their footprints, so each has a collision-free
 grasp.
 """
@@ -38,8 +45,8 @@ LANGUAGE_COUNT = (6, 15)
 # Free space kept between the footprints of two objects: room for a finger (12 mm) and its
 # opening margin, so every object in clutter has at least one collision-free grasp.
 CLUTTER_GAP_M = 0.03
-_DENSITY_KG_M3 = 500.0  # wood / plastic: light enough for the 2F-85's friction grip
-_PLACEMENT_ATTEMPTS = 200
+DENSITY_KG_M3 = 500.0  # wood / plastic: light enough for the 2F-85's friction grip
+PLACEMENT_ATTEMPTS = 200
 
 # Named colours (sRGB 0..1). Saturated and far apart in hue, so a colour word picks one object.
 COLORS: dict[str, tuple[float, float, float]] = {
@@ -58,6 +65,11 @@ class Shape(StrEnum):
     BOX = "box"
     CYLINDER = "cylinder"
     SPHERE = "sphere"
+    COMPOUND = "compound"  # several convex parts (ObjectSpec.parts): household objects
+
+
+# The shapes primitive scenes draw from (in this order: seeded scenes depend on it).
+PRIMITIVES = (Shape.BOX, Shape.CYLINDER, Shape.SPHERE)
 
 
 class SceneKind(StrEnum):
@@ -65,6 +77,7 @@ class SceneKind(StrEnum):
     CLUTTER = "clutter"
     LANGUAGE = "language"
     PLACE = "place"
+    HOUSEHOLD = "household"
 
 
 class SizeMode(StrEnum):
@@ -102,20 +115,96 @@ RECEPTACLE_HEIGHT_M = 0.015
 PLACE_OBJECT_COUNT = (3, 6)
 
 
+# MuJoCo geom types a compound object's parts may use: convex primitives, so each part collides
+# exactly as it is drawn (a mesh would collide as its convex hull).
+PART_GEOMS = ("box", "capsule", "cylinder", "sphere", "ellipsoid")
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One convex piece of a compound object, posed in the object frame (its bounding-box centre).
+
+    Attributes:
+        geom: MuJoCo geom type name, one of PART_GEOMS.
+        size_m: MuJoCo's size parameters of that type (unused ones 0): box half extents;
+            capsule and cylinder (radius, half length along the part's z, 0); sphere (radius, 0,
+            0); ellipsoid (x, y, z radii).
+        position_m: the part's centre in the object frame.
+        quat_wxyz: the part's orientation in the object frame (MuJoCo's w, x, y, z order).
+    """
+
+    geom: str
+    size_m: tuple[float, float, float]
+    position_m: tuple[float, float, float]
+    quat_wxyz: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.geom not in PART_GEOMS:
+            raise ValueError(f"part geom {self.geom!r}: expected one of {PART_GEOMS}")
+
+    @property
+    def volume_m3(self) -> float:
+        """Solid volume: the object's mass is shared over its parts by this."""
+        a, b, c = self.size_m
+        if self.geom == "box":
+            return 8.0 * a * b * c
+        if self.geom == "cylinder":
+            return math.pi * a * a * 2.0 * b
+        if self.geom == "capsule":
+            return math.pi * a * a * 2.0 * b + 4.0 / 3.0 * math.pi * a**3
+        if self.geom == "sphere":
+            return 4.0 / 3.0 * math.pi * a**3
+        return 4.0 / 3.0 * math.pi * a * b * c
+
+    def half_extents_m(self) -> NDArray[np.float64]:
+        """Half extents of the part's axis-aligned bounding box in the object frame."""
+        rotation = quat_to_matrix(self.quat_wxyz)
+        a, b, c = self.size_m
+        sizes: NDArray[np.float64] = np.array([a, b, c])
+        if self.geom == "box":
+            box: NDArray[np.float64] = np.abs(rotation) @ sizes
+            return box
+        if self.geom == "sphere":
+            return np.full(3, a)
+        if self.geom == "ellipsoid":
+            ellipsoid: NDArray[np.float64] = np.sqrt(((rotation * sizes) ** 2).sum(axis=1))
+            return ellipsoid
+        axis = np.abs(rotation[:, 2])
+        if self.geom == "capsule":
+            return b * axis + a
+        return b * axis + a * np.sqrt(np.clip(1.0 - axis**2, 0.0, 1.0))  # cylinder
+
+
+def quat_to_matrix(quat_wxyz: tuple[float, float, float, float]) -> NDArray[np.float64]:
+    """Rotation matrix of a unit quaternion in MuJoCo's (w, x, y, z) order."""
+    w, x, y, z = quat_wxyz
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class ObjectSpec:
     """One object as spawned. Sizes are full extents in the object frame (metres).
 
     Attributes:
         name: what a sentence calls it, "<colour> <noun>", unique in its scene.
-        shape: the MuJoCo primitive.
-        noun: "cube", "block" (elongated box), "cylinder" or "ball".
+        shape: the MuJoCo primitive, or COMPOUND for an object made of `parts`.
+        noun: "cube", "block" (elongated box), "cylinder" or "ball"; household objects: "mug",
+            "bowl", "bottle", "screwdriver", "spatula", "banana" or "apple".
         color: colour name, a key of COLORS.
         size_m: (x, y, z) extents: box sides; cylinder (diameter, diameter, height); sphere
-            (diameter,) * 3.
-        position_m: centre at spawn, base frame (resting on the table: z = half height).
+            (diameter,) * 3; compound: the parts' axis-aligned bounding box in the object frame.
+        position_m: centre at spawn, base frame (resting on the table: z = half height); for a
+            compound object the centre of its bounding box, which is the object frame's origin.
         yaw_rad: rotation about the base z axis at spawn.
-        mass_kg: from the volume at a fixed density.
+        mass_kg: from the volume at a fixed density (compound: the parts' volumes summed).
+        receptacle: a plate or tray fixed to the table: things are placed on it.
+        parts: a compound object's convex pieces (empty for primitives).
     """
 
     name: str
@@ -126,7 +215,8 @@ class ObjectSpec:
     position_m: tuple[float, float, float]
     yaw_rad: float
     mass_kg: float
-    receptacle: bool = False  # a plate or tray fixed to the table: things are placed on it
+    receptacle: bool = False
+    parts: tuple[PartSpec, ...] = ()
 
     @property
     def rgba(self) -> tuple[float, float, float, float]:
@@ -154,6 +244,10 @@ def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]
         ValueError: for an unknown scene kind.
     """
     kind = SceneKind(kind)
+    if kind is SceneKind.HOUSEHOLD:
+        from a2_grasping.sim.household import household_objects  # it builds on this module
+
+        return household_objects(seed)
     if kind is SceneKind.LANGUAGE:
         return _language_objects(seed)
     if kind is SceneKind.PLACE:
@@ -163,9 +257,9 @@ def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]
     colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
     placed: list[ObjectSpec] = []
     for color in colors:
-        for _ in range(_PLACEMENT_ATTEMPTS):
+        for _ in range(PLACEMENT_ATTEMPTS):
             candidate = _random_object(rng, color)
-            if all(_apart(candidate, other) for other in placed):
+            if all(apart(candidate, other) for other in placed):
                 placed.append(candidate)
                 break
         # An object that finds no free spot after many attempts is left out: clutter keeps at
@@ -176,7 +270,7 @@ def generate_objects(seed: int, kind: SceneKind | str) -> tuple[ObjectSpec, ...]
 def _random_object(rng: np.random.Generator, color: str) -> ObjectSpec:
     low_w, high_w = GRASPABLE_WIDTH_M
     grip_w = float(rng.uniform(low_w + 0.005, high_w - 0.005))
-    shape = Shape(str(rng.choice([s.value for s in Shape], p=[0.5, 0.35, 0.15])))
+    shape = Shape(str(rng.choice([s.value for s in PRIMITIVES], p=[0.5, 0.35, 0.15])))
     if shape is Shape.BOX:
         if rng.random() < 0.5:
             noun, size = "cube", (grip_w, grip_w, grip_w)
@@ -203,7 +297,7 @@ def _random_object(rng: np.random.Generator, color: str) -> ObjectSpec:
         size_m=(size[0], size[1], size[2]),
         position_m=(x, y, 0.5 * size[2]),
         yaw_rad=yaw,
-        mass_kg=_DENSITY_KG_M3 * volume,
+        mass_kg=DENSITY_KG_M3 * volume,
     )
 
 
@@ -237,9 +331,9 @@ def _language_objects(seed: int) -> tuple[ObjectSpec, ...]:
                 (
                     c
                     for c in (
-                        _sized_object(rng, color, try_mode) for _ in range(_PLACEMENT_ATTEMPTS)
+                        _sized_object(rng, color, try_mode) for _ in range(PLACEMENT_ATTEMPTS)
                     )
-                    if all(_apart(c, other) for other in placed)
+                    if all(apart(c, other) for other in placed)
                 ),
                 None,
             )
@@ -251,7 +345,7 @@ def _language_objects(seed: int) -> tuple[ObjectSpec, ...]:
 
 def _sized_object(rng: np.random.Generator, color: str, mode: SizeMode) -> ObjectSpec:
     ranges = SIZE_MODES[mode]
-    shape = Shape(str(rng.choice([s.value for s in Shape], p=[0.45, 0.35, 0.20])))
+    shape = Shape(str(rng.choice([s.value for s in PRIMITIVES], p=[0.45, 0.35, 0.20])))
     grip_w = float(rng.uniform(*ranges["grip"]))
     if shape is Shape.BOX:
         if rng.random() < 0.5:
@@ -278,7 +372,7 @@ def _sized_object(rng: np.random.Generator, color: str, mode: SizeMode) -> Objec
         size_m=(size[0], size[1], size[2]),
         position_m=(x, y, 0.5 * size[2]),
         yaw_rad=yaw,
-        mass_kg=_DENSITY_KG_M3 * volume,
+        mass_kg=DENSITY_KG_M3 * volume,
     )
 
 
@@ -292,16 +386,16 @@ def _place_objects(seed: int) -> tuple[ObjectSpec, ...]:
     placed: list[ObjectSpec] = []
     for noun in kinds:
         color = colors.pop()
-        for _ in range(_PLACEMENT_ATTEMPTS):
+        for _ in range(PLACEMENT_ATTEMPTS):
             candidate = _receptacle(rng, color, noun)
-            if all(_apart(candidate, other) for other in placed):
+            if all(apart(candidate, other) for other in placed):
                 placed.append(candidate)
                 break
     for _ in range(int(rng.integers(*PLACE_OBJECT_COUNT, endpoint=True))):
         color = colors.pop()
-        for _ in range(_PLACEMENT_ATTEMPTS):
+        for _ in range(PLACEMENT_ATTEMPTS):
             candidate = _random_object(rng, color)
-            if all(_apart(candidate, other) for other in placed):
+            if all(apart(candidate, other) for other in placed):
                 placed.append(candidate)
                 break
     return tuple(placed)
@@ -345,7 +439,8 @@ def _numbered(objects: list[ObjectSpec]) -> tuple[ObjectSpec, ...]:
     return tuple(result)
 
 
-def _apart(a: ObjectSpec, b: ObjectSpec) -> bool:
+def apart(a: ObjectSpec, b: ObjectSpec) -> bool:
+    """The footprints of `a` and `b` keep CLUTTER_GAP_M between them."""
     distance = math.hypot(a.position_m[0] - b.position_m[0], a.position_m[1] - b.position_m[1])
     return distance >= a.footprint_radius_m + b.footprint_radius_m + CLUTTER_GAP_M
 

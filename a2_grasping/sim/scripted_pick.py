@@ -16,6 +16,7 @@ from a2_grasping.sim.objects import ObjectSpec
 # The menagerie 2F-85's pinch site, measured in test/sim/test_cell.py.
 PINCH_FROM_TOOL0_M = 0.1558
 JOINT_SPEED_RAD_S = 1.0
+MAX_EXTRA_SETTLE_S = 5.0  # how long a move may take to converge after its nominal end
 
 
 def top_down_tool0(position_m: np.ndarray, closing_axis: np.ndarray) -> np.ndarray:
@@ -45,6 +46,13 @@ def move_through(cell: SimCell, waypoints: list[np.ndarray], settle_s: float = 0
         current = q
     cell.command_trajectory(ARM_JOINTS, times, [q.tolist() for q in waypoints])
     cell.step(t + settle_s)
+    # A long swing overshoots (the controller saturates its acceleration) and takes longer to
+    # converge: moving on earlier would start the next move off its path, e.g. sideways into
+    # the object from above.
+    for _ in range(round(MAX_EXTRA_SETTLE_S / 0.05)):
+        if not cell.arm_executing:
+            break
+        cell.step(0.05)
 
 
 def pick(cell: SimCell, target: ObjectSpec, lift_m: float = 0.15) -> None:
@@ -53,11 +61,19 @@ def pick(cell: SimCell, target: ObjectSpec, lift_m: float = 0.15) -> None:
     centre = state.base_from_object[:3, 3]
     closing = state.base_from_object[:3, 1]  # object y: the graspable width of every shape
     grasp_z = max(centre[2], 0.022)  # fingertips reach below the pinch as the fingers close
+    pick_at(cell, np.r_[centre[:2], grasp_z], closing, lift_m)
+
+
+def pick_at(
+    cell: SimCell, position_m: np.ndarray, closing_axis: np.ndarray, lift_m: float = 0.15
+) -> None:
+    """`pick` with the pinch point and the (horizontal) closing axis given, base frame."""
+    xy, grasp_z, closing = position_m[:2], float(position_m[2]), closing_axis
     q = cell.joint_positions()[:6]
     cell.command_gripper(0.0)
-    pre = ik_closest(top_down_tool0(np.r_[centre[:2], grasp_z + 0.12], closing), q)
+    pre = ik_closest(top_down_tool0(np.r_[xy, grasp_z + 0.12], closing), q)
     descend = [
-        ik_closest(top_down_tool0(np.r_[centre[:2], z], closing), pre)
+        ik_closest(top_down_tool0(np.r_[xy, z], closing), pre)
         for z in np.linspace(grasp_z + 0.09, grasp_z, 4)
     ]
     move_through(cell, [pre])
@@ -65,7 +81,7 @@ def pick(cell: SimCell, target: ObjectSpec, lift_m: float = 0.15) -> None:
     cell.command_gripper(0.8)
     cell.step(1.0)
     lift = [
-        ik_closest(top_down_tool0(np.r_[centre[:2], z], closing), descend[-1])
+        ik_closest(top_down_tool0(np.r_[xy, z], closing), descend[-1])
         for z in np.linspace(grasp_z + 0.05, grasp_z + lift_m, 3)
     ]
     move_through(cell, lift, settle_s=0.5)
