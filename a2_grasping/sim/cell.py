@@ -301,6 +301,24 @@ class SimCell:
         self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
         mujoco.mj_forward(self.model, self.data)
 
+    def raise_object(self, name: str, height_m: float) -> None:
+        """Teleport a free object straight up by `height_m`, at rest (benchmarks of the checks:
+        what the cameras see after a lift, without a gripper in the view). Physics is not
+        stepped: the next render shows the object where it was put.
+
+        Raises:
+            KeyError: no such object; ValueError: a receptacle (fixed to the table).
+        """
+        spec = next((o for o in self.objects if o.name == name), None)
+        if spec is None:
+            raise KeyError(f"no object named {name!r}; objects: {[o.name for o in self.objects]}")
+        if spec.receptacle:
+            raise ValueError(f"{name!r} is fixed to the table")
+        joint = self.model.body(_object_body(spec)).jntadr[0]
+        self.data.qpos[self.model.jnt_qposadr[joint] + 2] += height_m
+        self.data.qvel[self.model.jnt_dofadr[joint] : self.model.jnt_dofadr[joint] + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
     # ---- ground truth (scoring only) ----
 
     def object_states(self) -> list[ObjectState]:

@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory with perception_node.yaml and inference_node.yaml (default: the "
         "installed config/, the simulated cell's)",
     )
+    parser.add_argument(
+        "--checks",
+        action="store_true",
+        help="also judge the executor's post-lift target check on every object: the target "
+        "raised (must pass) and its nearest neighbour raised instead (must fail)",
+    )
     add_sensor_arguments(parser, several=False)
     parser.set_defaults(run=run)
 
@@ -90,41 +96,101 @@ def evaluate_scene(  # noqa: PLR0917 - the benchmark's settings, passed straight
     perception: Any,
     segmentation: Any,
     table_margin_m: float,
+    checks: bool = False,
 ) -> dict[str, Any]:
     """Render `frames` frames per camera of one seeded scene, build the scene as perception_node
     does and segment it as inference_node does; the match against ground truth."""
     from a2_grasping.core.frame_filters import CameraFilterBank
-    from a2_grasping.core.perception import CameraFrame, fuse_frames
-    from a2_grasping.core.scene import CameraView
+    from a2_grasping.core.objects import segment_objects
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
 
     cell = SimCell(SimConfig(seed=seed, scene=scene, **overrides))
     try:
         bank = CameraFilterBank(perception)
-        latest: dict[str, CameraFrame] = {}
-        for index in range(frames):
-            if index:
-                cell.step(0.2)
-            for spec in cell.cameras:
-                rgb, depth_m = cell.render(spec.name)
-                depth_m = np.round(depth_m * 1000.0) / 1000.0  # 16UC1 millimetres on the wire
-                view = CameraView(
-                    rgb,
-                    depth_m.astype(np.float32),
-                    spec.intrinsics,
-                    spec.base_from_optical_matrix,
-                    spec.name,
-                )
-                latest[spec.name] = CameraFrame(bank.filter(view, cell.time_s), cell.time_s)
-        built = fuse_frames(latest, perception)
-        truth = [s for s in cell.object_states()]
+        built = observe(cell, bank, perception, frames)
+        truth = list(cell.object_states())
+        objects = segment_objects(
+            built.points_xyz, built.colors_rgb, 0.0, table_margin_m, segmentation
+        )
+        result = match_objects(truth, objects, seed)
+        if checks:
+            result["checks"] = judge_lift_checks(cell, bank, perception, built, objects, result)
     finally:
         cell.close()
-    from a2_grasping.core.objects import segment_objects
+    return result
 
-    objects = segment_objects(built.points_xyz, built.colors_rgb, 0.0, table_margin_m, segmentation)
-    return match_objects(truth, objects, seed)
+
+def observe(cell: Any, bank: Any, perception: Any, frames: int, step_s: float = 0.2) -> Any:
+    """The fused scene after `frames` frames per camera, `step_s` of physics apart (0.2 s:
+    perception's 5 Hz; 0: the cell held still, for an object put in the air)."""
+    from a2_grasping.core.perception import CameraFrame, fuse_frames
+    from a2_grasping.core.scene import CameraView
+
+    latest: dict[str, CameraFrame] = {}
+    for index in range(frames):
+        if index and step_s > 0.0:
+            cell.step(step_s)
+        for spec in cell.cameras:
+            rgb, depth_m = cell.render(spec.name)
+            depth_m = np.round(depth_m * 1000.0) / 1000.0  # 16UC1 millimetres on the wire
+            view = CameraView(
+                rgb,
+                depth_m.astype(np.float32),
+                spec.intrinsics,
+                spec.base_from_optical_matrix,
+                spec.name,
+            )
+            latest[spec.name] = CameraFrame(bank.filter(view, cell.time_s), cell.time_s)
+    return fuse_frames(latest, perception)
+
+
+# How far the executor lifts (config/executor_node.yaml lift_height_m).
+LIFT_HEIGHT_M = 0.1
+
+
+def judge_lift_checks(  # noqa: PLR0917 - one scene's state, passed straight through
+    cell: Any,
+    bank: Any,
+    perception: Any,
+    before: Any,
+    objects: tuple[Any, ...],
+    match: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Per found object: the post-lift check on the target raised (it must say the target
+    left) and on its nearest neighbour raised instead (it must say the target stayed). The
+    object is teleported up LIFT_HEIGHT_M and the cameras see it there for two frames (the
+    executor waits for one scene newer than the lift)."""
+    from a2_grasping.core.target_check import check_target_left
+
+    states = cell.object_states()
+    centres = {s.spec.name: s.base_from_object[:2, 3] for s in states}
+    movable = [s.spec.name for s in states if not s.spec.receptacle]
+    judged = []
+    for row in match["objects"]:
+        if not row["found"] or row["receptacle"] or len(movable) < 2:
+            continue
+        target = objects[row["segment"]]
+        neighbour = min(
+            (n for n in movable if n != row["name"]),
+            key=lambda n: float(np.linalg.norm(centres[n] - centres[row["name"]])),
+        )
+        outcome: dict[str, Any] = {"target": row["name"], "neighbour": neighbour}
+        for case, raised in (("target_lifted", row["name"]), ("neighbour_lifted", neighbour)):
+            cell.raise_object(raised, LIFT_HEIGHT_M)
+            after = observe(cell, bank, perception, 2, step_s=0.0)  # no physics: it stays up
+            cell.raise_object(raised, -LIFT_HEIGHT_M)
+            observe(cell, bank, perception, 2, step_s=0.0)  # as it was, for the next case
+            check = check_target_left(
+                target.base_from_box(),
+                target.extents_m,
+                before.points_xyz,
+                after.points_xyz,
+                LIFT_HEIGHT_M,
+            )
+            outcome[case] = {"target_left": check.target_left, "summary": check.summary()}
+        judged.append(outcome)
+    return judged
 
 
 def match_objects(truth: list[Any], objects: tuple[Any, ...], seed: int) -> dict[str, Any]:
@@ -143,6 +209,7 @@ def match_objects(truth: list[Any], objects: tuple[Any, ...], seed: int) -> dict
             obj = objects[best]
             expected_shape = _SHAPE_OF.get(spec.shape.value)
             row.update(
+                segment=best,
                 seen=obj.description,
                 color_ok=obj.color_name == spec.color,
                 shape_ok=None if expected_shape is None else obj.shape.value == expected_shape,
@@ -178,6 +245,25 @@ def summarise(scenes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def summarise_checks(scenes: list[dict[str, Any]]) -> dict[str, Any]:
+    """False fails (target lifted, check says it stayed) and false passes (a neighbour lifted,
+    check says the target left: a wrong object reported as the right one)."""
+    judged = [c for s in scenes for c in s.get("checks", [])]
+    false_fail = [c for c in judged if not c["target_lifted"]["target_left"]]
+    false_pass = [c for c in judged if c["neighbour_lifted"]["target_left"]]
+    return {
+        "cases": len(judged),
+        "false_fail": len(false_fail),
+        "false_pass": len(false_pass),
+        "false_fail_rate": len(false_fail) / max(1, len(judged)),
+        "false_pass_rate": len(false_pass) / max(1, len(judged)),
+        "false_pass_cases": [
+            f"{c['target']} (neighbour {c['neighbour']}): {c['neighbour_lifted']['summary']}"
+            for c in false_pass
+        ],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from a2_grasping.core.policy.hardware import read_cpu_info
 
@@ -189,7 +275,14 @@ def run(args: argparse.Namespace) -> int:
     for episode in range(args.episodes):
         seed = args.seed + episode
         result = evaluate_scene(
-            seed, args.scene, overrides, args.frames, perception, segmentation, table_margin_m
+            seed,
+            args.scene,
+            overrides,
+            args.frames,
+            perception,
+            segmentation,
+            table_margin_m,
+            checks=args.checks,
         )
         scenes.append(result)
         wrong = [
@@ -211,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": time.monotonic() - started,
         **summarise(scenes),
     }
+    if args.checks:
+        summary["lift_check"] = summarise_checks(scenes)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({**summary, "detail": scenes}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

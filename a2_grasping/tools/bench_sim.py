@@ -56,6 +56,11 @@ BENCH_EXECUTOR_ARGUMENTS = {"executor_node": ["-p", "max_grasp_attempts:=1"]}
 # ---- instructions from ground truth (pure Python: no ROS, no MuJoCo) ----
 
 TEMPLATES = ("color", "shape", "color_shape", "size", "spatial", "relation")
+# Household objects (mugs, bananas) have no shape word grounding knows: they are named by colour,
+# size and position only ("the red object", "the biggest object", "the leftmost object").
+HOUSEHOLD_TEMPLATES = ("color", "size", "spatial")
+# Grounding's shape classes; a scene's other shapes (compound household objects) get no noun.
+GROUNDED_SHAPES = ("box", "cylinder", "sphere")
 MODES = ("attributes", "geometric")
 # Ground-truth margins an instruction needs before it is used: well above grounding's own (1.2x,
 # 3 cm), so perception noise (a partly seen object's box, a centroid a centimetre off) cannot
@@ -159,7 +164,7 @@ def _phrase(wanted: _Filter, members: Sequence[TruthObject]) -> str:
 
 def _filters(objects: Sequence[TruthObject]) -> list[_Filter]:
     colors = sorted({o.color for o in objects})
-    shapes = sorted({o.shape for o in objects})
+    shapes = sorted({o.shape for o in objects if o.shape in GROUNDED_SHAPES})
     return [
         (None, None),
         *((c, None) for c in colors),
@@ -300,8 +305,11 @@ def plan_episode(seed: int, scene: str, preferred: str) -> LanguageEpisode | Non
     Deterministic: the same arguments give the same instruction.
     """
     objects = truth_objects(seed, scene)
-    start = TEMPLATES.index(preferred)
-    for template in TEMPLATES[start:] + TEMPLATES[:start]:
+    templates = HOUSEHOLD_TEMPLATES if scene == "household" else TEMPLATES
+    if preferred not in templates:
+        return None
+    start = templates.index(preferred)
+    for template in templates[start:] + templates[:start]:
         rng = random.Random(f"{seed}/{template}")
         options = template_options(objects, template, rng)
         if not options:
@@ -323,8 +331,9 @@ def plan_episodes(first_seed: int, count: int, scene: str) -> list[LanguageEpiso
     """`count` episodes on seeds first_seed, first_seed + 1, ...; templates in rotation."""
     episodes = []
     seed = first_seed
+    templates = HOUSEHOLD_TEMPLATES if scene == "household" else TEMPLATES
     while len(episodes) < count:
-        episode = plan_episode(seed, scene, TEMPLATES[len(episodes) % len(TEMPLATES)])
+        episode = plan_episode(seed, scene, templates[len(episodes) % len(templates)])
         if episode is not None:
             episodes.append(episode)
         seed += 1
@@ -465,10 +474,10 @@ def run_side_by_side(
 def _run_reserved(args: argparse.Namespace) -> int:
     if args.scene is None:
         args.scene = "language" if args.language else "single"
-    if args.scene == "household" and (args.language or args.task != "grasp"):
-        # Instructions are written from ground truth through grounding, which knows box,
-        # cylinder and ball shapes only; household scenes have no plate or tray to place on.
-        raise SystemExit("--scene household: the any-object grasp protocol only")
+    if args.scene == "household" and args.task != "grasp":
+        # Household scenes have no plate or tray to place on; with --language their objects
+        # are named by colour, size and position (HOUSEHOLD_TEMPLATES), not by noun.
+        raise SystemExit("--scene household: --task grasp only")
     if args.language:
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         unknown = [m for m in modes if m not in MODES]
