@@ -285,7 +285,7 @@ def _describe(
         shape, residual = ShapeClass.SPHERE, sphere_rms / sphere_radius
         center_xy = sphere_center[:2]
         length = width = 2.0 * sphere_radius
-    elif circle_residual < rect_residual:
+    elif circle_residual < rect_residual and _circle_spans_footprint(radius, length, width):
         shape, residual = ShapeClass.CYLINDER, circle_residual / scale
         center_xy = circle_center
         length = width = 2.0 * radius
@@ -304,6 +304,13 @@ def _describe(
         "shape": shape,
         "shape_residual": float(residual),
     }
+
+
+def _circle_spans_footprint(radius_m: float, length_m: float, width_m: float) -> bool:
+    """A cylinder's circle is its footprint: its diameter matches both sides of the
+    rectangle. An arc-shaped outline (a banana, a handle) fits a circle far wider than it."""
+    diameter = 2.0 * radius_m
+    return abs(diameter - length_m) <= 0.3 * length_m and abs(diameter - width_m) <= 0.3 * width_m
 
 
 def _outline(xy: FloatArray) -> FloatArray:

@@ -231,7 +231,7 @@ def summarise(scenes: list[dict[str, Any]]) -> dict[str, Any]:
         "objects": len(rows),
         "found_rate": len(found) / max(1, len(rows)),
         "color_correct_rate": sum(r["color_ok"] for r in found) / max(1, len(found)),
-        "shape_correct_rate": sum(r["shape_ok"] for r in shaped) / max(1, len(shaped)),
+        "shape_correct_rate": sum(r["shape_ok"] for r in shaped) / len(shaped) if shaped else None,
         "height_error_m_median": statistics.median(heights) if heights else None,
         "spurious_objects": sum(len(s["spurious"]) for s in scenes),
         "merged_objects": sum(len(s["merged"]) for s in scenes),

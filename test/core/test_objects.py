@@ -139,3 +139,20 @@ def test_simulated_clutter_is_segmented_like_its_ground_truth():
                 np.testing.assert_allclose(found.extents_m, size, atol=0.003, err_msg=truth.name)
     finally:
         cell.close()
+
+
+def test_an_arc_shaped_object_is_not_described_as_a_wide_cylinder():
+    """A banana-like arc: its outline fits a circle of the arc's radius (far wider than the
+    object), which must not make it a cylinder with that diameter."""
+    rng = np.random.default_rng(11)
+    # A 3.4 cm thick arc of radius 8 cm over 150 degrees (without the check it was read as a
+    # 17 cm cylinder).
+    angles = rng.uniform(math.radians(-75), math.radians(75), 6000)
+    radial = 0.08 + rng.uniform(-0.017, 0.017, 6000)
+    height = rng.uniform(0.0, 0.034, 6000)
+    arc = np.column_stack([0.40 + radial * np.cos(angles), radial * np.sin(angles), height])
+    points = np.vstack([arc, table_points(rng, 8000) + np.array([0.5, 0.0, 0.0])])
+    colors = np.vstack([_colored(arc, YELLOW), _colored(points[len(arc) :], (120, 120, 120))])
+    (obj,) = segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
+    assert obj.shape is ShapeClass.BOX
+    assert obj.extents_m[0] < 0.2 and obj.extents_m[1] < 0.1  # its own footprint, not the circle
