@@ -113,6 +113,18 @@ def fuse_frames(
     )
 
 
+def _with_neighbours(
+    points: NDArray[np.float32], radius_m: float, min_neighbours: int
+) -> NDArray[np.intp]:
+    """Indices of the points with at least `min_neighbours` others within `radius_m` (open3d's
+    radius outlier removal; it counts the point itself, hence the + 1)."""
+    import open3d as o3d  # deferred: 0.5 s import
+
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    _, kept = cloud.remove_radius_outlier(nb_points=min_neighbours + 1, radius=radius_m)
+    return np.asarray(kept, dtype=np.intp)
+
+
 def collision_cloud(
     views: Sequence[CameraView],
     box_m: Sequence[float],
@@ -121,6 +133,7 @@ def collision_cloud(
     robot_mask: Callable[[NDArray[np.float32]], NDArray[np.bool_]] | None = None,
     occlusion_depth_m: float = 0.0,
     floor_z_m: float = -np.inf,
+    min_neighbours: int = 0,
 ) -> NDArray[np.float32]:
     """The planner's obstacles: everything the cameras see inside `box_m` (base frame), one point
     per `voxel_m` voxel, and the unobserved space up to `occlusion_depth_m` behind it.
@@ -129,7 +142,10 @@ def collision_cloud(
     blind to anything above or beside that box. `robot_mask` marks the points on the robot
     itself (CollisionChecker.robot_points_mask at the current joints); they are dropped before
     the extrusion, so the arm casts no shadow where it will move. Shadows stop at `floor_z_m`
-    (the table top, a known solid). See core/occlusion.py.
+    (the table top, a known solid). Points with fewer than `min_neighbours` others within 1.5
+    voxels are stray readings (flying pixels), dropped before they cast a shadow: a flying pixel
+    5 cm in front of the arm otherwise extrudes a shadow into the arm itself. See
+    core/occlusion.py.
     """
     box = np.asarray(box_m, dtype=np.float64)
     clouds = [
@@ -145,6 +161,9 @@ def collision_cloud(
     if robot_mask is not None:
         obstacle = ~robot_mask(points)
         points, view_index = points[obstacle], view_index[obstacle]
+    if min_neighbours > 0 and len(points):
+        kept = _with_neighbours(points, 1.5 * voxel_m, min_neighbours)
+        points, view_index = points[kept], view_index[kept]
     if occlusion_depth_m <= 0.0:
         return points
     shadows = occlusion_shadows(

@@ -174,3 +174,27 @@ def test_camera_config_requires_valid_static_extrinsics():
 def test_perception_config_validation_names_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(CONFIG, **{field: value})
+
+
+def test_a_stray_depth_reading_casts_no_obstacle_or_shadow():
+    """One flying pixel 20 cm in front of the table: with collision_min_neighbours 2 it is
+    dropped with its shadow, while the table (a dense surface) stays; without, it stays."""
+    rgb, depth = render((), LEFT.base_from_camera, LEFT.intrinsics, (480, 640))
+    depth = depth.copy()
+    depth[240, 320] -= 0.2  # one pixel reads 20 cm nearer than the table behind it
+    view = CameraView(rgb, depth, LEFT.intrinsics, LEFT.base_from_camera, name="left")
+    box = (0.0, 1.2, -0.6, 0.6, -0.05, 1.0)
+    kept = collision_cloud([view], box, 0.01, occlusion_depth_m=0.15, min_neighbours=0)
+    cleaned = collision_cloud([view], box, 0.01, occlusion_depth_m=0.15, min_neighbours=2)
+    stray_point = (
+        view.base_from_camera[:3, :3]
+        @ (depth[240, 320] * np.linalg.inv(LEFT.intrinsics) @ np.array([320.0, 240.0, 1.0]))
+        + view.base_from_camera[:3, 3]
+    )
+
+    def near_stray(points: np.ndarray) -> int:
+        return int(np.sum(np.linalg.norm(points - stray_point, axis=1) < 0.02))
+
+    assert near_stray(kept) >= 1 and near_stray(cleaned) == 0
+    on_table = np.abs(cleaned[:, 2]) < 0.01
+    assert on_table.sum() > 0.9 * (np.abs(kept[:, 2]) < 0.01).sum()

@@ -76,6 +76,15 @@ class PlannerConfig:
         min_value=0.0,
         max_value=0.3,
     )
+    collision_min_neighbours: int = config_field(
+        2,
+        "A collision-cloud point (one per octree voxel) with fewer other points than this within "
+        "1.5 voxels is a stray depth reading (a flying pixel between two surfaces), not an "
+        "obstacle, and is dropped before the occlusion shadows are cast (open3d radius outlier "
+        "removal). A real surface or a thin cable still has 2 neighbours; 0 keeps every point.",
+        min_value=0,
+        max_value=26,
+    )
     occlusion_depth_m: float = config_field(
         0.15,
         "The unobserved space up to this far behind every obstacle point, along its camera's ray, "

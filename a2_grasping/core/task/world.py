@@ -42,6 +42,7 @@ def collision_world(
         ),
         occlusion_depth_m=config.occlusion_depth_m,
         floor_z_m=config.table_height_m,
+        min_neighbours=config.collision_min_neighbours,
     )
     if held_at is not None and len(points):
         base_from_tcp, (lower, upper) = held_at
