@@ -145,17 +145,26 @@ def split_pick_and_place(text: str) -> tuple[str, str]:
     relation followed by an object phrase.
 
     Raises:
-        GraspSelectionError: INVALID_REQUEST when the sentence has no place part.
+        GraspSelectionError: INVALID_REQUEST when the sentence has no place part; the place
+            part's own refusal (TARGET_NOT_FOUND for an object grounding does not know, e.g.
+            "next to the banana") when its relation names an object that cannot be grounded.
     """
     tokens = re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("-", ""))
+    refusal: GraspSelectionError | None = None  # why the last relation's object failed
     for start in range(len(tokens) - 1, 0, -1):
         if _relation_at(tokens, start) is None:
             continue
         try:
             parse_place(" ".join(tokens[start:]))
-        except GraspSelectionError:
+        except GraspSelectionError as error:
+            # "next to the banana": a place is named, its object is not one grounding knows;
+            # that, not a missing place, is what the user must hear.
+            if refusal is None and error.code is not SelectErrorCode.INVALID_REQUEST:
+                refusal = error
             continue
         return " ".join(tokens[:start]), " ".join(tokens[start:])
+    if refusal is not None:
+        raise refusal
     raise GraspSelectionError(
         SelectErrorCode.INVALID_REQUEST,
         f"'{text}' says what to pick but not where to put it; add a place, e.g. 'next to the "

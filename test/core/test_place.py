@@ -85,6 +85,16 @@ def test_one_sentence_splits_at_the_last_place_relation():
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
 
 
+def test_a_named_place_with_an_unknown_object_is_refused_for_that_object():
+    """'next to the banana' names a place; what fails is the banana, not a missing place."""
+    with pytest.raises(GraspSelectionError) as raised:
+        split_pick_and_place("put the pink block next to the banana")
+    assert raised.value.code is SelectErrorCode.TARGET_NOT_FOUND
+    assert "'banana'" in str(raised.value) and "not where to put it" not in str(raised.value)
+    # a known object after an earlier unknown one still splits at the known place
+    assert split_pick_and_place("put the block near the banana on the plate")[1] == "on the plate"
+
+
 def test_regions_follow_the_spec():
     ball_region = place_region(parse_place("next to the blue ball").relation, BALL, HELD, 0.0)
     r = 0.5 * 0.04 + 0.5 * 0.04  # half the largest side of each

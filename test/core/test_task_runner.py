@@ -365,3 +365,63 @@ def test_a_retry_with_only_failed_neighbourhoods_left_fails_without_moving_again
     assert raised.value.code is TaskErrorCode.GRASP_FAILED
     assert "already failed" in raised.value.message
     assert len(arm.segments) == 4  # the failed attempt and its return, nothing after
+
+
+class PlaceBy:
+    """A place service whose reference is a given object box (the releases never matter: the
+    runner must refuse before planning them)."""
+
+    def __init__(self, reference: ObjectBox) -> None:
+        self.reference = reference
+
+    def choose_place(self, instruction, held, canceled):
+        from a2_grasping.core.place import PlaceRegion
+        from a2_grasping.core.task.ports import PlaceChoice
+
+        centre = self.reference.base_from_box[:2, 3]
+        region = PlaceRegion(centre, 0.05, 0.15, 0.0, np.pi, 0.0)
+        return PlaceChoice(_top_down(0.6, 0.1, 0.05)[None], self.reference, region)
+
+
+def _box(x: float, y: float, description: str) -> ObjectBox:
+    pose = np.eye(4)
+    pose[:3, 3] = (x, y, 0.025)
+    return ObjectBox(pose, np.array([0.06, 0.03, 0.05]), description, "pink")
+
+
+def test_a_place_relative_to_the_object_being_moved_is_refused_before_any_motion():
+    """'put the pink block next to the pink block': the place's reference is the picked object
+    (segmented again in the place's scene, a few millimetres apart)."""
+    runner, arm, gripper, plans = _runner(closes_at=0.4)
+    target = _box(0.5, 0.0, "pink box (6.0 x 3.0 x 5.0 cm at x 0.50 y 0.00)")
+    same = _box(0.503, -0.002, "pink box (6.0 x 3.0 x 5.0 cm at x 0.50 y -0.00)")
+    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=PlaceBy(same)))
+    request = PickRequest(
+        "the pink block", Choice(_top_down(0.5, 0.0, 0.03)[None], target), False, 0.5
+    )
+    with pytest.raises(TaskError) as refused:
+        runner.pick_and_place(
+            request, "next to the pink block", TaskReport(), lambda *_: None, lambda: False
+        )
+    assert refused.value.code is TaskErrorCode.INVALID_GOAL
+    assert "the object being moved" in refused.value.message
+    assert arm.segments == [] and gripper.commands == [] and plans == []
+
+
+def test_a_place_relative_to_another_object_goes_on_to_planning():
+    runner, *_ = _runner(closes_at=0.4)
+    target = _box(0.5, 0.0, "pink box")
+    other = _box(0.5, 0.12, "pink box 2")
+    places = PlaceBy(other)
+    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=places))
+    request = PickRequest(
+        "the pink block", Choice(_top_down(0.5, 0.0, 0.03)[None], target), True, 0.5
+    )
+    report = TaskReport()
+    try:
+        runner.pick_and_place(
+            request, "next to the pink block", report, lambda *_: None, lambda: False
+        )
+    except TaskError as error:  # the release pose may be unplannable; never the self-reference
+        assert "the object being moved" not in error.message
+    assert report.reference is other

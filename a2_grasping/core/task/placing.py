@@ -69,18 +69,42 @@ class PlacementCheck:
         return self.placed is not None
 
 
-def check_placement(
+def check_placement(  # noqa: PLR0917 - the region, what was held and both scenes
     after: Observation,
     region: PlaceRegion,
     held: HeldRecord | None,
     table_height_m: float,
     segmentation: SegmentationConfig,
+    before: Observation | None = None,
 ) -> PlacementCheck:
     """Is an object that could be the held one (its colour name, its height) resting in the
-    region? IN relations look only above the receptacle's top inside its disc, so the object
-    and the plate it stands on are not one cluster."""
-    points = np.asarray(after.points_xyz, dtype=np.float64)
-    colors = after.colors_rgb
+    region, where no object rested in `before` (the scene planned on, before the release)? A
+    look-alike that already stood in the region is not the placed object. IN relations look
+    only above the receptacle's top inside its disc, so the object and the plate it stands on
+    are not one cluster."""
+    objects = _region_objects(after, region, table_height_m, segmentation)
+    already = (
+        ()
+        if before is None
+        else tuple(
+            o
+            for o in _region_objects(before, region, table_height_m, segmentation)
+            if _resting_in(o, region)
+        )
+    )
+    held_height = None if held is None else float(held.held_object().size_m[2])
+    held_color = held.target.color if held is not None and held.target.color else None
+    return placed_object(objects, region, held_height, held_color, already_there=already)
+
+
+def _region_objects(
+    observation: Observation,
+    region: PlaceRegion,
+    table_height_m: float,
+    segmentation: SegmentationConfig,
+) -> tuple[SceneObject, ...]:
+    points = np.asarray(observation.points_xyz, dtype=np.float64)
+    colors = observation.colors_rgb
     support_z = region.support_z_m if region.radius_min_m == 0.0 else table_height_m
     if region.radius_min_m == 0.0:
         near = np.linalg.norm(points[:, :2] - region.center_xy_m, axis=1) <= (
@@ -88,10 +112,24 @@ def check_placement(
         )
         points, colors = points[near], colors[near]
         segmentation = SegmentationConfig(**{**segmentation.__dict__, "refine_table_plane": False})
-    objects = segment_objects(points, colors, support_z, 0.003, segmentation)
-    held_height = None if held is None else float(held.held_object().size_m[2])
-    held_color = held.target.color if held is not None and held.target.color else None
-    return placed_object(objects, region, held_height, held_color)
+    return segment_objects(points, colors, support_z, 0.003, segmentation)
+
+
+def _resting_in(obj: SceneObject, region: PlaceRegion) -> bool:
+    bottom = float(obj.centroid_m[2] - 0.5 * obj.extents_m[2])
+    return bool(region.contains(obj.centroid_m[:2], REGION_TOLERANCE_M)[0]) and (
+        abs(bottom - region.support_z_m) <= SUPPORT_TOLERANCE_M
+    )
+
+
+def _stood_there(obj: SceneObject, already_there: tuple[SceneObject, ...]) -> bool:
+    """Its footprint centre is where an object rested before the release (within half that
+    object's narrow side, at least 2 cm: segmentation error)."""
+    return any(
+        np.linalg.norm(obj.centroid_m[:2] - other.centroid_m[:2])
+        <= max(0.02, 0.5 * float(np.min(other.extents_m[:2])))
+        for other in already_there
+    )
 
 
 def placed_object(
@@ -99,8 +137,10 @@ def placed_object(
     region: PlaceRegion,
     held_height_m: float | None,
     held_color: str | None,
+    already_there: tuple[SceneObject, ...] = (),
 ) -> PlacementCheck:
-    """Among segmented objects, the one resting in the region that could be the held one."""
+    """Among segmented objects, the one resting in the region that could be the held one and
+    did not rest there before the release."""
     seen: list[str] = []
     for obj in objects:
         centre = obj.centroid_m[:2]
@@ -109,6 +149,9 @@ def placed_object(
         bottom = float(obj.centroid_m[2] - 0.5 * obj.extents_m[2])
         if abs(bottom - region.support_z_m) > SUPPORT_TOLERANCE_M:
             seen.append(f"{obj.description} (not on the support)")
+            continue
+        if _stood_there(obj, already_there):
+            seen.append(f"{obj.description} (stood there before the release)")
             continue
         if held_color is not None and obj.color_name != held_color:
             seen.append(f"{obj.description} (another colour)")

@@ -57,6 +57,15 @@ class ObjectBox:
     description: str
     color: str = ""  # base colour name
 
+    def footprint_contains(self, xy_m: FloatArray) -> bool:
+        """Whether a base-frame point (x, y) lies over this box's footprint: two objects on a
+        table never do over each other's, so another box's centre inside means the same object
+        seen in another scene."""
+        local = (np.asarray(xy_m, dtype=np.float64) - self.base_from_box[:2, 3]) @ (
+            self.base_from_box[:2, :2]
+        )
+        return bool(np.all(np.abs(local) <= 0.5 * np.asarray(self.extents_m)[:2]))
+
 
 @dataclass(frozen=True)
 class Choice:

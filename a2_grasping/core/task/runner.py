@@ -288,7 +288,9 @@ class TaskRunner:
         if goal.dry_run:
             self.ports.log(f"dry run: planned release {plan.chosen_index}, moved nothing")
             return
-        self.run_place_segments(plan, place, held, report, feedback=feedback, canceled=canceled)
+        self.run_place_segments(
+            plan, place, held, observation, report, feedback=feedback, canceled=canceled
+        )
 
     def pick_and_place(
         self,
@@ -327,6 +329,14 @@ class TaskRunner:
         feedback("selecting_place", 0.1)
         place = self.ports.places.choose_place(place_instruction, held.held_object(), canceled)
         report.reference = place.reference
+        if place.reference is not None and choice.target.footprint_contains(
+            place.reference.base_from_box[:2, 3]
+        ):
+            raise TaskError(
+                TaskErrorCode.INVALID_GOAL,
+                f"'{place_instruction}' is relative to {place.reference.description}, the object "
+                "being moved: name another object to place it by",
+            )
         lifted = pick_plan.segment("lift").positions_rad[-1]
         place_plan = self._planned(
             lambda: planner.plan_place(
@@ -354,7 +364,7 @@ class TaskRunner:
         )
         self.held = held
         self.run_place_segments(
-            place_plan, place, held, report, feedback=feedback, canceled=canceled
+            place_plan, place, held, observation, report, feedback=feedback, canceled=canceled
         )
 
     def run_place_segments(
@@ -362,13 +372,14 @@ class TaskRunner:
         plan: TaskPlan,
         place: PlaceChoice,
         held: HeldRecord,
+        before: Observation,
         report: TaskReport,
         *,
         feedback: Feedback,
         canceled: Callable[[], bool],
     ) -> None:
         """transit, descend, open, ascend, retreat; then a fresh scene must show the object in
-        the region (PLACE_FAILED otherwise)."""
+        the region where nothing rested in `before` (PLACE_FAILED otherwise)."""
         feedback("moving_to_place", 0.55)
         self.run_segment(plan.segment("transit"), canceled)
         feedback("descending", 0.7)
@@ -394,6 +405,7 @@ class TaskRunner:
             held,
             self.ports.planner.config.table_height_m,
             self.segmentation,
+            before=before,
         )
         if not check.in_region or check.placed is None:
             raise TaskError(TaskErrorCode.PLACE_FAILED, f"released, but {check.message}")
