@@ -162,8 +162,13 @@ class PerceptionNode(Node):
         frames: dict[str, CameraFrame] = {}
         clouds: dict[str, FrameCloud] = {}
         stamps: dict[str, Time] = {}
+        # Every camera's newest frame as of one instant: converting a frame takes long enough
+        # (100-300 ms on a loaded machine) for the next frames to arrive meanwhile, and a
+        # camera read after them would be a period ahead of one read before (out of sync).
+        with self._lock:
+            newest = {name: state.latest for name, state in self._cameras.items()}
         for name, state in self._cameras.items():
-            frame = self._current_frame(name, state, now_s)
+            frame = self._current_frame(name, state, newest[name], now_s)
             if frame is None:
                 return
             frames[name], stamps[name] = frame, state.frame_stamp
@@ -192,10 +197,14 @@ class PerceptionNode(Node):
         published_s = conversions.clock_seconds(self.get_clock())
         self._latency_ms.add((published_s - scene_stamp_s) * 1e3)
 
-    def _current_frame(self, name: str, state: _CameraState, now_s: float) -> CameraFrame | None:
-        """The camera's newest frame, converted once; None (and why, logged) when unusable."""
-        with self._lock:
-            latest = state.latest
+    def _current_frame(
+        self,
+        name: str,
+        state: _CameraState,
+        latest: tuple[Image, Image, CameraInfo, Time, float] | None,
+        now_s: float,
+    ) -> CameraFrame | None:
+        """The camera's frame `latest`, converted once; None (and why, logged) when unusable."""
         if latest is None:
             self._skip("waiting_for_camera", f"no synchronised frame from '{name}' yet")
             return None
