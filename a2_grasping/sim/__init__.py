@@ -5,8 +5,8 @@ relies on: the MuJoCo world frame is the robot's `base_link` (ROS-Industrial), t
 z = 0, objects spawn in x 0.35..0.65 m, y -0.25..0.25 m, joints carry the UR driver's names.
 
 Modules: `objects` (seeded scene descriptions, numpy only), `cameras` (optical-frame poses and
-intrinsics), `trajectory` (the joint-trajectory controller), `config`, and `cell` (MuJoCo; the
-only module that imports it).
+intrinsics), `trajectory` (the joint-trajectory controller), `config`, `cell` and `rendering`
+(the cameras, also on a thread of their own; the only modules that import MuJoCo).
 """
 
 import os

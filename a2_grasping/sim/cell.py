@@ -14,6 +14,8 @@ facts, checked by test/sim/test_cell_kinematics.py:
   0.1625 m); its closing axis is tool0 x.
 
 Not thread-safe: one thread owns a cell (the renderer's GL context is bound to that thread).
+Another thread may render it through `rendering.RenderWorker` from `render_scene` and
+`render_state()` (how sim_node keeps physics going while the cameras render).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from a2_grasping.sim.objects import (
     Shape,
     generate_objects,
 )
+from a2_grasping.sim.rendering import RenderScene, RenderState, SceneRenderer
 from a2_grasping.sim.sensor import SensorModel, scene_sensor_seed, sensor_profile
 from a2_grasping.sim.trajectory import (
     JointLimits,
@@ -71,7 +74,7 @@ class SimCell:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.cameras: tuple[CameraSpec, ...] = self.config.cameras()
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer: SceneRenderer | None = None
         self._limits = JointLimits(
             lower_rad=np.zeros(6),
             upper_rad=np.zeros(6),
@@ -146,7 +149,14 @@ class SimCell:
             )
             for index, spec in enumerate(self.cameras)
         }
-        self._frame_counts = dict.fromkeys(self.sensors, 0)
+        # What rendering this scene needs besides the state (for this cell and render workers).
+        self.render_scene = RenderScene(
+            model=model,
+            cameras=self.cameras,
+            sensors=self.sensors,
+            min_depth_m=self.config.min_depth_m,
+            max_depth_m=self.config.max_depth_m,
+        )
         self._arm_qpos = np.array(
             [self.model.joint(_ARM_PREFIX + j).qposadr[0] for j in ARM_JOINTS]
         )
@@ -176,7 +186,7 @@ class SimCell:
         self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
         mujoco.mj_forward(self.model, self.data)
         self._spawn_z = {o.name: o.position_m[2] for o in self.objects}
-        self._renderer = None  # bound to the old model
+        self.close()  # the renderer is bound to the old model; frames count anew
         self.step(_SETTLE_S)
         self.data.time = 0.0  # the episode starts with objects at rest
         self._spawn_z = {
@@ -346,29 +356,24 @@ class SimCell:
 
     def render(self, camera: str) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
         """(H, W, 3) RGB and (H, W) depth in metres along the optical axis (0 = no return), as
-        the configured sensor profile delivers them (each call is the camera's next frame)."""
-        rgb, depth = self.render_ideal(camera)
-        frame_index = self._frame_counts[camera]
-        self._frame_counts[camera] = frame_index + 1
-        return self.sensors[camera].apply(rgb, depth, frame_index)
+        the configured sensor profile delivers them (each call is the camera's next frame).
+
+        Shows the bodies where physics last computed them: after `step`, the state before its
+        last 2 ms physics step (mj_step integrates after computing poses).
+
+        Raises:
+            KeyError: no such camera.
+        """
+        return self._scene_renderer().render(self.data, camera)
 
     def render_ideal(self, camera: str) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
         """The perfect images `render` starts from: exact depth, the rendered colour."""
-        spec = next((c for c in self.cameras if c.name == camera), None)
-        if spec is None:
-            raise KeyError(f"no camera {camera!r}; cameras: {[c.name for c in self.cameras]}")
-        renderer = self._renderer_for(spec)
-        renderer.update_scene(self.data, camera=camera)
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        rgb = renderer.render().copy()
-        renderer.enable_depth_rendering()
-        try:
-            depth = renderer.render().astype(np.float32)
-        finally:
-            renderer.disable_depth_rendering()
-        depth[~((depth >= self.config.min_depth_m) & (depth <= self.config.max_depth_m))] = 0.0
-        return rgb, depth
+        return self._scene_renderer().render_ideal(self.data, camera)
+
+    def render_state(self) -> RenderState:
+        """A copy of what places every body now (the joint state `joint_positions` reports),
+        for rendering this instant on another thread while physics steps on."""
+        return RenderState.capture(self.data)
 
     def rendered_base_from_optical(self, camera: str) -> NDArray[np.float64]:
         """Where MuJoCo really renders `camera` from (4x4 base_from_optical): its configured
@@ -379,16 +384,9 @@ class SimCell:
         pose[:3, 3] = mj_camera.xpos
         return pose
 
-    def _renderer_for(self, spec: CameraSpec) -> mujoco.Renderer:
+    def _scene_renderer(self) -> SceneRenderer:
         if self._renderer is None:
-            try:
-                self._renderer = mujoco.Renderer(self.model, spec.height, spec.width)
-            except mujoco.FatalError as error:
-                raise RuntimeError(
-                    f"cannot create an OpenGL context ({error}); MUJOCO_GL is "
-                    f"{os.environ.get('MUJOCO_GL')!r}: set MUJOCO_GL=egl before mujoco is first "
-                    "imported (importing a2_grasping.sim first does that)"
-                ) from error
+            self._renderer = SceneRenderer(self.render_scene)
         return self._renderer
 
     def close(self) -> None:

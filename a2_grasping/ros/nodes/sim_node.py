@@ -8,10 +8,13 @@ where control_msgs exists, offers the controllers' FollowJointTrajectory and Gri
 actions (sim_driver_actions.py).
 Sim-only services reset the scene and give ground truth (for tests and benchmarks).
 
-Threading: MuJoCo (physics, rendering, the GL context) lives in one physics thread that owns the
-cell. Subscriptions and services never touch the cell: they queue commands that the physics
-thread applies between steps, so a render or a reset never blocks a callback beyond a bounded
-wait, and the cell is never used from two threads.
+Threading: the physics thread owns the cell (MuJoCo's model and data). Subscriptions and services
+never touch the cell: they queue commands that the physics thread applies between steps, so a
+reset never blocks a callback beyond a bounded wait, and the cell is never used from two threads.
+The cameras render on a thread of their own (`a2_grasping.sim.rendering.RenderWorker`, with its
+own MjData and GL context): when a frame is due the physics thread hands it a copy of the state
+and steps on, so /joint_states and /clock never wait for a render (the executor aborts a motion
+after 0.5 s without a joint state; two renders took longer than that on a loaded machine).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +42,7 @@ from a2_grasping.ros.nodes.sim_driver_actions import ArmState, DriverActionServe
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.sim.config import SimConfig
 from a2_grasping.sim.objects import ObjectState, ObstacleSpec, SceneKind
+from a2_grasping.sim.rendering import FrameRequest, RenderedFrame, RenderWorker
 from a2_grasping.sim.sensor import frame_dropped
 from a2_grasping.srv import SimObjects, SimReset
 
@@ -127,8 +131,8 @@ class SimNode(Node):
             if self._config.publish_clock
             else None
         )
-        self._cameras = [
-            _Camera(
+        self._cameras = {
+            name: _Camera(
                 name=name,
                 color_frame=f"{name}_color_optical_frame",
                 color=self.create_publisher(Image, f"{name}/color/image_raw", CAMERA_QOS),
@@ -143,7 +147,7 @@ class SimNode(Node):
                 ),
             )
             for name in self._config.camera_names
-        ]
+        }
         commands = MutuallyExclusiveCallbackGroup()
         self.create_subscription(
             JointTrajectory,
@@ -169,6 +173,7 @@ class SimNode(Node):
             SimObjects, self._config.objects_service, self._on_objects, callback_group=services
         )
         self._driver_actions = self._start_driver_actions()
+        self._render_worker = RenderWorker(self._publish_frames, self._on_render_error)
         self._thread = threading.Thread(target=self._physics_thread, name="sim_physics")
         self._thread.start()
 
@@ -192,6 +197,7 @@ class SimNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._thread.join(timeout=_THREAD_JOIN_TIMEOUT_S)
+        self._render_worker.close(_THREAD_JOIN_TIMEOUT_S)
         if self._driver_actions is not None:
             self._driver_actions.destroy()
         super().destroy_node()
@@ -334,7 +340,7 @@ class SimNode(Node):
         camera_period_s = 1.0 / config.camera_rate_hz
         next_frame_s = 0.0
         anchor_wall_s, anchor_sim_s = time.monotonic(), 0.0
-        stats_wall_s, stats_sim_s, frame_s, render_s, frames = anchor_wall_s, 0.0, 0.0, 0.0, 0
+        stats_wall_s, stats_sim_s = anchor_wall_s, 0.0
         self.get_logger().info(
             f"simulating scene '{cell.scene.value}' seed {cell.seed}: "
             f"{', '.join(o.name for o in cell.objects)}"
@@ -345,10 +351,7 @@ class SimNode(Node):
                 now_s = self._now_s(cell)
                 self._publish_state(cell, now_s)
                 if now_s + 1e-9 >= next_frame_s:
-                    started = time.perf_counter()
-                    render_s += self._publish_frames(cell, now_s)
-                    frame_s += time.perf_counter() - started
-                    frames += len(self._cameras)
+                    self._request_frames(cell, now_s)
                     next_frame_s = max(next_frame_s + camera_period_s, now_s)
                 cell.step(tick_s)
                 if config.real_time_factor > 0.0:
@@ -362,19 +365,17 @@ class SimNode(Node):
                 wall_now = time.monotonic()
                 if wall_now - stats_wall_s >= _STATS_PERIOD_S:
                     sim_s = self._now_s(cell)
+                    rendered = self._render_worker.take_stats()
+                    frames = max(rendered.frames, 1)
                     self.get_logger().info(
                         f"real-time factor {(sim_s - stats_sim_s) / (wall_now - stats_wall_s):.2f} "
                         f"(target {config.real_time_factor or 'max'}), "
-                        f"per RGB-D frame {1e3 * frame_s / max(frames, 1):.1f} ms "
-                        f"(rendering {1e3 * render_s / max(frames, 1):.1f} ms)"
+                        f"per RGB-D frame {1e3 * rendered.frame_s / frames:.1f} ms "
+                        f"(rendering {1e3 * rendered.render_s / frames:.1f} ms), "
+                        f"{rendered.frames} frames published, {rendered.replaced} camera periods "
+                        "skipped while the renderer was busy"
                     )
-                    stats_wall_s, stats_sim_s, frame_s, render_s, frames = (
-                        wall_now,
-                        sim_s,
-                        0.0,
-                        0.0,
-                        0,
-                    )
+                    stats_wall_s, stats_sim_s = wall_now, sim_s
         finally:
             cell.close()
 
@@ -442,35 +443,51 @@ class SimNode(Node):
         with self._snapshot_lock:
             self._snapshot = snapshot
 
-    def _publish_frames(self, cell: SimCell, now_s: float) -> float:
-        """One RGB-D frame per camera, all with the stamp of the state they show; returns the
-        seconds spent rendering. A frame the drop rate loses is neither rendered nor published."""
-        stamp = conversions.seconds_to_time(now_s)
-        render_s = 0.0
-        for index, (camera, spec) in enumerate(zip(self._cameras, cell.cameras, strict=True)):
+    def _request_frames(self, cell: SimCell, now_s: float) -> None:
+        """Hand this camera period's state to the render worker, stamped with the stamp its
+        joint state was published with. A frame the drop rate loses is neither rendered nor
+        published."""
+        cameras = []
+        for index, spec in enumerate(cell.cameras):
             frame_index = self._frame_slots[index]
             self._frame_slots[index] = frame_index + 1
-            if frame_dropped(
+            if not frame_dropped(
                 self._config.camera_drop_rate,
                 seed=self._config.sensor_seed,
                 camera_index=index,
                 frame_index=frame_index,
             ):
-                continue
-            started = time.perf_counter()
-            rgb, depth_m = cell.render(spec.name)
-            render_s += time.perf_counter() - started
+                cameras.append(spec.name)
+        if cameras:
+            self._render_worker.submit(
+                FrameRequest(cell.render_scene, cell.render_state(), now_s, tuple(cameras))
+            )
+
+    def _publish_frames(self, frames: Sequence[RenderedFrame]) -> None:
+        """One camera period's RGB-D frames and their CameraInfo (render thread).
+
+        Converted first, then published stream by stream (camera infos, depth, colour), so the
+        cameras' frames complete within one image of each other: perception fuses the newest
+        complete frame of every camera and skips a scene whose cameras are a period apart."""
+        infos, depths, colors = [], [], []
+        for frame in frames:
+            camera, spec = self._cameras[frame.camera.name], frame.camera
+            stamp = conversions.seconds_to_time(frame.stamp_s)
             info = conversions.intrinsics_to_camera_info(
                 spec.intrinsics, spec.width, spec.height, stamp, camera.color_frame
             )
-            camera.color_info.publish(info)
-            camera.color.publish(conversions.rgb_to_image(rgb, stamp, camera.color_frame))
             # Aligned depth shares the colour camera's frame and intrinsics, as on a RealSense.
-            camera.depth_info.publish(info)
-            camera.depth.publish(
-                conversions.depth_m_to_image(depth_m, stamp, camera.color_frame, "16UC1")
+            infos += [(camera.color_info, info), (camera.depth_info, info)]
+            depth = conversions.depth_m_to_image(frame.depth_m, stamp, camera.color_frame, "16UC1")
+            depths.append((camera.depth, depth))
+            colors.append(
+                (camera.color, conversions.rgb_to_image(frame.rgb, stamp, camera.color_frame))
             )
-        return render_s
+        for publisher, message in (*infos, *depths, *colors):
+            publisher.publish(message)
+
+    def _on_render_error(self, text: str) -> None:
+        self.get_logger().fatal(f"camera rendering failed, no more frames are published:\n{text}")
 
 
 def main(args: list[str] | None = None) -> int:
