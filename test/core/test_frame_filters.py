@@ -162,3 +162,20 @@ def test_realistic_camera_clutter_is_segmented_as_on_the_ideal_one(seed: int):
     for row in result["objects"]:
         assert row["found"] and row["color_ok"], row
         assert math.isfinite(row["height_error_m"]) and abs(row["height_error_m"]) < 0.01
+
+
+def test_table_alignment_is_refitted_once_a_second_of_frame_time():
+    error = np.eye(4)
+    error[:3, :3] = Rotation.from_rotvec(np.radians(0.5) * np.array([1.0, 0.0, 0.0])).as_matrix()
+    view = _table_view(POSE, error @ POSE)
+    camera = CameraFilter(dataclasses.replace(CONFIG, white_balance=False))
+    first = camera.filter(view, stamp_s=10.0)
+    assert not np.allclose(first.base_from_camera, view.base_from_camera)
+    # 0.5 s later the table is hidden (depth all invalid): the fit of 10.0 s is applied
+    blind = dataclasses.replace(view, depth_m=np.zeros_like(view.depth_m))
+    again = camera.filter(blind, stamp_s=10.5)
+    np.testing.assert_allclose(again.base_from_camera, first.base_from_camera)
+    # a second later it is refitted, finds no table, and falls back to the nominal pose
+    later = camera.filter(blind, stamp_s=11.1)
+    np.testing.assert_allclose(later.base_from_camera, view.base_from_camera)
+    assert "too little table" in camera.problem
