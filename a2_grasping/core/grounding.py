@@ -164,6 +164,8 @@ class ObjectPhrase:
     selectors: tuple[Selector, ...] = ()
     definite: bool = True
     words: tuple[str, ...] = ()  # the words that set the fields above
+    # A head noun grounding does not know ("banana"), kept where a learned policy reads it.
+    open_noun: str = ""
 
     @property
     def has_content(self) -> bool:
@@ -220,8 +222,12 @@ class Grounding:
 _NOUNS = {ShapeClass.BOX: "box", ShapeClass.CYLINDER: "cylinder", ShapeClass.SPHERE: "ball"}
 
 
-def parse_instruction(text: str) -> ParsedInstruction:
+def parse_instruction(text: str, *, open_nouns: bool = False) -> ParsedInstruction:
     """The description in an instruction.
+
+    `open_nouns`: an object noun grounding does not know ("the red banana") is kept in the
+    phrase's `open_noun` instead of refused, and the phrase then names any of the objects its
+    other words fit (the noun, which a learned policy reads, decides among them).
 
     A relation word counts only when an object phrase follows it ("the cube near the ball");
     otherwise it describes the target ("the near cube").
@@ -239,26 +245,29 @@ def parse_instruction(text: str) -> ParsedInstruction:
                 continue
             scratch: list[str] = []
             try:
-                reference = phrase_of(tokens[end:], scratch, f"'{relation}'")
+                reference = phrase_of(tokens[end:], scratch, f"'{relation}'", open_nouns=open_nouns)
             except GraspSelectionError:
                 reference = None  # not a relation after all ("the cube near ..." with no object)
             if reference is None or not reference.has_content:
                 continue  # e.g. "the near cube": 'near' describes the target
             unknown: list[str] = []
-            target = phrase_of(tokens[:start], unknown, "the object to pick")
+            target = phrase_of(tokens[:start], unknown, "the object to pick", open_nouns=open_nouns)
             introduced = end < len(tokens) and tokens[end] in DEFINITE_WORDS | INDEFINITE_WORDS
             if not target.has_content and not introduced:
                 continue  # "the near cube" again; "the one near the cube" has its article
-            reference = phrase_of(tokens[end:], unknown, f"'{relation}'")
+            reference = phrase_of(tokens[end:], unknown, f"'{relation}'", open_nouns=open_nouns)
             return ParsedInstruction(text, target, relation, reference, tuple(unknown))
     unknown = []
-    target = phrase_of(tokens, unknown, "the object to pick")
+    target = phrase_of(tokens, unknown, "the object to pick", open_nouns=open_nouns)
     return ParsedInstruction(text, target, None, None, tuple(unknown))
 
 
-def phrase_of(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhrase:
+def phrase_of(
+    tokens: Sequence[str], unknown: list[str], role: str, *, open_nouns: bool = False
+) -> ObjectPhrase:
     """What the words of one noun phrase say about an object; words it does not know are
-    appended to `unknown`. `role` names the phrase in error messages."""
+    appended to `unknown`. `role` names the phrase in error messages; `open_nouns`: see
+    parse_instruction."""
     colors: list[tuple[str, str]] = []
     shapes: list[tuple[str, ShapeClass]] = []
     selectors: list[tuple[str, Selector]] = []
@@ -299,14 +308,9 @@ def phrase_of(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhr
             last_unknown_is_head = True
             continue
         words.append(token)
-    if last_unknown_is_head and not shapes and not generic_noun:
-        noun = unknown[-1]
-        raise GraspSelectionError(
-            SelectErrorCode.TARGET_NOT_FOUND,
-            f"'{noun}' ({role}) is not an object grounding knows: it recognises blocks, cubes, "
-            "boxes, cylinders, cans, balls, spheres, plates and trays by shape, and any object "
-            "by colour, size and position",
-        )
+    head_unknown = last_unknown_is_head and not shapes and not generic_noun
+    open_noun = _unknown_head_noun(unknown, role, open_nouns) if head_unknown else ""
+    indefinite = indefinite or bool(open_noun)  # the noun tells the fitting objects apart
     _refuse_contradictions(role, colors, shapes, selectors)
     return ObjectPhrase(
         color=colors[0][1] if colors else None,
@@ -315,6 +319,20 @@ def phrase_of(tokens: Sequence[str], unknown: list[str], role: str) -> ObjectPhr
         selectors=tuple(dict.fromkeys(s for _, s in selectors)),
         definite=not (indefinite or plural),
         words=tuple(words),
+        open_noun=open_noun,
+    )
+
+
+def _unknown_head_noun(unknown: list[str], role: str, open_nouns: bool) -> str:
+    """The phrase's head noun grounding does not know: kept (`open_nouns`) or refused."""
+    noun = unknown[-1]
+    if open_nouns:
+        return noun
+    raise GraspSelectionError(
+        SelectErrorCode.TARGET_NOT_FOUND,
+        f"'{noun}' ({role}) is not an object grounding knows: it recognises blocks, cubes, "
+        "boxes, cylinders, cans, balls, spheres, plates and trays by shape, and any object "
+        "by colour, size and position",
     )
 
 

@@ -49,7 +49,10 @@ class InferenceConfig:
         True,
         "Without A2 weights: ground each instruction to the object it names (attributes mode: "
         "colour, shape, size, position and relation words) and grasp only that object. False: "
-        "geometric mode, the best antipodal grasp anywhere; the instruction is not used.",
+        "geometric mode, the best antipodal grasp anywhere; the instruction is not used. With A2 "
+        "weights: the guard on the learned choice; the words grounding understands restrict A2 "
+        "to the objects they fit, with the same refusals (TARGET_NOT_FOUND, AMBIGUOUS_TARGET); "
+        "object nouns it does not know ('banana') are left to A2. False: A2 unguarded.",
     )
     clip_model: str = config_field(
         "",

@@ -183,6 +183,9 @@ class GraspSelector:
         self._scorer = scorer
         self._reachability = reachability
         self._ground = ground_instructions and scorer is None
+        # A2 guarded by grounding: the words the parser understands restrict A2 to the objects
+        # they fit (the same refusals as attributes mode); A2 ranks among those alone.
+        self._guard_a2 = ground_instructions and scorer is not None
         self._segmentation = segmentation or SegmentationConfig()
         self._gripper = gripper or GripperGeometry()
 
@@ -218,7 +221,7 @@ class GraspSelector:
         stage_s = lap("segmentation", stage_s)
 
         named = self._named_objects(request.instruction, objects, len(object_points))
-        if self.mode is SelectionMode.ATTRIBUTES:
+        if self.mode is SelectionMode.ATTRIBUTES or self._guard_a2:
             stage_s = lap("grounding", stage_s)
         mode, targets = named.mode, named.targets
         focus = (
@@ -241,7 +244,7 @@ class GraspSelector:
         on_object = _objects_between_pads(
             candidates, workspace_points, objects, self._gripper, self._config.table_height_m
         )
-        if targets:  # attributes mode: a grasp that would close on anything else is dropped
+        if targets:  # grounded: a grasp that would close on anything else is dropped
             wanted = {t.index for t in targets}
             keep_on_target = np.array([index in wanted for index in on_object], dtype=bool)
             candidates = candidates.take(np.flatnonzero(keep_on_target))
@@ -339,13 +342,17 @@ class GraspSelector:
     def _named_objects(
         self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
     ) -> _NamedObjects:
-        """What the instruction names (attributes mode); nothing in the other modes."""
-        if self.mode is not SelectionMode.ATTRIBUTES:
+        """What the instruction names: attributes mode, and a2 mode guarded by grounding (an
+        object noun grounding does not know, "the banana", restricts nothing: A2 decides alone,
+        and `matched_words` say which words were checked); nothing in geometric mode."""
+        guarded = self.mode is SelectionMode.A2 and self._guard_a2
+        if self.mode is not SelectionMode.ATTRIBUTES and not guarded:
             return _NamedObjects(self.mode)
-        parsed = parse_instruction(instruction)
+        parsed = parse_instruction(instruction, open_nouns=guarded)
         words = (parsed.matched_words, parsed.unknown_words)
         if parsed.generic:
-            return _NamedObjects(SelectionMode.GEOMETRIC, (), *words)
+            mode = SelectionMode.A2 if guarded else SelectionMode.GEOMETRIC
+            return _NamedObjects(mode, (), *words)
         if not objects:
             raise GraspSelectionError(
                 SelectErrorCode.TARGET_NOT_FOUND,
@@ -353,9 +360,7 @@ class GraspSelector:
                 f"{point_count} points above the table",
             )
         grounding = ground(parsed, objects)
-        return _NamedObjects(
-            SelectionMode.ATTRIBUTES, grounding.targets, *words, grounding.reference
-        )
+        return _NamedObjects(self.mode, grounding.targets, *words, grounding.reference)
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,91 @@ def test_actions_are_tcp_position_and_scipy_quaternion():
     pose[:3, 3] = (0.1, 0.2, 0.3)
     action = tcp_poses_to_actions(pose[None])[0]
     np.testing.assert_allclose(action, [0.1, 0.2, 0.3, 0.0, 0.0, 0.0, 1.0], atol=1e-7)
+
+
+# ---- the guard on the learned choice (issue 27 item 1) ----
+
+PINK, ORANGE = (242, 115, 178), (242, 128, 13)
+PINK_XY, ORANGE_XY = (0.0, -0.08), (0.0, 0.08)
+
+
+def _two_box_scene() -> Scene:
+    """A pink and an orange box 16 cm apart on a table."""
+    rng = np.random.default_rng(8)
+    pink = box_points(rng, (0.05, 0.04, 0.06), PINK_XY, 3000)
+    orange = box_points(rng, (0.05, 0.04, 0.06), ORANGE_XY, 3000)
+    points = tabletop_cloud(rng, pink, orange)
+    colors = np.full(points.shape, 120, np.uint8)
+    colors[: len(pink)] = PINK
+    colors[len(pink) : len(pink) + len(orange)] = ORANGE
+    return Scene(
+        frame_id="base_link",
+        stamp_s=1.0,
+        points_xyz=points.astype(np.float32),
+        colors_rgb=colors,
+        workspace_box_m=np.array([-0.3, 0.3, -0.3, 0.3, -0.01, 0.4]),
+        views=(_top_down_camera(),),
+    )
+
+
+class PrefersOrange:
+    """A head built to prefer the wrong object: scores candidates by nearness to the orange box
+    (a badly trained or domain-shifted network does the same)."""
+
+    def score(self, object_points, views, tcp_poses, instruction, timings_ms, *, check_budget):
+        distance = np.linalg.norm(tcp_poses[:, :2, 3] - np.asarray(ORANGE_XY), axis=1)
+        return -distance
+
+
+def _guarded(scorer, guard: bool = True) -> GraspSelector:
+    return GraspSelector(
+        AntipodalGenerator(), SelectionConfig(), scorer=scorer, ground_instructions=guard
+    )
+
+
+def _on(ranked, xy) -> bool:
+    positions = ranked.candidates.tcp_poses[:, :2, 3]
+    return bool(np.all(np.linalg.norm(positions - np.asarray(xy), axis=1) < 0.06))
+
+
+@pytest.mark.parametrize("head", ["prefers_orange", "random"])
+def test_the_guard_holds_a2_to_the_named_object_however_the_head_ranks(head, scorer):
+    selector = _guarded(PrefersOrange() if head == "prefers_orange" else scorer)
+    ranked = selector.select(_two_box_scene(), _request("pick the pink box"))
+    assert ranked.mode is SelectionMode.A2
+    assert len(ranked.score) and _on(ranked, PINK_XY)
+    assert ranked.target is not None and ranked.target.object.color_name == "pink"
+    assert ranked.target.matched_words == ("pink", "box")
+    assert "grounding" in ranked.timings_ms
+
+
+def test_without_the_guard_the_wrong_head_picks_the_wrong_object():
+    """What the guard prevents: unguarded, the head's preference decides."""
+    ranked = _guarded(PrefersOrange(), guard=False).select(
+        _two_box_scene(), _request("pick the pink box")
+    )
+    assert ranked.target is not None and ranked.target.object.color_name == "orange"
+
+
+def test_a_guarded_a2_refuses_what_is_not_on_the_table():
+    with pytest.raises(GraspSelectionError) as raised:
+        _guarded(PrefersOrange()).select(_two_box_scene(), _request("pick the red ball"))
+    assert raised.value.code is SelectErrorCode.TARGET_NOT_FOUND
+
+
+def test_a_guarded_a2_refuses_an_ambiguous_instruction():
+    with pytest.raises(GraspSelectionError) as raised:
+        _guarded(PrefersOrange()).select(_two_box_scene(), _request("pick the box"))
+    assert raised.value.code is SelectErrorCode.AMBIGUOUS_TARGET
+
+
+def test_nouns_grounding_does_not_know_are_left_to_a2_and_reported():
+    """'the banana': nothing grounding can check, A2 decides alone; 'the pink banana': the
+    colour is checked, A2 picks among the pink objects."""
+    selector = _guarded(PrefersOrange())
+    alone = selector.select(_two_box_scene(), _request("give me the banana"))
+    assert alone.mode is SelectionMode.A2 and alone.target is not None
+    assert alone.target.object.color_name == "orange"  # the head's choice, unchecked
+    assert alone.target.matched_words == () and "banana" in alone.target.unknown_words
+    checked = selector.select(_two_box_scene(), _request("give me the pink banana"))
+    assert _on(checked, PINK_XY) and checked.target.matched_words == ("pink",)

@@ -171,7 +171,12 @@ class InferenceNode(LifecycleNode):
             gripper=self._gripper,
         )
         if scorer is not None:
-            self.get_logger().info("a2 mode: CLIP + fusion network loaded")
+            guard = (
+                "guarded by grounding (the words it understands restrict A2's choice)"
+                if self._config.ground_instructions
+                else "unguarded (ground_instructions false)"
+            )
+            self.get_logger().info(f"a2 mode: CLIP + fusion network loaded, {guard}")
         elif self._config.ground_instructions:
             self.get_logger().info(
                 "attributes mode: no fusion weights / CLIP model configured; each instruction is "
