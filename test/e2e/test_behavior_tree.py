@@ -23,7 +23,9 @@ from a2_grasping.tools.sim_session import SimSession
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 
 SEED = 37  # a single-object scene: one red block
-MAX_TICK_S = 0.05  # a bound on "does not block", not a performance target
+# Ticks every 0.1 s through a pick of several seconds: a behaviour that blocked on its call would
+# end in a few ticks. A count, not a time bound: it holds however loaded the machine is.
+MIN_RUNNING_TICKS = 10
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_example_tree_picks_and_lifts_the_block(cell):
         f"{run.ticks} ticks, longest tick {run.max_tick_s * 1e3:.2f} ms"
     )
     assert run.status == Status.SUCCESS, failure_reason(tree)
-    assert run.max_tick_s < MAX_TICK_S, run
+    assert run.ticks >= MIN_RUNNING_TICKS, run
 
     (after,) = session.objects()
     assert after.name == block.name
