@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,13 +21,28 @@ def _exit_code(process) -> int:
     return process.poll()
 
 
-def test_action_controllers_without_control_msgs_exit_naming_the_package(start_node):
-    try:
-        import control_msgs  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("control_msgs is installed: the action backend starts")
+def _hide_package(ros_env: dict[str, str], directory: Path, package: str) -> None:
+    """Make `package` unimportable in the nodes started after this (a sitecustomize on their
+    PYTHONPATH puts a finder first that refuses it), as on a machine without it: the set-up here
+    always builds control_msgs, so the refusal could not be tested otherwise."""
+    directory.mkdir()
+    (directory / "sitecustomize.py").write_text(
+        "import sys\n\n\n"
+        "class _Hidden:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {package!r} or name.startswith({package!r} + '.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r} (hidden by the test)')\n"
+        "        return None\n\n\n"
+        "sys.meta_path.insert(0, _Hidden())\n"
+    )
+    paths = [str(directory), ros_env.get("PYTHONPATH", "")]
+    ros_env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+
+
+def test_action_controllers_without_control_msgs_exit_naming_the_package(
+    start_node, ros_env, tmp_path
+):
+    _hide_package(ros_env, tmp_path / "without_control_msgs", "control_msgs")
     process = start_node("executor_node", "-p", "controller_interface:=action")
     assert _exit_code(process) == 2
     assert "needs control_msgs" in process.output()
