@@ -4,7 +4,7 @@ A RealSense-class camera with a hand-eye calibration delivers depth noise that g
 flying pixels between foreground and background, holes, colour under a lab's light and an
 extrinsic off by a few millimetres and tenths of a degree. Per camera, in this order:
 
-1. **Flying pixels** (`edge_filter_jump_m`): in each 5x5 window whose depth range exceeds the
+1. **Flying pixels** (`edge_filter_jump_m`): in each 3x3 window whose depth range exceeds the
    jump, a pixel is kept only when it lies within `edge_filter_keep_m` of the window's nearest or
    farthest depth, i.e. on one of the two surfaces; pixels in between (interpolated by the
    stereo matcher or a ToF's mixed returns) are dropped. The rim pixels of both surfaces stay,
@@ -51,7 +51,12 @@ _TABLE_BAND_M = 0.02
 _TABLE_MIN_POINTS = 500
 _TABLE_MAX_POINTS = 8000
 _TABLE_INLIER_M = 0.004
-_EDGE_WINDOW_PX = 5
+# A 3x3 window: a flying pixel lies next to the jump it straddles, so its 8 neighbours hold both
+# surfaces. A wider window also took in real surface pixels 2 px from an edge whose depth slopes
+# by more than edge_filter_keep_m across it (a wall or the table seen at 45 degrees changes by
+# 1.5-2 mm a pixel at 0.8-1 m): with 5x5 those holes left the other camera no free-space
+# evidence there, and occlusion shadows closed the path around a wall.
+_EDGE_WINDOW_PX = 3
 # The table plane and the white balance are refitted at most this often (frame time): the
 # calibration and the light change over minutes, and the two fits cost ~20 ms a frame.
 REFIT_PERIOD_S = 1.0

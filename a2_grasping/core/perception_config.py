@@ -148,10 +148,10 @@ class PerceptionConfig:
     )
     edge_filter_jump_m: float = config_field(
         0.0,
-        "Flying-pixel removal: in a 5x5 window whose depth range exceeds this (m), pixels more "
+        "Flying-pixel removal: in a 3x3 window whose depth range exceeds this (m), pixels more "
         "than edge_filter_keep_m from both the nearest and the farthest depth are dropped. "
-        "0 disables it. Above the noise range of a 5x5 window (6 sigma: 1.1 cm for a D435 at "
-        "0.8 m), below the smallest step worth keeping (an object's side).",
+        "0 disables it. Above the noise range of a 3x3 window (about 5 sigma: 9 mm for a D435 "
+        "at 0.8 m), below the smallest step worth keeping (an object's side).",
         min_value=0.0,
         max_value=0.5,
     )

@@ -377,8 +377,10 @@ def test_lighting_variation_is_seeded_and_within_its_ranges(variation):
         spread_k = TEMPERATURE_SPREAD_K * variation
         assert abs(lighting.color_temperature_k - NOMINAL_TEMPERATURE_K) <= spread_k
         assert abs(lighting.intensity - 1.0) <= INTENSITY_SPREAD * variation
-        expected = 0.6 * lighting.intensity * color_temperature_rgb(lighting.color_temperature_k)
+        light = lighting.intensity * color_temperature_rgb(lighting.color_temperature_k)
+        expected = 0.6 * light / max(1.0, float(light.max()))  # auto-exposure: never brighter
         np.testing.assert_allclose(lighting.ceiling_diffuse, expected, rtol=1e-12)
+        assert max(lighting.ceiling_diffuse) <= 0.6 + 1e-12  # than the nominal light per channel
         headlight = np.array(lighting.headlight_diffuse) / 0.3
         np.testing.assert_allclose(headlight, np.array(lighting.ceiling_diffuse) / 0.6, rtol=1e-9)
     temperatures = [d.color_temperature_k for d in draws]
