@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from a2_grasping.core.geometry import deproject
 from a2_grasping.core.perception_config import PerceptionConfig
@@ -51,12 +50,6 @@ _TABLE_BAND_M = 0.02
 _TABLE_MIN_POINTS = 500
 _TABLE_MAX_POINTS = 8000
 _TABLE_INLIER_M = 0.004
-# A 3x3 window: a flying pixel lies next to the jump it straddles, so its 8 neighbours hold both
-# surfaces. A wider window also took in real surface pixels 2 px from an edge whose depth slopes
-# by more than edge_filter_keep_m across it (a wall or the table seen at 45 degrees changes by
-# 1.5-2 mm a pixel at 0.8-1 m): with 5x5 those holes left the other camera no free-space
-# evidence there, and occlusion shadows closed the path around a wall.
-_EDGE_WINDOW_PX = 3
 # The table plane and the white balance are refitted at most this often (frame time): the
 # calibration and the light change over minutes, and the two fits cost ~20 ms a frame.
 REFIT_PERIOD_S = 1.0
@@ -82,17 +75,42 @@ class TableCorrection:
 def remove_flying_pixels(
     depth_m: NDArray[np.float32], jump_m: float, keep_m: float
 ) -> NDArray[np.float32]:
-    """Depth with the pixels between two surfaces set to 0 (see the module docstring, step 1)."""
+    """Depth with the pixels between two surfaces set to 0 (see the module docstring, step 1).
+
+    3x3 windows: a flying pixel lies next to the jump it straddles, so its 8 neighbours hold
+    both surfaces. 5x5 windows also took in real pixels two pixels from an edge on a surface seen
+    at 45 degrees (1.5-2 mm of depth a pixel at 0.8-1 m); those holes left the other camera no
+    free-space evidence, and occlusion shadows closed the path around a wall.
+
+    Every pixel of a 3x3 window is one step from its centre, so a window whose range exceeds
+    `jump_m` has a step of more than half of it at its centre: the windows are evaluated only on
+    pixels with such a step to a neighbour (the few near edges), 3-5 ms a 640x480 frame instead
+    of 13 ms for two full min / max filters.
+    """
     depth = np.asarray(depth_m, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0.0)
-    nearest = ndimage.minimum_filter(np.where(valid, depth, np.inf), size=_EDGE_WINDOW_PX)
-    farthest = ndimage.maximum_filter(np.where(valid, depth, -np.inf), size=_EDGE_WINDOW_PX)
-    edge = valid & (farthest - nearest > jump_m)
-    between = edge & (depth - nearest > keep_m) & (farthest - depth > keep_m)
-    cleaned: NDArray[np.float32] = np.where(between | ~valid, np.float32(0.0), depth).astype(
-        np.float32
+    clean = np.where(valid, depth, np.float32(0.0)).astype(np.float32)
+    height, width = clean.shape
+    padded = np.pad(clean, 1)  # the border reads as invalid
+    offsets = [(dv, du) for dv in (-1, 0, 1) for du in (-1, 0, 1)]
+    half_jump = np.float32(0.5 * jump_m)
+    candidate = np.zeros_like(valid)
+    for dv, du in offsets:
+        neighbour = padded[1 + dv : 1 + dv + height, 1 + du : 1 + du + width]
+        candidate |= (neighbour > 0.0) & (np.abs(clean - neighbour) > half_jump)
+    rows, cols = np.nonzero(candidate & valid)
+    if len(rows) == 0:
+        return clean
+    windows = np.stack([padded[rows + 1 + dv, cols + 1 + du] for dv, du in offsets])  # (9, C)
+    present = windows > 0.0
+    nearest = np.where(present, windows, np.inf).min(axis=0)
+    farthest = np.where(present, windows, -np.inf).max(axis=0)
+    values = clean[rows, cols]
+    between = (
+        (farthest - nearest > jump_m) & (values - nearest > keep_m) & (farthest - values > keep_m)
     )
-    return cleaned
+    clean[rows[between], cols[between]] = 0.0
+    return clean
 
 
 def bilateral_depth(

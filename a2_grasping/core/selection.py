@@ -237,8 +237,10 @@ class GraspSelector:
             self._config.table_height_m,
             np.random.default_rng(self._config.seed),
             focus_points_xyz=focus,
+            # A2 scores whatever candidates it gets; once grounding named the objects, they are
+            # sampled as in attributes mode (targets only: the others would be dropped anyway).
             priors=tuple(_prior(o) for o in (targets or objects))
-            if mode is not SelectionMode.A2
+            if mode is not SelectionMode.A2 or targets
             else (),
         )
         on_object = _objects_between_pads(
