@@ -10,8 +10,8 @@ the default: the selected grasp stayed bit-identical, the target was added; and 
 perception gained its real-camera filters (issue 24): the smoothed, table-aligned cloud moved the
 selected grasp 7.7 mm along the same face, same approach; three replays after it agreed).
 Measured over ten replays on this machine (2 cores, shared): the selected grasp was
-bit-identical to the golden one every time (0 mm, 0 deg, 0 mm), as were the error code, mode and candidate count; the selection
-is seeded (inference seed 0) and every recorded frame shows the same resting scene. The
+bit-identical to the golden one every time (0 mm, 0 deg, 0 mm), as were the error code, mode
+and candidate count; the selection is seeded (inference seed 0) and every recorded frame shows the same resting scene. The
 tolerances leave room for harmless numeric changes (e.g. a library's float summation order),
 while another grasp (another face or object: centimetres and tens of degrees away) fails. Which
 frame set becomes the newest scene depends on DDS timing and load (1.8-2.6 s seen), so the scene
