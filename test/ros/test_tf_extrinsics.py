@@ -92,7 +92,12 @@ def test_tf_extrinsics_from_a_published_calibration_match_the_static_ones(
                 f"{publisher_process.poll()}"
             )
             cameras.publish()
-            executor.spin_once(timeout_sec=0.066)
+            # Each frame stays the newest for 0.25 s: both nodes (10 Hz) build a scene from it
+            # whatever their timers' phases and build times (frames at 15 Hz could each be
+            # taken by one node only, and on a loaded machine never by both).
+            frame_deadline = time.monotonic() + 0.25
+            while time.monotonic() < frame_deadline:
+                executor.spin_once(timeout_sec=0.05)
     finally:
         executor.remove_node(ros_node)
         executor.shutdown(timeout_sec=1.0)
