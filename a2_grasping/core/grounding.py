@@ -369,15 +369,53 @@ def _invalid(message: str) -> GraspSelectionError:
 def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Grounding:
     """The objects `parsed` names among `objects` (at least one), or a refusal.
 
+    Where a shape word decides and some object's shape is in doubt (`SceneObject.shape_doubt`),
+    the answer must not depend on it: grounded again with every doubtful object read both ways,
+    a different answer is AMBIGUOUS_TARGET rather than a guess (a small ball read as a cylinder
+    was otherwise picked as "the shortest yellow cylinder", and the lift check, which verifies
+    the grounded object, reported it as done).
+
     Raises:
         GraspSelectionError: TARGET_NOT_FOUND or AMBIGUOUS_TARGET (messages list the objects).
     """
+    chosen = _ground(parsed, objects, "fitted")
+    uses_shape = parsed.target.shape is not None or (
+        parsed.reference is not None and parsed.reference.shape is not None
+    )
+    doubtful = [o for o in objects if o.shape_doubt is not None]
+    if not uses_shape or not doubtful:
+        return chosen
+    for reading in ("strict", "loose"):
+        try:
+            other = _ground(parsed, objects, reading)
+        except GraspSelectionError:
+            other = None
+        if other is None or (
+            {id(t) for t in other.targets} != {id(t) for t in chosen.targets}
+            or other.reference is not chosen.reference
+        ):
+            unclear = ", ".join(
+                f"{o.description} might be a {_NOUNS[o.shape_doubt]}"
+                for o in doubtful
+                if o.shape_doubt is not None
+            )
+            raise GraspSelectionError(
+                SelectErrorCode.AMBIGUOUS_TARGET,
+                f"which object is meant depends on shapes that are unclear from here ({unclear}); "
+                "name it by colour, size or position instead",
+            )
+    return chosen
+
+
+def _ground(parsed: ParsedInstruction, objects: Sequence[SceneObject], reading: str) -> Grounding:
     if parsed.generic:
         return Grounding(parsed, tuple(objects), None)
     reference = None
-    candidates = _matching(parsed.target, objects)
+    candidates = _matching(parsed.target, objects, reading)
     if parsed.relation is not None and parsed.reference is not None:
-        references = _resolve(parsed.reference, _matching(parsed.reference, objects), objects)
+        references = _resolve(
+            parsed.reference, _matching(parsed.reference, objects, reading), objects
+        )
         if len(references) > 1:
             raise _ambiguous(parsed.reference, references, "the object to relate to")
         reference = references[0]
@@ -398,12 +436,24 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
     return Grounding(parsed, tuple(targets), reference)
 
 
-def _matching(phrase: ObjectPhrase, objects: Sequence[SceneObject]) -> list[SceneObject]:
+def _shape_fits(obj: SceneObject, shape: ShapeClass, reading: str) -> bool:
+    """'fitted': the shape the fits chose; 'strict': only objects whose shape is not in doubt;
+    'loose': the fitted shape or the doubted one."""
+    if reading == "strict":
+        return obj.shape is shape and obj.shape_doubt is None
+    if reading == "loose":
+        return obj.shape is shape or obj.shape_doubt is shape
+    return obj.shape is shape
+
+
+def _matching(
+    phrase: ObjectPhrase, objects: Sequence[SceneObject], reading: str = "fitted"
+) -> list[SceneObject]:
     return [
         o
         for o in objects
         if (phrase.color is None or o.color_name == phrase.color)
-        and (phrase.shape is None or o.shape is phrase.shape)
+        and (phrase.shape is None or _shape_fits(o, phrase.shape, reading))
         and (phrase.flat is None or o.is_flat == phrase.flat)
     ]
 

@@ -106,6 +106,9 @@ class SceneObject:
     color_name: str
     shape: ShapeClass
     shape_residual: float  # the winning fit's residual, relative to the object's size
+    # The other shape the fits could not rule out (noise and two slightly disagreeing views round
+    # a small cube's outline or flatten a small ball's top); None when the shape is clear.
+    shape_doubt: ShapeClass | None = None
 
     @property
     def height_m(self) -> float:
@@ -291,6 +294,18 @@ def _describe(
         length = width = 2.0 * radius
     else:
         shape, residual = ShapeClass.BOX, rect_residual / scale
+    doubt = _shape_doubt(
+        shape,
+        sphere_like=(
+            sphere_rms <= _DOUBT_SPHERE_RESIDUAL * sphere_radius
+            and abs(2.0 * sphere_radius - top_m) <= 0.35 * top_m
+            and abs(2.0 * sphere_radius - length) <= 0.4 * length
+            and not _flat_top(xy, height_m, top_m, width)
+        ),
+        circle_residual=circle_residual,
+        rect_residual=rect_residual,
+        circle_spans=_circle_spans_footprint(radius, *sorted(sides, reverse=True)),
+    )
     lab = np.median(rgb_to_lab(colors), axis=0)
     base_z = float(np.median(points[:, 2] - height_m))  # the table under the object
     return {
@@ -303,7 +318,52 @@ def _describe(
         "color_name": name_color(lab),
         "shape": shape,
         "shape_residual": float(residual),
+        "shape_doubt": doubt,
     }
+
+
+# Doubt: a sphere fit within this share of the radius (RMS, the decision uses
+# sphere_residual_ratio), or outline residuals within this factor of each other.
+_DOUBT_SPHERE_RESIDUAL = 0.13
+# A top is flat when the points within this of it spread over this share of the half width: a
+# cylinder's or a box's top face does (>= 1), a ball's cap 3 mm deep on a 17 mm radius spans
+# sqrt(2 r 3 mm) = 0.6 r (0.75 r with two views 5 mm apart). The sphere fit's residual cannot
+# tell them apart at that size: a noisy, two-view ball fits within 0.09-0.11 r, a cylinder as
+# tall as it is wide within 0.11 r.
+_CAP_DEPTH_M = 0.003
+_FLAT_TOP_SPREAD = 0.88
+_DOUBT_RESIDUAL_FACTOR = 1.25
+
+
+def _flat_top(xy: FloatArray, height_m: FloatArray, top_m: float, width_m: float) -> bool:
+    cap = xy[height_m >= top_m - _CAP_DEPTH_M]
+    if len(cap) < 10:
+        return False
+    spread = float(np.percentile(np.linalg.norm(cap - cap.mean(axis=0), axis=1), 90))
+    return spread >= _FLAT_TOP_SPREAD * 0.5 * width_m
+
+
+def _shape_doubt(
+    shape: ShapeClass,
+    *,
+    sphere_like: bool,
+    circle_residual: float,
+    rect_residual: float,
+    circle_spans: bool,
+) -> ShapeClass | None:
+    """The runner-up shape when the fits decide only narrowly (grounding refuses rather than
+    guesses when a shape word's choice depends on it)."""
+    if shape is not ShapeClass.SPHERE and sphere_like:
+        return ShapeClass.SPHERE
+    if shape is ShapeClass.CYLINDER and rect_residual < _DOUBT_RESIDUAL_FACTOR * circle_residual:
+        return ShapeClass.BOX
+    if (
+        shape is ShapeClass.BOX
+        and circle_spans
+        and circle_residual < _DOUBT_RESIDUAL_FACTOR * rect_residual
+    ):
+        return ShapeClass.CYLINDER
+    return None
 
 
 def _circle_spans_footprint(radius_m: float, length_m: float, width_m: float) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,25 @@ def test_no_objects_on_the_table_is_not_found():
         ground(parse_instruction("pick the red cube"), ())
     assert caught.value.code is SelectErrorCode.TARGET_NOT_FOUND
     assert "seen: nothing" in caught.value.message
+
+
+def test_an_answer_that_depends_on_a_doubtful_shape_is_refused_not_guessed():
+    """A small yellow ball read as a cylinder (its shape in doubt) and a real yellow cylinder:
+    "the shortest yellow cylinder" would be the ball; the answer depends on the doubt, so it is
+    AMBIGUOUS_TARGET (the lift check verifies the grounded object, so a guess here was reported
+    as done under the D435 profile)."""
+    ball = dataclasses.replace(
+        _object(0, "yellow", "cylinder", (0.40, 0.22), size=(0.034, 0.034, 0.037)),
+        shape_doubt=ShapeClass.SPHERE,
+    )
+    cylinder = _object(1, "yellow", "cylinder", (0.64, 0.03), size=(0.063, 0.063, 0.061))
+    with pytest.raises(GraspSelectionError) as refused:
+        ground(parse_instruction("pick the shortest yellow cylinder"), (ball, cylinder))
+    assert refused.value.code is SelectErrorCode.AMBIGUOUS_TARGET
+    assert "might be a ball" in refused.value.message
+    # words that do not depend on the shape still decide
+    (target,) = ground(parse_instruction("pick the left yellow object"), (ball, cylinder)).targets
+    assert target is ball
+    # a doubt that changes nothing changes nothing: the cylinder is the tallest either way
+    (tallest,) = ground(parse_instruction("the tallest cylinder"), (ball, cylinder)).targets
+    assert tallest is cylinder
