@@ -23,11 +23,8 @@ class InferenceConfig:
         "select_place", "Name of the SelectPlace service (release poses for the held object)."
     )
     max_input_age_s: float = config_field(
-        3.0,
-        "Default maximum scene age in seconds, used when a request leaves max_input_age_s at 0. "
-        "3 s suits the simulated cell, whose renderer shares the CPU with the pipeline (2.7-2.9 s "
-        "seen with two cells on 2 loaded cores); a real cell's cameras are their own hardware: "
-        "config/real sets 1 s.",
+        2.0,
+        "Default maximum scene age in seconds, used when a request leaves max_input_age_s at 0.",
         min_value=0.001,
         max_value=3600.0,
     )

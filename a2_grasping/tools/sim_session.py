@@ -229,6 +229,14 @@ class SimSession:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no scene of the current cell within {timeout_s:.0f} s")
             self._executor.spin_once(timeout_sec=0.05)
+        # inference_node subscribes on its own schedule: until it holds a scene this fresh, a
+        # selection could still run on the cell as it was before a reset.
+        status = "inference_node: grasp selection"
+        while float(self.diagnostic_values(status, timeout_s=10.0)["scene_stamp_s"]) < after_s:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"inference_node had no scene of the current cell in {timeout_s:.0f} s"
+                )
 
     def latest_scene(self) -> SceneSnapshot | None:
         return self._scene

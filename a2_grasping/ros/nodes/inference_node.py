@@ -234,6 +234,11 @@ class InferenceNode(LifecycleNode):
             self._config.fusion_weights_path, self._config.clip_model, hardware, (rows, cols)
         )
 
+    def _newest_scene_stamp_s(self) -> float:
+        with self._scene_lock:
+            latest = self._latest
+        return 0.0 if latest is None else conversions.time_to_seconds(latest.stamp)
+
     # ---- callbacks ----
 
     def _on_scene(self, msg: SceneSnapshot) -> None:
@@ -443,6 +448,8 @@ class InferenceNode(LifecycleNode):
                 "precision": hardware.precision if hardware is not None else "none",
                 "hardware": hardware.reason if hardware is not None else "no models loaded",
                 "last_scene_age_s": self._last_scene_age_s,
+                # The newest scene held (its sensor stamp, s; 0: none): what a selection now uses.
+                "scene_stamp_s": self._newest_scene_stamp_s(),
                 "latency_ms_p50": self._latency_ms.percentile(50),
                 "latency_ms_p95": self._latency_ms.percentile(95),
                 "answers": self._answers.summary(),
