@@ -385,6 +385,12 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
     doubtful = [o for o in objects if o.shape_doubt is not None]
     if not uses_shape or not doubtful:
         return chosen
+    if not parsed.target.definite:
+        # "any box", "a cylinder": any object surely of that shape will do; pick among those.
+        try:
+            return _ground(parsed, objects, "strict")
+        except GraspSelectionError:
+            pass  # none is sure: the answer depends on the doubt, decided below
     for reading in ("strict", "loose"):
         try:
             other = _ground(parsed, objects, reading)

@@ -226,3 +226,16 @@ def test_an_answer_that_depends_on_a_doubtful_shape_is_refused_not_guessed():
     # a doubt that changes nothing changes nothing: the cylinder is the tallest either way
     (tallest,) = ground(parse_instruction("the tallest cylinder"), (ball, cylinder)).targets
     assert tallest is cylinder
+
+
+def test_any_object_of_a_shape_is_picked_among_those_whose_shape_is_sure():
+    doubtful = dataclasses.replace(
+        _object(0, "yellow", "cylinder", (0.40, 0.22)), shape_doubt=ShapeClass.BOX
+    )
+    sure = _object(1, "red", "box", (0.64, 0.03))
+    grounding = ground(parse_instruction("grasp a box"), (doubtful, sure))
+    assert grounding.targets == (sure,)
+    only_doubtful = (doubtful, _object(1, "red", "sphere", (0.64, 0.03)))
+    with pytest.raises(GraspSelectionError) as refused:  # no sure box: refused, not guessed
+        ground(parse_instruction("grasp a box"), only_doubtful)
+    assert refused.value.code is SelectErrorCode.TARGET_NOT_FOUND
