@@ -10,7 +10,9 @@ every node, so one YAML with a block per node can override anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,21 @@ LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 DDS_PROFILE_FILE = ("config", "fastdds_large_data.xml")
 # Jazzy's Fast DDS 2.x reads the FASTRTPS name, 3.x the FASTDDS one.
 DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+# The process that drives the lifecycle nodes to active and checks that they got there.
+ACTIVATOR = "lifecycle_activator"
+# The transition that leads from each primary state towards active.
+TOWARDS_ACTIVE = {"unconfigured": "configure", "inactive": "activate"}
+# Lifecycle states a node passes through while a transition runs: wait for them to end.
+TRANSITION_STATES = (
+    "configuring",
+    "activating",
+    "deactivating",
+    "cleaningup",
+    "shuttingdown",
+    "errorprocessing",
+)
+# How a process ends when the launch stops it (SIGINT, then SIGTERM, then SIGKILL).
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -100,12 +117,16 @@ def node_parameters(document: Mapping[str, object], node: str) -> dict[str, obje
 
 
 def dds_profile_environment(share: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The Fast DDS profile variables to set for the nodes, unless the caller chose a profile.
+    """The Fast DDS profile variables to set for the nodes.
 
-    Without the profile, 640x480 images and scenes exceed Fast DDS's default 512 KB
-    shared-memory segment and best-effort streams lose about half the frames.
+    A profile the caller chose is respected whichever variable names it: Fast DDS 2.x (Jazzy)
+    reads only the FASTRTPS name, 3.x only the FASTDDS one, so a caller's profile given under one
+    name is set under the other too (set under both, both are left alone). Without any, both
+    name the package's large-data profile: 640x480 images and scenes exceed Fast DDS's default
+    512 KB shared-memory segment and best-effort streams lose about half the frames.
     """
-    profile = str(share.joinpath(*DDS_PROFILE_FILE))
+    chosen = [environ[name] for name in DDS_PROFILE_VARIABLES if environ.get(name)]
+    profile = chosen[0] if chosen else str(share.joinpath(*DDS_PROFILE_FILE))
     return {name: profile for name in DDS_PROFILE_VARIABLES if not environ.get(name)}
 
 
@@ -184,6 +205,100 @@ def bringup_nodes(share: Path, options: BringupOptions) -> list[NodeSpec]:
             )
         )
     return nodes
+
+
+def activator_spec(options: BringupOptions, nodes: list[NodeSpec]) -> NodeSpec:
+    """The process the launch runs beside the nodes to bring every lifecycle node to active
+    (`a2_grasping.ros.lifecycle_activator`); it exits 0 once all are active, 1 naming the node
+    and its state otherwise."""
+    names = tuple(spec.name for spec in nodes if spec.lifecycle)
+    return NodeSpec(PACKAGE, ACTIVATOR, ACTIVATOR, arguments=names, namespace=options.namespace)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """How bringing one lifecycle node to active ended."""
+
+    node: str
+    active: bool
+    state: str  # the last state the node reported ("" if it never answered)
+    message: str
+
+
+def bring_to_active(
+    name: str,
+    get_state: Callable[[], str | None],
+    change_state: Callable[[str], bool | None],
+    *,
+    attempts: int = 3,
+    expired: Callable[[], bool] = lambda: False,
+    pause: Callable[[], None] = lambda: None,
+) -> Activation:
+    """Drive one lifecycle node to active, trusting only the state it reports.
+
+    `get_state` returns the node's state label (None: no answer in time); `change_state` asks
+    for a transition ("configure", "activate") and returns whether it succeeded (None: no
+    answer). Whatever a transition call returns, the state is read again before the next step:
+    a response lost or timed out may still have changed the state, and a refused one may be
+    retried. Each transition is tried at most `attempts` times; while the node is between
+    states (configuring, ...) or does not answer, it is asked again after `pause` until
+    `expired`. Ends active, or not active with the node's last state named.
+    """
+    tries: Counter[str] = Counter()
+    state = ""
+    while True:
+        reported = get_state()
+        if reported == "active":
+            return Activation(name, True, reported, f"{name} is active")
+        if reported is not None:
+            state = reported
+        transition = TOWARDS_ACTIVE.get(state) if reported is not None else None
+        if transition is None:
+            if reported is not None and state not in TRANSITION_STATES:
+                return Activation(
+                    name, False, state, f"{name} is '{state}': it cannot be made active"
+                )
+            if expired():
+                seen = f"still '{state}'" if state else "never reported its state"
+                return Activation(name, False, state, f"{name} {seen}: not active in time")
+            pause()
+            continue
+        if tries[transition] >= attempts:
+            return Activation(
+                name,
+                False,
+                state,
+                f"{name} is still '{state}' after {attempts} attempts to {transition} "
+                "(its log says why)",
+            )
+        tries[transition] += 1
+        change_state(transition)
+
+
+def node_exit_failure(name: str, returncode: int | None, shutting_down: bool) -> str | None:
+    """Why a node's exit fails the launch (None: it does not).
+
+    An exit code of 0 is no failure. While the launch shuts down, a process ended by one of the
+    signals the launch stops processes with is no failure either (a node that dies of a second
+    Ctrl-C); an error code then still is. Anything else while running is: a node that died or
+    was killed leaves the cell without it.
+    """
+    if not returncode:
+        return None
+    if shutting_down and returncode in {-sig for sig in SHUTDOWN_SIGNALS} | {
+        128 + sig for sig in SHUTDOWN_SIGNALS
+    }:
+        return None
+    if returncode < 0:
+        try:
+            signal_name = signal.Signals(-returncode).name
+        except ValueError:
+            signal_name = "unknown"
+        how = f"was killed by signal {-returncode} ({signal_name})"
+    else:
+        how = f"exited with code {returncode}"
+    when = " while the bringup shut down" if shutting_down else ""
+    return f"{name} {how}{when} (its output is above)"
 
 
 def _parameter_text(value: object) -> str:

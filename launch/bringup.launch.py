@@ -6,6 +6,12 @@ also the simulated cell, sim_node. Which nodes start with which parameter files 
 `a2_grasping.bringup`, which the demo uses too. `ros2 launch a2_grasping bringup.launch.py
 --show-args` lists the arguments.
 
+The bringup comes up whole or fails saying why: `lifecycle_activator` drives every lifecycle node
+to active, reading back each node's state (a lost transition event or response is retried, not
+trusted), and the launch fails naming the node and its state when one does not get there. A node
+that dies or is killed fails the launch (non-zero exit, the node named); a node ended by the
+launch's own SIGINT/SIGTERM/SIGKILL during a shutdown does not start a second shutdown.
+
 Real cell: `use_sim:=false` with your drivers running (ur_robot_driver, the Robotiq controller,
 realsense2_camera), or `use_mock_hardware:=true` to have the UR driver started here on
 mock_components hardware (no robot needed; the arm follows commands exactly).
@@ -17,28 +23,25 @@ from pathlib import Path
 from launch import Action, LaunchContext, LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
-    EmitEvent,
     IncludeLaunchDescription,
-    LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
     SetEnvironmentVariable,
 )
 from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown, matches_action
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
-from lifecycle_msgs.msg import Transition
 
 from a2_grasping.bringup import (
+    ACTIVATOR,
     PACKAGE,
     BringupOptions,
+    activator_spec,
     bringup_nodes,
     dds_profile_environment,
+    node_exit_failure,
     parse_bool,
     parse_cameras,
 )
@@ -97,7 +100,8 @@ def _nodes(context: LaunchContext) -> list[Action]:
         SetEnvironmentVariable(name, value)
         for name, value in dds_profile_environment(Path(share), environ).items()
     ]
-    for spec in bringup_nodes(Path(share), options):
+    nodes = bringup_nodes(Path(share), options)
+    for spec in [*nodes, activator_spec(options, nodes)]:
         common = {
             "package": spec.package,
             "executable": spec.executable,
@@ -108,34 +112,9 @@ def _nodes(context: LaunchContext) -> list[Action]:
             "namespace": spec.namespace,
             "remappings": list(spec.remappings),
         }
-        if not spec.lifecycle:
-            node = Node(**common)
-            actions += [_end_launch_when_it_fails(node, spec.name), node]
-            continue
-        node = LifecycleNode(**common)
-        actions.append(_end_launch_when_it_fails(node, spec.name))
-        configure = EmitEvent(
-            event=ChangeState(
-                lifecycle_node_matcher=matches_action(node),
-                transition_id=Transition.TRANSITION_CONFIGURE,
-            )
-        )
-        activate_when_configured = RegisterEventHandler(
-            OnStateTransition(
-                target_lifecycle_node=node,
-                start_state="configuring",
-                goal_state="inactive",
-                entities=[
-                    EmitEvent(
-                        event=ChangeState(
-                            lifecycle_node_matcher=matches_action(node),
-                            transition_id=Transition.TRANSITION_ACTIVATE,
-                        )
-                    )
-                ],
-            )
-        )
-        actions += [activate_when_configured, node, configure]
+        # The exit handler first, so that no exit can go unseen.
+        node = LifecycleNode(**common) if spec.lifecycle else Node(**common)
+        actions += [_fail_launch_when_it_fails(node, spec.name), node]
     if options.use_mock_hardware:
         actions.append(
             IncludeLaunchDescription(
@@ -156,16 +135,20 @@ def _nodes(context: LaunchContext) -> list[Action]:
     return actions
 
 
-def _end_launch_when_it_fails(node: Action, name: str) -> RegisterEventHandler:
-    """A node that exits with an error ends the launch with that node named (its own error is
-    on screen just above), rather than leaving the others waiting on it."""
+def _fail_launch_when_it_fails(node: Action, name: str) -> RegisterEventHandler:
+    """A node that dies or is killed, or a lifecycle node that does not reach active (the
+    activator's exit 1), fails the launch: the exception ends it once, with a non-zero exit code
+    and the node named (its own error is on screen just above). While the launch shuts down, a
+    node that the shutdown's signals end is no failure, and no second shutdown is started."""
 
-    def on_exit(event: object, _context: LaunchContext) -> list[Action]:
-        code = getattr(event, "returncode", 0)
-        if code == 0:
+    def on_exit(event: object, context: LaunchContext) -> list[Action]:
+        shutting_down = bool(getattr(context, "is_shutdown", False))
+        reason = node_exit_failure(name, getattr(event, "returncode", 0), shutting_down)
+        if reason is None:
             return []
-        reason = f"{name} exited with code {code} (its error is above); stopping the bringup"
-        return [LogInfo(msg=reason), EmitEvent(event=Shutdown(reason=reason))]
+        if name == ACTIVATOR:
+            reason = f"not every lifecycle node reached active: {reason}"
+        raise RuntimeError(f"{reason}; stopping the bringup")
 
     return RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))
 

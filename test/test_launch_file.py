@@ -3,9 +3,12 @@
 Verified here: the file imports only names that exist in Jazzy's launch/launch_ros; run against
 recording stand-ins for those names (named as such below), it declares every documented argument
 and, for each argument combination, starts the expected nodes with executables, parameter files,
-URDF and RViz config that exist in the install, and drives the lifecycle nodes (inference_node,
-executor_node) configure -> activate.
-Running it for real needs a ROS 2 Jazzy install (README, "Labs with ROS 2 Jazzy").
+URDF and RViz config that exist in the install, starts lifecycle_activator for the lifecycle
+nodes, fails with a non-zero exit naming a node that dies (but not one the launch's own shutdown
+ends, and never with a second shutdown), and respects a caller's Fast DDS profile under either
+variable name. The activator's rules (bring_to_active) are checked here with scripted nodes, and
+the activator itself against real nodes in test/ros/test_lifecycle_activator.py.
+Running the launch file for real needs a ROS 2 Jazzy install (README, "Labs with ROS 2 Jazzy").
 """
 
 from __future__ import annotations
@@ -17,9 +20,19 @@ import types
 from pathlib import Path
 
 import pytest
-from lifecycle_msgs.msg import Transition
 
-from a2_grasping.bringup import BringupOptions, bringup_nodes, parse_bool, parse_cameras
+from a2_grasping.bringup import (
+    ACTIVATOR,
+    LIFECYCLE_NODES,
+    PIPELINE_NODES,
+    BringupOptions,
+    bring_to_active,
+    bringup_nodes,
+    dds_profile_environment,
+    node_exit_failure,
+    parse_bool,
+    parse_cameras,
+)
 from a2_grasping.tools.node_process import install_prefix
 
 SHARE = install_prefix() / "share" / "a2_grasping"
@@ -56,10 +69,13 @@ KNOWN_IMPORTS = {
     "launch_ros.substitutions": {"FindPackageShare"},
     "lifecycle_msgs.msg": {"Transition"},
     "a2_grasping.bringup": {
+        "ACTIVATOR",
         "PACKAGE",
         "BringupOptions",
+        "activator_spec",
         "bringup_nodes",
         "dds_profile_environment",
+        "node_exit_failure",
         "parse_bool",
         "parse_cameras",
     },
@@ -150,10 +166,14 @@ def test_default_bringup_starts_the_simulated_cell_and_every_node(launch_module)
         "inference_node",
         "executor_node",
         "robot_state_publisher",
+        ACTIVATOR,
     }
     for name, node in nodes.items():
         if node.kwargs["package"] == "a2_grasping":
             assert (install_prefix() / "lib" / "a2_grasping" / node.kwargs["executable"]).is_file()
+        if name == ACTIVATOR:
+            continue
+        if node.kwargs["package"] == "a2_grasping":
             files = [p for p in node.kwargs["parameters"] if isinstance(p, str)]
             assert files == [str(SHARE / "config" / f"{name}.yaml")]
             assert all(Path(p).is_file() for p in files)
@@ -164,28 +184,31 @@ def test_default_bringup_starts_the_simulated_cell_and_every_node(launch_module)
     assert description == (SHARE / "urdf" / "a2_cell.urdf").read_text()
 
 
-def test_lifecycle_nodes_are_configured_then_activated_by_the_launch(launch_module):
+def test_every_lifecycle_node_is_brought_to_active_by_the_activator(launch_module):
     _, actions = _run(launch_module)
     lifecycle = [a for a in actions if type(a).__name__ == "LifecycleNode"]
-    assert [node.kwargs["name"] for node in lifecycle] == ["inference_node", "executor_node"]
-    emits = [a for a in actions if type(a).__name__ == "EmitEvent"]
-    handlers = [
+    expected = [name for name in PIPELINE_NODES if name in LIFECYCLE_NODES]
+    assert [node.kwargs["name"] for node in lifecycle] == expected
+    for node in lifecycle:
+        assert node.kwargs["parameters"][-1]["autostart"] is False  # the activator drives them
+    (activator,) = [a for a in actions if a.kwargs.get("name") == ACTIVATOR]
+    assert type(activator).__name__ == "Node" and activator.kwargs["package"] == "a2_grasping"
+    arguments = activator.kwargs["arguments"]
+    assert arguments[: arguments.index("--ros-args")] == expected
+    # started after the nodes it drives, its exit watched from before it starts
+    assert all(actions.index(node) < actions.index(activator) for node in lifecycle)
+    (watch,) = [
         a
         for a in actions
         if type(a).__name__ == "RegisterEventHandler"
-        and type(a.args[0]).__name__ == "OnStateTransition"
+        and a.args[0].kwargs["target_action"] is activator
     ]
-    assert len(emits) == len(handlers) == len(lifecycle)
-    for node, handler, configure in zip(lifecycle, handlers, emits, strict=True):
-        assert node.kwargs["parameters"][-1]["autostart"] is False
-        assert configure.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_CONFIGURE
-        on_inactive = handler.args[0]
-        assert on_inactive.kwargs["target_lifecycle_node"] is node
-        assert on_inactive.kwargs["goal_state"] == "inactive"
-        (activate,) = on_inactive.kwargs["entities"]
-        assert activate.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_ACTIVATE
-        # the handler is registered before the node starts, so no transition is missed
-        assert actions.index(handler) < actions.index(node) < actions.index(configure)
+    assert actions.index(watch) < actions.index(activator)
+    # no transition is left to launch events that can be missed
+    assert not [a for a in actions if type(a).__name__ == "EmitEvent"]
+    _, actions = _run(launch_module, namespace="cell_a")
+    (activator,) = [a for a in actions if a.kwargs.get("name") == ACTIVATOR]
+    assert activator.kwargs["namespace"] == "cell_a"  # it finds the cell's nodes by relative name
 
 
 def test_real_cell_arguments(launch_module, tmp_path):
@@ -256,20 +279,139 @@ def test_the_nodes_get_the_demos_dds_profile_unless_one_is_set(launch_module, mo
     assert not [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
 
 
-def test_a_node_that_fails_ends_the_launch_naming_it(launch_module):
+@pytest.mark.parametrize(
+    "given", ["FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"]
+)
+def test_a_callers_profile_is_respected_whichever_variable_names_it(
+    launch_module, monkeypatch, given
+):
+    """Jazzy's Fast DDS 2.x reads only the FASTRTPS name: a profile given under the FASTDDS name
+    alone must not be overridden by the package's (nor the other way round for Fast DDS 3)."""
+    (other,) = {"FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"} - {given}
+    monkeypatch.setenv(given, "/site/profile.xml")
+    monkeypatch.delenv(other, raising=False)
     _, actions = _run(launch_module)
-    exits = {
+    settings = [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
+    assert [a.args for a in settings] == [(other, "/site/profile.xml")]
+    assert dds_profile_environment(SHARE, {given: "/site/profile.xml"}) == {
+        other: "/site/profile.xml"
+    }
+    assert dds_profile_environment(SHARE, {given: "/a.xml", other: "/b.xml"}) == {}
+
+
+def _exit_handlers(actions: list) -> dict[str, object]:
+    return {
         a.args[0].kwargs["target_action"].kwargs["name"]: a.args[0].kwargs["on_exit"]
         for a in actions
         if type(a).__name__ == "RegisterEventHandler"
         and type(a.args[0]).__name__ == "OnProcessExit"
     }
+
+
+def _exit(handler, returncode: int, shutting_down: bool = False) -> list:
+    return handler(
+        types.SimpleNamespace(returncode=returncode),
+        types.SimpleNamespace(is_shutdown=shutting_down),
+    )
+
+
+def test_a_node_that_fails_fails_the_launch_naming_it(launch_module):
+    """An exception from an event handler is how a launch ends with a non-zero exit code
+    (LaunchService.run_async: 'Caught exception in launch', one shutdown, return code 1)."""
+    _, actions = _run(launch_module)
+    exits = _exit_handlers(actions)
     assert set(exits) == set(_nodes(actions))
-    failed = exits["inference_node"](types.SimpleNamespace(returncode=2), {})
-    log, shutdown = failed
-    assert "inference_node exited with code 2" in log.kwargs["msg"]
-    assert "inference_node" in shutdown.kwargs["event"].kwargs["reason"]
-    assert exits["inference_node"](types.SimpleNamespace(returncode=0), {}) == []
+    with pytest.raises(RuntimeError, match="inference_node exited with code 2"):
+        _exit(exits["inference_node"], 2)
+    with pytest.raises(RuntimeError, match=r"executor_node was killed by signal 9 \(SIGKILL\)"):
+        _exit(exits["executor_node"], -9)  # killed after start-up: no longer exit 0
+    with pytest.raises(RuntimeError, match="not every lifecycle node reached active"):
+        _exit(exits[ACTIVATOR], 1)
+    assert _exit(exits["inference_node"], 0) == []
+    assert _exit(exits[ACTIVATOR], 0) == []  # all active: the activator's job is done
+
+
+def test_the_launchs_own_shutdown_is_no_failure_and_starts_no_second_one(launch_module):
+    """Ctrl-C to the whole process group: nodes that die of the second SIGINT (or of the
+    launch's SIGTERM / SIGKILL) while the launch shuts down are not failures; the handlers never
+    emit a shutdown themselves, so none can start during a shutdown."""
+    _, actions = _run(launch_module)
+    exits = _exit_handlers(actions)
+    for name, handler in exits.items():
+        for code in (0, -2, -15, -9, 130, 143, 137):
+            assert _exit(handler, code, shutting_down=True) == [], (name, code)
+    # an error of its own during the shutdown still fails the launch (non-zero exit), and does
+    # so by raising: LaunchService does not emit a second Shutdown while shutting down
+    with pytest.raises(RuntimeError, match="while the bringup shut down"):
+        _exit(exits["perception_node"], 1, shutting_down=True)
+    assert node_exit_failure("x", -2, shutting_down=False) == (
+        "x was killed by signal 2 (SIGINT) (its output is above)"
+    )
+
+
+class _ScriptedNode:
+    """A lifecycle node as the activator sees it: get_state answers from `states` in turn (the
+    last one repeats; None: no answer), and every change_state call is recorded."""
+
+    def __init__(self, *states: str | None) -> None:
+        self.states = list(states)
+        self.calls: list[str] = []
+
+    def get_state(self) -> str | None:
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+    def change_state(self, transition: str) -> bool | None:
+        self.calls.append(transition)
+        return None
+
+
+def _activate(node: _ScriptedNode, **kwargs) -> object:
+    polls = iter(range(50))
+    return bring_to_active(
+        "inference_node",
+        node.get_state,
+        node.change_state,
+        expired=lambda: next(polls) >= 49,
+        **kwargs,
+    )
+
+
+def test_activation_trusts_the_state_the_node_reports_not_one_response():
+    # The launch missed the transition events and configure's response timed out (None), but
+    # the node did configure: the state read back says inactive, so activate follows.
+    node = _ScriptedNode("unconfigured", "inactive", "active")
+    outcome = _activate(node)
+    assert outcome.active and node.calls == ["configure", "activate"]
+    # Already active (e.g. autostart): nothing is asked of it.
+    node = _ScriptedNode("active")
+    assert _activate(node).active and node.calls == []
+    # Between states (configure still loading models, get_state unanswered): wait, no new
+    # transition on top of the running one.
+    node = _ScriptedNode("unconfigured", "configuring", None, "configuring", "inactive", "active")
+    assert _activate(node).active and node.calls == ["configure", "activate"]
+
+
+def test_activation_retries_then_fails_naming_the_node_and_its_state():
+    node = _ScriptedNode("inactive")  # every activate fails or is lost: still inactive
+    outcome = _activate(node, attempts=3)
+    assert not outcome.active and outcome.state == "inactive"
+    assert node.calls == ["activate"] * 3
+    assert "inference_node is still 'inactive' after 3 attempts to activate" in outcome.message
+    # a configure that fails returns the node to unconfigured: retried, then reported
+    node = _ScriptedNode("unconfigured")
+    outcome = _activate(node, attempts=2)
+    assert node.calls == ["configure"] * 2 and outcome.state == "unconfigured"
+    # shut down or failed for good: no transition leads to active
+    node = _ScriptedNode("finalized")
+    outcome = _activate(node)
+    assert not outcome.active and node.calls == []
+    assert "inference_node is 'finalized'" in outcome.message
+    # never answers (not started, or stuck): fails when the time is up, saying so
+    node = _ScriptedNode(None)
+    outcome = _activate(node)
+    assert not outcome.active and "never reported its state" in outcome.message
+    node = _ScriptedNode("configuring")
+    assert "still 'configuring'" in _activate(node).message
 
 
 def test_a_namespace_moves_every_node_and_the_simulated_clock(launch_module):

@@ -3,8 +3,8 @@
 launch_testing (and launch / launch_ros) cannot be installed from PyPI, so here this module is
 skipped, saying so; test/test_launch_file.py covers what it can without them. On a ROS 2 install
 the launch_testing pytest plugin runs it: bringup.launch.py with the simulated cell (no
-robot_state_publisher needed), a /pick that must lift the block, and every process exiting
-cleanly after the launch shuts down.
+robot_state_publisher needed), lifecycle_activator confirming every lifecycle node active, a
+/pick that must lift the block, and every process exiting cleanly after the launch shuts down.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ def generate_test_description() -> launch.LaunchDescription:
 
 
 class TestPickThroughTheBringup(unittest.TestCase):
+    def test_every_lifecycle_node_is_confirmed_active(self, proc_output) -> None:
+        # lifecycle_activator reads each node's state back and prints this line only once all
+        # of them report active (otherwise it exits 1 and the launch fails naming the node).
+        proc_output.assertWaitFor(
+            "lifecycle_activator: active:", timeout=START_UP_TIMEOUT_S, stream="stdout"
+        )
+
     def test_a_pick_lifts_the_block(self) -> None:
         rclpy.init()
         node = rclpy.create_node("a2_bringup_test")
