@@ -687,6 +687,10 @@ def test_the_budget_is_checked_before_every_tile_batch_and_can_stop_the_view(ext
         if len(calls) > 4:
             raise OverBudgetError
 
+    # The same image again comes from the tile cache: no CLIP pass, so no budget check.
+    extractor.image_feature_map(image, lambda: calls.append(1))
+    assert len(calls) == 3
+    other = np.random.default_rng(7).integers(0, 256, (56, 112, 3), dtype=np.uint8)
     with pytest.raises(OverBudgetError):
-        extractor.image_feature_map(image, stop_on_second_batch)
+        extractor.image_feature_map(other, stop_on_second_batch)
     assert len(calls) == 5  # the second batch of this view was never run

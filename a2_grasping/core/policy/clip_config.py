@@ -94,25 +94,38 @@ class ClipFeatureConfig:
         min_value=1,
         max_value=4096,
     )
+    skip_empty_tiles: bool = config_field(
+        True,
+        "Run CLIP only on the tiles whose area, plus the bilinear interpolation's neighbour "
+        "cells and one cell of margin, holds a projected point; the others are never sampled "
+        "with a non-zero weight, so the fused features are bit-identical (tile_batch_size 1).",
+    )
+    cache_images: int = config_field(
+        4,
+        "Per-tile CLIP maps kept for this many recent images (keyed by the image's content): "
+        "a grasp and a place on the same scene, or a repeated request, run each tile once. "
+        "0 disables the cache. About 1.7 MB per ViT-L tile.",
+        min_value=0,
+        max_value=1024,
+    )
+    text_cache_size: int = config_field(
+        64,
+        "Text embeddings kept for this many recent instructions; 0 disables the cache.",
+        min_value=0,
+        max_value=100_000,
+    )
     dtype: str = config_field(
         "float32",
-        "CLIP compute dtype: float32 or bfloat16; features are returned as float32 either way.",
+        "CLIP compute dtype: float32 or bfloat16; features are returned as float32 either way. "
+        "On a CUDA device bfloat16 runs under autocast (float32 weights, layer norms and "
+        "softmax in float32); on a CPU the weights are cast.",
     )
     device: str = config_field("cpu", "Torch device for CLIP and the projection, e.g. cpu, cuda:0.")
 
     def __post_init__(self) -> None:
         # Types first: a float tile count or a string mu from YAML should fail here, not in torch.
         for field in fields(self):
-            value = getattr(self, field.name)
-            default = field.default
-            if isinstance(default, str) and not isinstance(value, str):
-                raise ValueError(f"{field.name}: expected a string, got {value!r}")
-            if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{field.name}: expected an int, got {value!r}")
-            if isinstance(default, float) and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
-                raise ValueError(f"{field.name}: expected a number, got {value!r}")
+            _check_type(field.name, field.default, getattr(self, field.name))
         validate_ranges(self)
         if not self.model_name_or_path.strip():
             raise ValueError("model_name_or_path: must name a directory or a Hugging Face repo id")
@@ -140,3 +153,18 @@ class ClipFeatureConfig:
             torch.device(self.device)
         except (RuntimeError, ValueError) as error:
             raise ValueError(f"device: {self.device!r} is not a torch device ({error})") from error
+
+
+def _check_type(name: str, default: object, value: object) -> None:
+    """The value has the type of the field's default (a bool is no int, an int is a number)."""
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ValueError(f"{name}: expected a string, got {value!r}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: expected true or false, got {value!r}")
+    elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name}: expected an int, got {value!r}")
+    elif isinstance(default, float) and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        raise ValueError(f"{name}: expected a number, got {value!r}")

@@ -17,8 +17,12 @@ with integer coordinates at pixel centres. Nothing here imports ROS.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -231,11 +235,17 @@ def tile_layout(image_hw: tuple[int, int], config: ClipFeatureConfig) -> TileLay
     )
 
 
-def preprocess_tiles(color_rgb: NDArray[np.uint8], config: ClipFeatureConfig) -> Tensor:
+def preprocess_tiles(
+    color_rgb: NDArray[np.uint8],
+    config: ClipFeatureConfig,
+    indices: Sequence[int] | None = None,
+) -> Tensor:
     """Cut an RGB image into tiles (row-major) and turn them into CLIP pixel values.
 
     Returns (rows * cols, 3, resized_h, resized_w) float32: resized, scaled to [0, 1] and
     normalised with the CLIP mean/std. No centre crop: a crop would break the pixel -> patch map.
+    `indices` (row-major tile numbers): only those tiles, in that order (each tile is resized on
+    its own, so a tile's pixels do not depend on which others are prepared with it).
     """
     if not isinstance(color_rgb, np.ndarray) or color_rgb.dtype != np.uint8:
         raise ValueError(
@@ -245,14 +255,19 @@ def preprocess_tiles(color_rgb: NDArray[np.uint8], config: ClipFeatureConfig) ->
         raise ValueError(f"color_rgb: expected shape (H, W, 3), got {color_rgb.shape}")
     layout = tile_layout((color_rgb.shape[0], color_rgb.shape[1]), config)
     image = torch.from_numpy(np.ascontiguousarray(color_rgb)).permute(2, 0, 1).float()  # (3,H,W)
+    count = layout.rows * layout.cols
+    chosen = list(range(count)) if indices is None else [int(i) for i in indices]
+    if any(not 0 <= i < count for i in chosen):
+        raise ValueError(f"indices: tile numbers must lie in 0..{count - 1}, got {chosen}")
+    if not chosen:
+        return torch.zeros(0, 3, layout.resized_h_px, layout.resized_w_px)
     tiles = [
         image[
             :,
-            row * layout.tile_h_px : (row + 1) * layout.tile_h_px,
-            col * layout.tile_w_px : (col + 1) * layout.tile_w_px,
+            (i // layout.cols) * layout.tile_h_px : (i // layout.cols + 1) * layout.tile_h_px,
+            (i % layout.cols) * layout.tile_w_px : (i % layout.cols + 1) * layout.tile_w_px,
         ]
-        for row in range(layout.rows)
-        for col in range(layout.cols)
+        for i in chosen
     ]
     batch = torch.stack(tiles)  # (T, 3, tile_h, tile_w)
     batch = resize_rgb(batch, (layout.resized_h_px, layout.resized_w_px)) / 255.0  # (T, 3, h, w)
@@ -270,6 +285,57 @@ def stitch_tiles(tile_maps: Tensor, rows: int, cols: int) -> Tensor:
     _, height, width, channels = tile_maps.shape
     grid = tile_maps.reshape(rows, cols, height, width, channels)  # (r, c, h, w, C)
     return grid.permute(0, 2, 1, 3, 4).reshape(rows * height, cols * width, channels)
+
+
+def tiles_needed(
+    points_m: NDArray[np.floating[Any]] | Tensor, view: CameraView, layout: TileLayout
+) -> NDArray[np.bool_]:
+    """(rows * cols,) row-major: the tiles whose patch cells the fusion can read for `points_m`.
+
+    fuse_point_features samples a view's stitched (Hf, Wf) map bilinearly with align_corners at
+    x = u (Wf - 1) / (W - 1), y = v (Hf - 1) / (H - 1): cells floor(x) and floor(x) + 1 (and the
+    same in y), cells outside the map read as zero. A tile is needed when one of those cells, or
+    one more cell on either side (the margin covers float32 vs float64 rounding of x and y),
+    falls inside it for some point the fusion could weigh in: every point in front of or behind
+    the camera by at least half the projection limit (a superset of the fusion's valid points,
+    which also pass the depth test). A tile no such point reaches is sampled only with weight
+    zero or not at all, so leaving it zero changes no fused feature. Everything is float64.
+    """
+    _check_points(points_m)
+    count = layout.rows * layout.cols
+    points = np.asarray(
+        points_m.detach().cpu().numpy() if isinstance(points_m, Tensor) else points_m,
+        dtype=np.float64,
+    )  # (N, 3)
+    needed = np.zeros(count, dtype=bool)
+    if len(points) == 0:
+        return needed
+    camera_from_base = view.camera_from_base()
+    points_cam = points @ camera_from_base[:3, :3].T + camera_from_base[:3, 3]  # (N, 3)
+    depth = points_cam[:, 2]
+    keep = np.abs(depth) >= 0.5 * PROJECTION_MIN_ABS_DEPTH_M
+    if not keep.any():
+        return needed
+    pixels = (points_cam[keep] @ np.asarray(view.intrinsics, np.float64).T)[:, :2]
+    pixels = pixels / depth[keep, None]  # (n, 2) u, v
+    map_h, map_w = layout.map_shape
+    x = pixels[:, 0] * (map_w - 1) / max(view.width_px - 1, 1)
+    y = pixels[:, 1] * (map_h - 1) / max(view.height_px - 1, 1)
+    inside = (
+        np.isfinite(x) & np.isfinite(y) & (x > -3) & (x < map_w + 2) & (y > -3) & (y < map_h + 2)
+    )
+    base_x = np.floor(x[inside]).astype(np.int64)  # (m,)
+    base_y = np.floor(y[inside]).astype(np.int64)
+    for dy in range(-1, 3):  # the two bilinear cells and one cell of margin either side
+        cell_y = base_y + dy
+        for dx in range(-1, 3):
+            cell_x = base_x + dx
+            on_map = (cell_x >= 0) & (cell_x < map_w) & (cell_y >= 0) & (cell_y < map_h)
+            tile = (cell_y[on_map] // layout.patches_h) * layout.cols + (
+                cell_x[on_map] // layout.patches_w
+            )
+            needed[np.unique(tile)] = True
+    return needed
 
 
 # ----------------------------------------------------------------------------- MaskCLIP
@@ -593,8 +659,71 @@ def _no_budget() -> None:
     """No budget: benchmarks and offline tools run to the end."""
 
 
+@dataclass
+class ClipCacheStats:
+    """What the caches saved since the extractor was built (or since `reset`)."""
+
+    tiles_computed: int = 0  # CLIP forward passes of one tile
+    tiles_reused: int = 0  # tiles taken from the per-image cache
+    tiles_skipped: int = 0  # tiles no point could read (left zero)
+    texts_encoded: int = 0
+    texts_reused: int = 0
+
+    def reset(self) -> None:
+        self.tiles_computed = self.tiles_reused = self.tiles_skipped = 0
+        self.texts_encoded = self.texts_reused = 0
+
+
+def image_key(color_rgb: NDArray[np.uint8]) -> str:
+    """Content key of an image: its shape and a BLAKE2b digest of its bytes (~1 ms for 640x480).
+
+    Keyed by content rather than by the scene's stamp, a cached map can never belong to another
+    image that happens to carry the same stamp (a re-published or replayed scene)."""
+    data = np.ascontiguousarray(color_rgb)
+    digest = hashlib.blake2b(data.data.cast("B"), digest_size=16).hexdigest()
+    return f"{data.shape}:{digest}"
+
+
+class _TileCache:
+    """Per-tile CLIP maps of the last `max_images` images, least recently used dropped first."""
+
+    def __init__(self, max_images: int) -> None:
+        self._max_images = max_images
+        self._images: OrderedDict[str, dict[int, Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[int, Tensor]:
+        with self._lock:
+            tiles = self._images.get(key)
+            if tiles is None:
+                return {}
+            self._images.move_to_end(key)
+            return dict(tiles)
+
+    def put(self, key: str, tiles: dict[int, Tensor]) -> None:
+        if self._max_images == 0:
+            return
+        with self._lock:
+            self._images.setdefault(key, {}).update(tiles)
+            self._images.move_to_end(key)
+            while len(self._images) > self._max_images:
+                self._images.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+
 class ClipFeatureExtractor:
-    """Loaded once (spec §7 item 4), then turns views + text into per-point features."""
+    """Loaded once (spec §7 item 4), then turns views + text into per-point features.
+
+    Caches (bounded, per extractor, so a reload starts empty): the text embedding per
+    instruction, and each image's per-tile CLIP maps keyed by the image's content. Both assume
+    the model's weights do not change after construction; call `clear_caches` if they do.
+    """
 
     def __init__(
         self,
@@ -611,12 +740,23 @@ class ClipFeatureExtractor:
             )
         self.device = torch.device(self.config.device)
         self.dtype = _DTYPES[self.config.dtype]
+        # On a GPU, reduced precision runs under autocast: weights stay float32 and autocast keeps
+        # the numerically sensitive ops (layer norms, softmax, reductions) in float32. On a CPU
+        # the weights are cast (measured and scored that way; CPU autocast is no faster).
+        self.autocast_dtype: torch.dtype | None = (
+            self.dtype if self.device.type == "cuda" and self.dtype != torch.float32 else None
+        )
+        weight_dtype = torch.float32 if self.autocast_dtype is not None else self.dtype
         # Cast: transformers' `to` wrapper confuses mypy; at run time its override still runs.
         module = cast(torch.nn.Module, model)
-        module.to(device=self.device, dtype=self.dtype)
+        module.to(device=self.device, dtype=weight_dtype)
         module.eval().requires_grad_(False)
         self.model = model
         self.tokenizer = tokenizer
+        self.cache_stats = ClipCacheStats()
+        self._tiles = _TileCache(self.config.cache_images)
+        self._texts: OrderedDict[str, Tensor] = OrderedDict()
+        self._text_lock = threading.Lock()
 
     @classmethod
     def from_pretrained(cls, config: ClipFeatureConfig | None = None) -> ClipFeatureExtractor:
@@ -630,25 +770,81 @@ class ClipFeatureExtractor:
         """Per-point feature length (768 for ViT-L/14@336px)."""
         return int(self.model.visual_projection.out_features)
 
-    def image_feature_map(
-        self, color_rgb: NDArray[np.uint8], check_budget: BudgetCheck = _no_budget
-    ) -> Tensor:
-        """(H, W, 3) uint8 -> stitched (rows * h, cols * w, C) float32 MaskCLIP patch map."""
-        pixels = preprocess_tiles(color_rgb, self.config)  # (T, 3, h_px, w_px), validates
-        layout = tile_layout((color_rgb.shape[0], color_rgb.shape[1]), self.config)
-        outputs = []
+    def clear_caches(self) -> None:
+        """Forget every cached tile map and text embedding (e.g. after changing weights)."""
+        self._tiles.clear()
+        with self._text_lock:
+            self._texts.clear()
+
+    @contextlib.contextmanager
+    def _compute(self) -> Iterator[None]:
+        """inference_mode, and autocast where the extractor runs reduced precision on a GPU."""
         with torch.inference_mode():
-            for start in range(0, pixels.shape[0], self.config.tile_batch_size):
-                check_budget()
-                batch = pixels[start : start + self.config.tile_batch_size].to(self.device)
-                outputs.append(maskclip_patch_features(self.model, batch).float())
-        tile_maps = torch.cat(outputs)  # (T, h, w, C)
+            if self.autocast_dtype is None:
+                yield
+            else:
+                with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                    yield
+
+    def image_feature_map(
+        self,
+        color_rgb: NDArray[np.uint8],
+        check_budget: BudgetCheck = _no_budget,
+        needed: NDArray[np.bool_] | None = None,
+    ) -> Tensor:
+        """(H, W, 3) uint8 -> stitched (rows * h, cols * w, C) float32 MaskCLIP patch map (CPU).
+
+        `needed` (rows * cols,) bool, row-major: compute only those tiles and leave the others
+        zero (see `tiles_needed`); None: every tile. Tiles of this image computed before (same
+        content) come from the cache. The budget is checked before every batch of tiles run.
+        """
+        if not isinstance(color_rgb, np.ndarray) or color_rgb.ndim != 3:
+            preprocess_tiles(color_rgb, self.config)  # raises the descriptive error
+        layout = tile_layout((color_rgb.shape[0], color_rgb.shape[1]), self.config)
+        count = layout.rows * layout.cols
+        wanted = np.ones(count, dtype=bool) if needed is None else np.asarray(needed, dtype=bool)
+        if wanted.shape != (count,):
+            raise ValueError(f"needed: expected ({count},) bools, got shape {wanted.shape}")
+        use_cache = self.config.cache_images > 0
+        key = image_key(color_rgb) if use_cache else ""
+        stored = self._tiles.get(key) if use_cache else {}
+        maps = {i: stored[i] for i in np.flatnonzero(wanted).tolist() if i in stored}
+        todo = [i for i in np.flatnonzero(wanted).tolist() if i not in stored]
+        self.cache_stats.tiles_reused += len(maps)
+        self.cache_stats.tiles_skipped += int(count - wanted.sum())
+        if todo:
+            pixels = preprocess_tiles(color_rgb, self.config, todo)  # (T, 3, h_px, w_px)
+            computed: dict[int, Tensor] = {}
+            try:
+                with self._compute():
+                    for start in range(0, len(todo), self.config.tile_batch_size):
+                        check_budget()
+                        batch = pixels[start : start + self.config.tile_batch_size]
+                        out = maskclip_patch_features(self.model, batch.to(self.device))
+                        out = out.float().cpu()  # (b, h, w, C)
+                        for offset, index in enumerate(todo[start : start + len(out)]):
+                            computed[index] = out[offset]
+            finally:  # tiles finished before a budget stop are kept for the next request
+                self.cache_stats.tiles_computed += len(computed)
+                if use_cache:
+                    self._tiles.put(key, computed)
+            maps.update(computed)
+        channels = self.feature_dim
+        tile_maps = torch.zeros(count, layout.patches_h, layout.patches_w, channels)
+        for index, tile_map in maps.items():
+            tile_maps[index] = tile_map
         return stitch_tiles(tile_maps, layout.rows, layout.cols)
 
     def encode_text(self, text: str) -> Tensor:
         """L2-normalised text embedding (C,): 77-token context, EOT pooling, text_projection."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"text: expected a non-empty instruction, got {text!r}")
+        with self._text_lock:
+            cached = self._texts.get(text)
+            if cached is not None:
+                self._texts.move_to_end(text)
+                self.cache_stats.texts_reused += 1
+                return cached.clone()
         context = int(self.model.text_model.embeddings.position_embedding.num_embeddings)
         context = min(context, CLIP_CONTEXT_LENGTH)
         unpadded = self.tokenizer(text)["input_ids"]
@@ -661,16 +857,32 @@ class ClipFeatureExtractor:
             text, padding="max_length", max_length=context, truncation=True, return_tensors="pt"
         )
         input_ids = tokens["input_ids"].to(self.device)  # (1, 77)
-        with torch.inference_mode():
+        with self._compute():
             pooled = self.model.text_model(input_ids=input_ids).pooler_output  # (1, D_text)
             embedding = self.model.text_projection(pooled)[0].float()  # (C,)
-        return F.normalize(embedding, dim=-1).cpu()
+        unit = F.normalize(embedding.float(), dim=-1).cpu()
+        self.cache_stats.texts_encoded += 1
+        if self.config.text_cache_size > 0:
+            with self._text_lock:
+                self._texts[text] = unit.clone()
+                while len(self._texts) > self.config.text_cache_size:
+                    self._texts.popitem(last=False)
+        return unit
 
     def view_features(
-        self, view: CameraView, text_embedding: Tensor, check_budget: BudgetCheck = _no_budget
+        self,
+        view: CameraView,
+        text_embedding: Tensor,
+        check_budget: BudgetCheck = _no_budget,
+        points_m: NDArray[np.floating[Any]] | Tensor | None = None,
     ) -> ViewFeatures:
-        """Feature and similarity maps of one view."""
-        feature_map = self.image_feature_map(view.color_rgb, check_budget).cpu()  # (h, w, C)
+        """Feature and similarity maps of one view; with `points_m` (and skip_empty_tiles) only
+        the tiles those points can read are computed."""
+        needed = None
+        if points_m is not None and self.config.skip_empty_tiles:
+            layout = tile_layout((view.height_px, view.width_px), self.config)
+            needed = tiles_needed(points_m, view, layout)
+        feature_map = self.image_feature_map(view.color_rgb, check_budget, needed)  # (h, w, C)
         return ViewFeatures(view, feature_map, similarity_map(feature_map, text_embedding))
 
     def point_features(
@@ -685,7 +897,9 @@ class ClipFeatureExtractor:
         if not views:
             raise ValueError("views: camera data is required; there is no global-CLIP fallback")
         text_embedding = self.encode_text(text)  # (C,)
-        per_view = [self.view_features(view, text_embedding, check_budget) for view in views]
+        per_view = [
+            self.view_features(view, text_embedding, check_budget, points_m) for view in views
+        ]
         return fuse_point_features(
             points_m, per_view, self.config.depth_tolerance_m, self.config.point_batch_size
         )
