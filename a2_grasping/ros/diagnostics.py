@@ -27,6 +27,9 @@ def array(stamp: Time, statuses: Sequence[DiagnosticStatus]) -> DiagnosticArray:
 
 
 def _text(value: object) -> str:
+    """Four significant digits, except from 1000 up, in milliseconds fixed point: stamps such
+    as scene_stamp_s (wall clock: 1.765e+09; simulated 1234.6 s: 1235) would otherwise make a
+    client that waits for a fresh scene wait forever or go on too early."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if abs(value) < 1000.0 else f"{value:.3f}"
     return str(value)

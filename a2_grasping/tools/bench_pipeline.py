@@ -12,7 +12,8 @@
    scene latency, and perception_node's CPU share.
 3. /select_grasp round trip over DDS in the default (attributes) mode, "the red box" among three
    boxes: inference_node as its own process on the scenes perception publishes; --calls
-   sequential calls. The response's mode is recorded.
+   sequential calls, each once inference_node holds the scene of a frame published just before
+   (not timed). The response's mode is recorded.
 Both nodes are started with the installed executables, on a private ROS domain, loopback only.
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 TARGET_FRAME_MS = 15.0
 TARGET_SELECT_P50_MS = 100.0  # attributes mode (issue 14); `bench select` measures it in-process
+INFERENCE_STATUS = "inference_node: grasp selection"  # its /diagnostics status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -291,6 +293,44 @@ def _wait_for_server_scene(
         time.sleep(0.1)
 
 
+class _ServerSceneStamp:
+    """The newest scene stamp inference_node reports holding (its diagnostics' scene_stamp_s)."""
+
+    def __init__(self, node: Any) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.stamp_s = 0.0
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, message: Any) -> None:
+        for status in message.status:
+            if status.name.startswith(INFERENCE_STATUS):
+                for entry in status.values:
+                    if entry.key == "scene_stamp_s":
+                        self.stamp_s = max(self.stamp_s, float(entry.value))
+
+
+def _wait_for_fresh_scene(
+    executor: Any, publisher: Any, server: _ServerSceneStamp, *, timeout_s: float = 60.0
+) -> None:
+    """Publish a frame and wait until inference_node holds a scene at least that new, as the
+    other clients do (SimSession.wait_for_fresh_scene). Calling right after publishing met the
+    previous scene, which a loaded machine can make older than max_input_age_s: STALE_SCENE.
+    A frame lost on the way (best effort) is followed by another every 2 s."""
+    from a2_grasping.ros import conversions
+
+    stamp_s = conversions.time_to_seconds(publisher.publish())
+    deadline_s = time.monotonic() + timeout_s
+    republish_s = time.monotonic() + 2.0
+    while server.stamp_s < stamp_s - 0.001:  # diagnostics carry stamps to the millisecond
+        if time.monotonic() > deadline_s:
+            raise TimeoutError(f"inference_node held no scene of the new frame in {timeout_s} s")
+        if time.monotonic() > republish_s:
+            publisher.publish()
+            republish_s = time.monotonic() + 2.0
+        executor.spin_once(timeout_sec=0.05)
+
+
 def _select_round_trips(
     node: Any, executor: Any, publisher: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -299,14 +339,14 @@ def _select_round_trips(
 
     client = node.create_client(SelectGrasp, "/select_grasp")
     clients.wait_for_service(client, 15.0)
+    server = _ServerSceneStamp(node)
     round_trips_ms: list[float] = []
     codes: set[int] = set()
     modes: set[str] = set()
     request = SelectGrasp.Request(instruction="the red box")
     _wait_for_server_scene(node, executor, publisher, client, request)
     for call in range(args.calls + 2):
-        publisher.publish()  # keep the scene fresh
-        executor.spin_once(timeout_sec=0.05)
+        _wait_for_fresh_scene(executor, publisher, server)  # not part of the round trip
         started = time.perf_counter()
         response = clients.call(node, client, request, 10.0)
         if call >= 2:  # warm-up: discovery of the response path
