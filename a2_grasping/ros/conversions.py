@@ -10,7 +10,6 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -28,12 +27,8 @@ from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection import GraspTarget as CoreGraspTarget
 from a2_grasping.core.selection import RankedGrasps
 from a2_grasping.core.task.ports import ObjectBox
-from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot, SimObject, SimObstacle
-from a2_grasping.sim.objects import ObstacleSpec  # pure numpy: no MuJoCo import
+from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot
 from a2_grasping.srv import SelectGrasp, SelectPlace
-
-if TYPE_CHECKING:
-    from a2_grasping.sim.objects import ObjectState
 
 _NS_PER_S = 1_000_000_000
 _COLOR_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
@@ -265,28 +260,6 @@ def trajectory_to_msg(
         point.time_from_start = Duration(sec=total_ns // _NS_PER_S, nanosec=total_ns % _NS_PER_S)
         msg.points.append(point)
     return msg
-
-
-# ---- simulated cell (sim-only messages) ----
-
-
-def sim_object_to_msg(state: ObjectState) -> SimObject:
-    spec = state.spec
-    return SimObject(
-        name=spec.name,
-        shape=spec.shape.value,
-        color=spec.color,
-        size_m=list(spec.size_m),
-        pose=matrix_to_pose(state.base_from_object),
-        height_gain_m=state.height_gain_m,
-    )
-
-
-def sim_obstacle_from_msg(msg: SimObstacle) -> ObstacleSpec:
-    """Raises ValueError (naming the obstacle) for an empty name or non-positive size."""
-    center = tuple(float(v) for v in msg.center_m)
-    size = tuple(float(v) for v in msg.size_m)
-    return ObstacleSpec(msg.name, (center[0], center[1], center[2]), (size[0], size[1], size[2]))
 
 
 # ---- poses ----

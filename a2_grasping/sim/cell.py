@@ -64,6 +64,9 @@ _TABLE_RGBA = (0.72, 0.72, 0.70, 1.0)
 _OBSTACLE_RGBA = (0.45, 0.45, 0.48, 1.0)
 _OBSTACLE_PREFIX = "obstacle/"
 _OBJECT_FRICTION = (1.0, 0.005, 0.0001)  # sliding, torsional, rolling
+# Where a removed object is parked: far outside every camera's view and the arm's reach.
+_PARKING_X_M, _PARKING_Y_M = 20.0, 20.0
+_SLIPPERY_PRIORITY = 10  # above every geom of the robot and table (the pads have 1)
 # Nominal UR5e kinematics (Universal Robots DH: d1, a2, a3, d4, d5, d6), as in ur_analytic_ik.
 _UR5E_D1, _UR5E_A3, _UR5E_D4, _UR5E_D5, _UR5E_D6 = 0.1625, 0.3922, 0.1333, 0.0997, 0.0996
 
@@ -134,6 +137,7 @@ class SimCell:
         if hit:
             raise ValueError(f"obstacle '{hit}' collides with the arm at its home position")
         self.objects: tuple[ObjectSpec, ...] = objects
+        self._removed: set[str] = set()  # taken out by remove_object
         self.obstacles: tuple[ObstacleSpec, ...] = tuple(obstacles)
         self.seed, self.scene = seed, SceneKind(scene)
         self.model, self.data = model, data
@@ -319,15 +323,65 @@ class SimCell:
         Raises:
             KeyError: no such object; ValueError: a receptacle (fixed to the table).
         """
+        self.move_object(name, (0.0, 0.0, height_m), relative=True)
+
+    # ---- faults (sim-only: /sim/fault) ----
+
+    def move_object(self, name: str, position_m: Sequence[float], relative: bool) -> None:
+        """Teleport a free object, at rest: by `position_m` (relative) or to it (base_link; a z
+        of 0 keeps the object's height). Physics settles it on the next steps.
+
+        Raises:
+            KeyError: no such object; ValueError: a receptacle, or an object already removed.
+        """
+        qpos, dof = self._free_joint(name)
+        target = np.asarray(position_m, dtype=np.float64)
+        if relative:
+            self.data.qpos[qpos : qpos + 3] += target
+        else:
+            self.data.qpos[qpos : qpos + 2] = target[:2]
+            if target[2] != 0.0:
+                self.data.qpos[qpos + 2] = target[2]
+        self.data.qvel[dof : dof + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    def remove_object(self, name: str) -> None:
+        """Take an object out of the cell for good: parked at rest far outside every camera's
+        view, its weight compensated so it stays there (the model cannot lose a body)."""
+        qpos, dof = self._free_joint(name)
+        index = [o.name for o in self.objects].index(name)
+        self.data.qpos[qpos : qpos + 3] = (_PARKING_X_M + index, _PARKING_Y_M, 0.0)
+        self.data.qvel[dof : dof + 6] = 0.0
+        self.model.body_gravcomp[self.model.body(_object_body(self._spec(name))).id] = 1.0
+        self._removed.add(name)
+        mujoco.mj_forward(self.model, self.data)
+
+    def set_slippery(self, name: str, slippery: bool) -> None:
+        """Take an object's friction away (a held object slides out of the fingers) or give it
+        back. Friction is not drawn, so frames are unaffected."""
+        self._free_joint(name)
+        body = self.model.body(_object_body(self._spec(name)))
+        first, count = int(body.geomadr[0]), int(body.geomnum[0])
+        friction = (0.0, 0.0, 0.0) if slippery else _OBJECT_FRICTION
+        self.model.geom_friction[first : first + count] = friction
+        # A contact takes the larger friction of its two geoms unless one has priority.
+        self.model.geom_priority[first : first + count] = _SLIPPERY_PRIORITY if slippery else 0
+
+    def _spec(self, name: str) -> ObjectSpec:
         spec = next((o for o in self.objects if o.name == name), None)
         if spec is None:
             raise KeyError(f"no object named {name!r}; objects: {[o.name for o in self.objects]}")
+        return spec
+
+    def _free_joint(self, name: str) -> tuple[int, int]:
+        """(qpos address, dof address) of a free object's joint."""
+        spec = self._spec(name)
         if spec.receptacle:
             raise ValueError(f"{name!r} is fixed to the table")
+        if name in self._removed:
+            raise ValueError(f"{name!r} was removed from the cell")
         joint = self.model.body(_object_body(spec)).jntadr[0]
-        self.data.qpos[self.model.jnt_qposadr[joint] + 2] += height_m
-        self.data.qvel[self.model.jnt_dofadr[joint] : self.model.jnt_dofadr[joint] + 6] = 0.0
-        mujoco.mj_forward(self.model, self.data)
+        return int(self.model.jnt_qposadr[joint]), int(self.model.jnt_dofadr[joint])
 
     # ---- ground truth (scoring only) ----
 

@@ -187,6 +187,11 @@ class SimConfig:
     objects_service: str = config_field(
         "sim/objects", "Sim-only, test-only a2_grasping/srv/SimObjects ground truth service."
     )
+    fault_service: str = config_field(
+        "sim/fault",
+        "Sim-only, test-only a2_grasping/srv/SimFault service: move, remove or make slip an "
+        "object, freeze the joint states or a camera for a while.",
+    )
 
     def __post_init__(self) -> None:
         # ROS hands array parameters over as lists; keep the config immutable and comparable.

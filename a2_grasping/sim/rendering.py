@@ -13,8 +13,9 @@ is due it copies what positions every body (`RenderState`) and hands it over wit
 the thread that creates it), puts the state into its MjData, runs `mj_forward` and renders. A
 request carries the `RenderScene` it was taken from; the worker starts over with a new MjData,
 renderer and frame counters whenever that scene changes, so a reset's new model always arrives
-with the first state of it, and an old model a request still holds stays as it was (a model is
-never changed after it is compiled: a reset builds a new one). The worker holds one waiting
+with the first state of it, and an old model a request still holds stays as it was (what a model
+draws never changes after it is compiled: a reset builds a new one; the sim-only faults change
+only friction and gravity compensation, which drawing does not read). The worker holds one waiting
 request: a newer one replaces it (a late frame is worthless, a backlog would only grow).
 A request's frames are handed on together once every camera is rendered: a consumer that fuses
 the newest frame of each camera (perception_node, on a timer) would otherwise find one camera a
@@ -46,7 +47,7 @@ _JOIN_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True, eq=False)
 class RenderScene:
-    """What frames of one scene need besides the state: its model (never changed once built),
+    """What frames of one scene need besides the state: its model (what it draws never changes),
     the cameras as perception is told they are, each camera's sensor model, and the depth range
     outside which a camera sees no return. A reset makes a new one (frame counts restart)."""
 

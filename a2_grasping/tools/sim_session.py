@@ -33,7 +33,7 @@ from a2_grasping.bringup import PACKAGE, BringupOptions, NodeSpec, bringup_nodes
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
-from a2_grasping.srv import SimObjects, SimReset
+from a2_grasping.srv import SimFault, SimObjects, SimReset
 from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
 
 DISCOVERY_TIMEOUT_S = 30.0
@@ -114,6 +114,7 @@ class SimSession:
         )
         self._reset = self.node.create_client(SimReset, "sim/reset")
         self._objects = self.node.create_client(SimObjects, "sim/objects")
+        self._fault = self.node.create_client(SimFault, "sim/fault")
         self._tasks = {
             "/pick": ActionClient(self.node, Pick, "pick"),
             "/place": ActionClient(self.node, Place, "place"),
@@ -209,6 +210,16 @@ class SimSession:
 
     def objects(self) -> list[SimObject]:
         return list(self._objects_response().objects)
+
+    def fault(self, request: SimFault.Request) -> str:
+        """Inject a fault into the cell (sim-only /sim/fault); returns what was done. Raises
+        RuntimeError when the cell refuses it. Not from inside a callback of this session (use
+        `run_task`'s `faults`)."""
+        response = self._wait(self._fault.call_async(request), CALL_TIMEOUT_S, "/sim/fault")
+        if not response.success:
+            raise RuntimeError(f"/sim/fault refused: {response.message}")
+        self._say(f"fault: {response.message}")
+        return str(response.message)
 
     def _objects_response(self) -> SimObjects.Response:
         future = self._objects.call_async(SimObjects.Request())
@@ -321,16 +332,19 @@ class SimSession:
         *,
         on_poll: Callable[[], None] | None = None,
         poll_period_s: float = 0.2,
+        faults: Sequence[tuple[str, SimFault.Request]] = (),
     ) -> tuple[Pick.Result, list[str]]:
         """Run one /pick goal; returns its result and the stages reported in feedback.
 
         `on_poll` runs about every `poll_period_s` (wall) while the goal runs, outside any
         callback, so it may call this session's services (e.g. `objects()` to see which object
-        rose during the pick, even when the executor set it back down)."""
+        rose during the pick, even when the executor set it back down). `faults`: see
+        `run_task`."""
         result, stages = self.run_task(
             "/pick",
             goal,
             timeout_s,
+            faults=faults,
             cancel_at_stage=cancel_at_stage,
             cancel_after_s=cancel_after_s,
             on_stage=on_stage,
@@ -351,9 +365,13 @@ class SimSession:
         on_stage: Callable[[str], None] = lambda _stage: None,
         on_poll: Callable[[], None] | None = None,
         poll_period_s: float = 0.2,
+        faults: Sequence[tuple[str, SimFault.Request]] = (),
     ) -> tuple[Any, list[str]]:
         """Run one goal of the executor's `action` ("/pick", "/place", "/pick_and_place");
-        returns its result and the stages reported in feedback (see `pick`)."""
+        returns its result and the stages reported in feedback (see `pick`).
+
+        `faults`: (stage, fault) pairs; each fault is injected (/sim/fault) as soon as feedback
+        first reports its stage, in order (a later pair waits for the earlier ones)."""
         client = self._tasks[action]
         stages: list[str] = []
         stage_seen_at: list[float] = []
@@ -376,8 +394,11 @@ class SimSession:
         deadline = time.monotonic() + timeout_s
         cancel_sent = False
         next_poll = time.monotonic()
+        pending_faults = list(faults)
         while not result_future.done():
             self._check_processes()
+            while pending_faults and pending_faults[0][0] in stages:
+                self.fault(pending_faults.pop(0)[1])
             if on_poll is not None and time.monotonic() >= next_poll:
                 on_poll()
                 next_poll = time.monotonic() + poll_period_s

@@ -6,7 +6,8 @@ CameraInfo, `/joint_states`) plus `/clock`; accepts what the UR
 `scaled_joint_trajectory_controller` topic and the Robotiq forward-command controller accept, and,
 where control_msgs exists, offers the controllers' FollowJointTrajectory and GripperCommand
 actions (sim_driver_actions.py).
-Sim-only services reset the scene and give ground truth (for tests and benchmarks).
+Sim-only services reset the scene, give ground truth and inject faults (an object moved, removed
+or slipping, the joint states or a camera frozen for a while), for tests and benchmarks.
 
 Threading: the physics thread owns the cell (MuJoCo's model and data). Subscriptions and services
 never touch the cell: they queue commands that the physics thread applies between steps, so a
@@ -37,14 +38,15 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from a2_grasping.ros import conversions, spin
+from a2_grasping.ros import conversions, sim_conversions, spin
 from a2_grasping.ros.nodes.sim_driver_actions import ArmState, DriverActionServers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.sim.config import SimConfig
+from a2_grasping.sim.faults import FaultRequest, FaultSchedule
 from a2_grasping.sim.objects import ObjectState, ObstacleSpec, SceneKind
 from a2_grasping.sim.rendering import FrameRequest, RenderedFrame, RenderWorker
 from a2_grasping.sim.sensor import frame_dropped
-from a2_grasping.srv import SimObjects, SimReset
+from a2_grasping.srv import SimFault, SimObjects, SimReset
 
 if TYPE_CHECKING:
     from a2_grasping.sim.cell import SimCell
@@ -73,6 +75,8 @@ COMMAND_QOS = QoSProfile(
 
 # A reset rebuilds the model (~1 s of mesh loading) and the renderer.
 RESET_TIMEOUT_S = 20.0
+# A fault is applied between two physics steps (2 ms): this only bounds a stuck physics thread.
+FAULT_TIMEOUT_S = 5.0
 # Physics falling this far behind the wall clock restarts pacing instead of racing to catch up.
 _MAX_LAG_S = 0.5
 _STATS_PERIOD_S = 30.0
@@ -122,6 +126,7 @@ class SimNode(Node):
         self._time_offset_s = 0.0  # simulated time before the last reset (physics thread)
         # Frame slots per camera since start, dropped ones included (physics thread).
         self._frame_slots = [0] * len(self._config.camera_names)
+        self._faults = FaultSchedule(self._config.camera_names)  # physics thread
 
         self._joint_state_pub = self.create_publisher(
             JointState, self._config.joint_state_topic, JOINT_STATE_QOS
@@ -171,6 +176,9 @@ class SimNode(Node):
         )
         self.create_service(
             SimObjects, self._config.objects_service, self._on_objects, callback_group=services
+        )
+        self.create_service(
+            SimFault, self._config.fault_service, self._on_fault, callback_group=services
         )
         self._driver_actions = self._start_driver_actions()
         self._render_worker = RenderWorker(self._publish_frames, self._on_render_error)
@@ -273,7 +281,7 @@ class SimNode(Node):
             response.message = f"unknown scene kind {scene!r}; use one of {kinds}"
             return response
         try:
-            obstacles = [conversions.sim_obstacle_from_msg(m) for m in request.obstacles]
+            obstacles = [sim_conversions.sim_obstacle_from_msg(m) for m in request.obstacles]
         except ValueError as error:
             response.success = False
             response.message = f"invalid obstacle: {error}"
@@ -305,7 +313,7 @@ class SimNode(Node):
             response.message = f"reset failed: {outcome['error']}"
             return response
         response.success = True
-        response.objects = [conversions.sim_object_to_msg(s) for s in objects]
+        response.objects = [sim_conversions.sim_object_to_msg(s) for s in objects]
         return response
 
     def _on_objects(
@@ -318,8 +326,37 @@ class SimNode(Node):
         response.stamp = conversions.seconds_to_time(snapshot.stamp_s)
         response.seed = snapshot.seed
         response.scene = snapshot.scene
-        response.objects = [conversions.sim_object_to_msg(s) for s in snapshot.objects]
+        response.objects = [sim_conversions.sim_object_to_msg(s) for s in snapshot.objects]
         response.arm_executing = snapshot.arm_executing
+        return response
+
+    def _on_fault(
+        self, request: SimFault.Request, response: SimFault.Response
+    ) -> SimFault.Response:
+        try:
+            fault = sim_conversions.sim_fault_from_msg(request)
+        except ValueError as error:
+            response.success, response.message = False, f"fault refused: {error}"
+            return response
+        done = threading.Event()
+        outcome: dict[str, str] = {}
+
+        def run(cell: SimCell) -> None:
+            try:
+                outcome["message"] = self._apply_fault(cell, fault)
+            except (KeyError, ValueError) as error:
+                outcome["error"] = str(error).strip("'\"")
+            done.set()
+
+        self._jobs.put(run)
+        if not done.wait(FAULT_TIMEOUT_S):
+            response.success = False
+            response.message = f"the fault was not applied within {FAULT_TIMEOUT_S:.0f} s"
+        elif "error" in outcome:
+            response.success, response.message = False, f"fault refused: {outcome['error']}"
+        else:
+            response.success, response.message = True, outcome["message"]
+            self.get_logger().warning(f"fault injected: {outcome['message']}")
         return response
 
     # ---- physics thread ----
@@ -349,6 +386,7 @@ class SimNode(Node):
             while not self._stop.is_set():
                 self._run_jobs(cell)
                 now_s = self._now_s(cell)
+                self._faults.expire(cell, now_s)
                 self._publish_state(cell, now_s)
                 if now_s + 1e-9 >= next_frame_s:
                     self._request_frames(cell, now_s)
@@ -395,12 +433,18 @@ class SimNode(Node):
         elapsed_s = self._now_s(cell)
         cell.reset(seed, scene or cell.scene, obstacles, removed)
         self._time_offset_s = elapsed_s
+        self._faults.clear()
         with_obstacles = f"; obstacles: {', '.join(o.name for o in obstacles)}" if obstacles else ""
         without = f"; removed: {', '.join(removed)}" if removed else ""
         self.get_logger().info(
             f"reset to scene '{cell.scene.value}' seed {seed}: "
             f"{', '.join(o.name for o in cell.objects)}{with_obstacles}{without}"
         )
+
+    def _apply_fault(self, cell: SimCell, fault: FaultRequest) -> str:
+        message = self._faults.apply(cell, fault, self._now_s(cell))
+        self._update_snapshot(cell, self._now_s(cell))  # /sim/objects shows it at once
+        return message
 
     def _run_jobs(self, cell: SimCell) -> None:
         while True:
@@ -414,14 +458,15 @@ class SimNode(Node):
         stamp = conversions.seconds_to_time(now_s)
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=stamp))
-        self._joint_state_pub.publish(
-            conversions.joint_state(
-                cell.joint_names,
-                cell.joint_positions(),
-                cell.joint_velocities(),
-                stamp,
+        if not self._faults.joint_states_frozen(now_s):
+            self._joint_state_pub.publish(
+                conversions.joint_state(
+                    cell.joint_names,
+                    cell.joint_positions(),
+                    cell.joint_velocities(),
+                    stamp,
+                )
             )
-        )
         self._update_snapshot(cell, now_s)
 
     def _update_snapshot(self, cell: SimCell, now_s: float) -> None:
@@ -451,7 +496,7 @@ class SimNode(Node):
         for index, spec in enumerate(cell.cameras):
             frame_index = self._frame_slots[index]
             self._frame_slots[index] = frame_index + 1
-            if not frame_dropped(
+            if not self._faults.camera_frozen(spec.name, now_s) and not frame_dropped(
                 self._config.camera_drop_rate,
                 seed=self._config.sensor_seed,
                 camera_index=index,
