@@ -178,6 +178,12 @@ class SimSession:
                     f"{process.name} exited with {process.poll()}:\n{process.output()[-2000:]}"
                 )
 
+    def spin_for(self, seconds: float) -> None:
+        """Run this session's callbacks for `seconds` (wall), e.g. while counting messages."""
+        deadline = time.monotonic() + seconds
+        while (left_s := deadline - time.monotonic()) > 0.0:
+            self._executor.spin_once(timeout_sec=min(0.05, left_s))
+
     def _wait(self, future: Any, timeout_s: float, what: str) -> Any:
         deadline = time.monotonic() + timeout_s
         while not future.done():

@@ -1,0 +1,130 @@
+"""No pipeline node stalls another: each one frozen in turn (SIGSTOP, as a debugger, a swapped-out
+process or a hung driver would leave it) while the others keep publishing at their rates, and a
+task that needs the frozen node gets a specific answer.
+
+The cause this guards against: sim_node used to render its cameras on the physics thread, and a
+publish of camera images that waited on a stopped subscriber (perception_node) held up /clock and
+/joint_states with it; the executor, which aborts a motion after 0.5 s without a joint state,
+aborted the pick. The cameras now render and publish on a thread of their own.
+Rates are compared with the same node's rate just before the freeze (not with a fixed figure), so
+a loaded machine slows both windows alike.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sensor_msgs.msg import JointState
+
+from a2_grasping.action import Pick
+from a2_grasping.core.errors import SelectErrorCode
+from a2_grasping.msg import SceneSnapshot
+from a2_grasping.tools.sim_session import SimSession
+
+pytestmark = [pytest.mark.ros, pytest.mark.sim]
+WINDOW_S = 4.0
+KEPT_RATE = 0.5  # a stream still arrives at half its rate before the freeze, at least
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Iterator[SimSession]:
+    from domain_coordinator import domain_id
+
+    log_dir: Path = tmp_path_factory.mktemp("frozen_logs")
+    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
+        yield running
+
+
+@contextmanager
+def _frozen(session: SimSession, name: str) -> Iterator[None]:
+    process = next(p for p in session.processes if p.name == name)
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def _arrivals(session: SimSession, seconds: float) -> dict[str, int]:
+    """Messages per stream that reach this session's node within `seconds` (wall)."""
+    counts = {"joint_states": 0, "scene": 0}
+
+    def count(stream: str):
+        def on_message(_msg: object) -> None:
+            counts[stream] += 1
+
+        return on_message
+
+    subscriptions = [
+        session.node.create_subscription(JointState, "joint_states", count("joint_states"), 50),
+        session.node.create_subscription(SceneSnapshot, "a2/scene", count("scene"), 1),
+    ]
+    try:
+        session.spin_for(seconds)
+    finally:
+        for subscription in subscriptions:
+            session.node.destroy_subscription(subscription)
+    return counts
+
+
+@pytest.mark.parametrize("frozen", ["perception_node", "inference_node", "executor_node"])
+def test_a_frozen_node_stalls_no_other(session, frozen):
+    session.reset(0, "single")
+    session.wait_for_fresh_scene()
+    before = _arrivals(session, WINDOW_S)
+    with _frozen(session, frozen):
+        during = _arrivals(session, WINDOW_S)
+    assert before["joint_states"] > 0 and before["scene"] > 0, before
+    assert during["joint_states"] >= KEPT_RATE * before["joint_states"], (before, during)
+    if frozen != "perception_node":
+        assert during["scene"] >= KEPT_RATE * before["scene"], (before, during)
+    session.wait_for_fresh_scene()  # the frozen node catches up once it runs again
+
+
+def test_a_pick_survives_perception_frozen_during_its_motion(session):
+    """The issue's reproduction: perception_node stopped for 5 s as the arm moves to the
+    pre-grasp. The motion needs only joint states; the post-lift check waits for a fresh scene,
+    which comes once perception runs again."""
+    session.reset(0, "single")
+    session.wait_for_fresh_scene()
+    process = next(p for p in session.processes if p.name == "perception_node")
+    stopped_at: list[float] = []
+
+    def on_stage(stage: str) -> None:
+        if stage == "moving_to_pregrasp" and not stopped_at:
+            os.kill(process.pid, signal.SIGSTOP)
+            stopped_at.append(time.monotonic())
+
+    def on_poll() -> None:
+        if len(stopped_at) == 1 and time.monotonic() - stopped_at[0] >= 5.0:
+            os.kill(process.pid, signal.SIGCONT)
+            stopped_at.append(time.monotonic())
+
+    try:
+        result, _stages = session.pick(
+            Pick.Goal(instruction="pick up the object"),
+            on_stage=on_stage,
+            on_poll=on_poll,
+        )
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    assert len(stopped_at) == 2, "perception_node was frozen and resumed during the pick"
+    assert result.error_code == Pick.Result.NONE, result.error_message
+    assert session.objects()[0].height_gain_m >= 0.05
+
+
+def test_a_pick_with_perception_frozen_is_refused_as_stale(session):
+    session.reset(0, "single")
+    session.wait_for_fresh_scene()
+    with _frozen(session, "perception_node"):
+        session.spin_for(3.0)  # the newest scene grows older than max_input_age_s (2 s)
+        result, stages = session.pick(Pick.Goal(instruction="pick up the object"))
+    assert result.error_code == Pick.Result.SELECTION_FAILED, result.error_message
+    assert result.select_error_code == SelectErrorCode.STALE_SCENE
+    assert "moving_to_pregrasp" not in stages
