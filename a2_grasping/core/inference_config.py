@@ -9,6 +9,18 @@ from a2_grasping.core.policy.hardware import DEVICES, PRECISIONS, check_choice
 
 # Tiles per image side: beyond this a tile of a 480x640 view is a few pixels wide.
 MAX_CLIP_TILES = 16
+# Parameters that may change while the node is unconfigured (cleanup -> set -> configure);
+# configure reads and validates them again. Every other parameter is read-only.
+RELOADABLE_PARAMETERS = (
+    "fusion_weights_path",
+    "clip_model",
+    "graspnet_weights_path",
+    "device",
+    "precision",
+    "clip_tiles",
+    "record_path",
+    "warm_up",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ class InferenceConfig:
         "",
         "A2 fusion weights (sl_checkpoint_199.pth or .safetensors). Empty, or clip_model empty: "
         "attributes mode (or geometric mode, see ground_instructions).",
+        read_only=False,
     )
     ground_instructions: bool = config_field(
         True,
@@ -57,11 +70,13 @@ class InferenceConfig:
     clip_model: str = config_field(
         "",
         "Local directory (or offline Hugging Face cache name) of the CLIP model for a2 mode.",
+        read_only=False,
     )
     graspnet_weights_path: str = config_field(
         "",
         "GraspNet weights (checkpoint-rs.tar, published format). Set: GraspNet-baseline "
         "candidates; empty: the geometric antipodal sampler.",
+        read_only=False,
     )
     check_reachability: bool = config_field(
         True,
@@ -84,6 +99,7 @@ class InferenceConfig:
         "",
         "Directory of a new MCAP bag that records every request: the scene it ran on and the "
         "request + response as service events. Empty: no recording.",
+        read_only=False,
     )
     autostart: bool = config_field(
         False,
@@ -94,18 +110,28 @@ class InferenceConfig:
         "auto",
         "Device of CLIP, the fusion network and GraspNet: cpu, cuda, or auto (CUDA when torch "
         "sees a device, else cpu). cuda without a CUDA device fails configure.",
+        read_only=False,
     )
     precision: str = config_field(
         "auto",
         "CLIP precision: fp32, bf16, or auto (bf16 where the hardware runs it natively: a CUDA "
         "device with bf16, a CPU with AMX-BF16 or AVX512-BF16; fp32 elsewhere). The fusion "
-        "network and GraspNet always run in fp32.",
+        "network and GraspNet always run in fp32. On CUDA, bf16 runs CLIP under autocast.",
+        read_only=False,
     )
     clip_tiles: tuple[int, ...] = config_field(
         (3, 4),
         "CLIP tiles per view [rows, columns]. [3, 4] is the published recipe the fusion network "
         "was trained on; fewer tiles are proportionally faster but coarser (measured fidelity: "
         "README, bench model).",
+        read_only=False,
+    )
+    warm_up: bool = config_field(
+        True,
+        "At configure, run one dummy selection on a synthetic scene (a box on a table, one "
+        "640x480 view) so the first request pays no lazy initialisation; its duration and "
+        "outcome are in /diagnostics (warm_up_s, warm_up).",
+        read_only=False,
     )
 
     @property

@@ -89,5 +89,20 @@ class RequestRecorder:
                 self.written += 1
 
 
+def next_recording_path(path: Path, own: set[Path]) -> Path | None:
+    """Where a (re)configured node records: `path` if it is free; if it holds a bag this process
+    wrote under an earlier configuration (`own`, resolved paths), the first free `<path>_<n>`
+    (n = 2, 3, ...), so a reconfigure never overwrites nor fails on its own recording; None if
+    `path` holds anything else (never overwritten)."""
+    if not path.exists():
+        return path
+    if path.resolve() not in own:
+        return None
+    number = 2
+    while (candidate := path.with_name(f"{path.name}_{number}")).exists():
+        number += 1
+    return candidate
+
+
 def _ns(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec

@@ -5,25 +5,34 @@ CLIP model are configured and load; without them attributes mode, or geometric m
 ground_instructions is false), `activate` starts
 serving. While not active, every request is answered MODEL_NOT_READY rather than left
 unanswered, so callers never wait on a node that cannot help.
+
+Configure ends with a warm-up (one dummy selection on a synthetic scene, core/warmup.py) unless
+`warm_up` is false. The weight paths, device, precision, clip_tiles, record_path and warm_up
+may be set while the node is unconfigured (cleanup -> set -> configure: a weight swap without a
+restart); configure reads and validates them again. While configured they are refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from visualization_msgs.msg import MarkerArray
 
 from a2_grasping.core.candidates.factory import make_candidate_generator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.gripper import GripperGeometry
-from a2_grasping.core.inference_config import InferenceConfig
+from a2_grasping.core.inference_config import RELOADABLE_PARAMETERS, InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
@@ -32,14 +41,18 @@ from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
 from a2_grasping.core.stats import EventCounts, RollingPercentiles
+from a2_grasping.core.warmup import WarmUpResult, warm_up
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
-from a2_grasping.ros.bags.request_recorder import RequestRecorder
+from a2_grasping.ros.bags.request_recorder import RequestRecorder, next_recording_path
 from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.markers import grasp_markers
 from a2_grasping.ros.parameters import declare_config
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace
+
+# The warm-up selection's own budget (s): it is timed and reported, never refused for time.
+WARM_UP_BUDGET_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -69,10 +82,20 @@ class InferenceNode(LifecycleNode):
         self._last_scene_age_s = float("nan")
         self._gripper = GripperGeometry()
         self._recorder: RequestRecorder | None = None
+        self._own_recordings: set[Path] = set()  # bags this process wrote (reopen: path_<n>)
         self._hardware: InferenceHardware | None = None  # resolved device + precision
+        self._warm_up: WarmUpResult | None = None
+        # True from the start of configure until cleanup: the reloadable parameters are locked.
+        self._configured = False
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
         # /clock (under use_sim_time) on a lane of its own: at 125 Hz it cost this executor a core.
         self._high_rate = HighRateLane(self)
+        if self._config.autostart:
+            # Configured (models loaded, warm-up run) before the services and the scene
+            # subscription exist: a caller that discovers the service finds it ready, and its
+            # first scene is not left waiting in the queue while the warm-up runs.
+            self.trigger_configure()
         # Scenes keep arriving while a selection runs: separate groups on a multi-threaded
         # executor. The service group is reentrant so that a concurrent request reaches the
         # callback and can be answered BUSY instead of waiting in the executor's queue.
@@ -111,12 +134,16 @@ class InferenceNode(LifecycleNode):
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         if self._config.autostart:
-            self.trigger_configure()
             self.trigger_activate()
 
     # ---- lifecycle ----
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._configured = True  # parameters locked from here on
+        try:
+            self._config = self._reloaded_config()
+        except ValueError as error:
+            return self._configure_failed(str(error))
         # ---- device and precision: decided once, before any model loads. Without models
         # (geometric mode, no GraspNet) there is nothing to place, unless cuda was asked for:
         # a device that does not exist is a configuration error in every mode. ----
@@ -126,8 +153,7 @@ class InferenceNode(LifecycleNode):
             try:
                 self._hardware = resolve_hardware(self._config.device, self._config.precision)
             except ValueError as error:  # DeviceUnavailableError: cuda requested, none present
-                self.get_logger().error(f"configure failed: {error}")
-                return TransitionCallbackReturn.FAILURE
+                return self._configure_failed(str(error))
             self.get_logger().info(
                 f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
             )
@@ -138,38 +164,52 @@ class InferenceNode(LifecycleNode):
                 assert self._hardware is not None  # resolved above whenever models are set
                 scorer = self._load_a2_scorer(self._hardware)
             except (OSError, ValueError) as error:
-                self.get_logger().error(f"configure failed: cannot load the A2 policy: {error}")
-                return TransitionCallbackReturn.FAILURE
-        if self._config.record_path and self._recorder is None:
-            path = Path(self._config.record_path).expanduser()
-            if path.exists():
-                self.get_logger().error(f"configure failed: record_path {path} exists already")
-                return TransitionCallbackReturn.FAILURE
-            # The bag names topics as the graph does: resolved in this node's namespace.
-            self._recorder = RequestRecorder(
-                path,
-                self.resolve_topic_name(self._config.scene_topic),
-                self.resolve_service_name(self._config.service_name),
-            )
-            self.get_logger().info(f"recording every request to {path}")
+                return self._configure_failed(f"cannot load the A2 policy: {error}")
         try:
             generator = make_candidate_generator(self._config, device)
         except (OSError, ValueError) as error:
-            self.get_logger().error(f"configure failed: cannot load GraspNet: {error}")
-            return TransitionCallbackReturn.FAILURE
+            return self._configure_failed(f"cannot load GraspNet: {error}")
         reachability = UR5eReachability() if self._config.check_reachability else None
         self._place_selector = PlaceSelector(
             self._selection_config, self._segmentation_config, self._place_config, reachability
         )
-        self._selector = GraspSelector(
-            generator,
-            self._selection_config,
-            scorer=scorer,
-            reachability=reachability,
-            ground_instructions=self._config.ground_instructions,
-            segmentation=self._segmentation_config,
-            gripper=self._gripper,
-        )
+
+        def selector(config: SelectionConfig) -> GraspSelector:
+            return GraspSelector(
+                generator,
+                config,
+                scorer=scorer,
+                reachability=reachability,
+                ground_instructions=self._config.ground_instructions,
+                segmentation=self._segmentation_config,
+                gripper=self._gripper,
+            )
+
+        self._warm_up = None
+        if self._config.warm_up:
+            warm = selector(
+                dataclasses.replace(self._selection_config, time_budget_s=WARM_UP_BUDGET_S)
+            )
+            self._warm_up = warm_up(warm.select, self._selection_config.table_height_m)
+            self.get_logger().info(self._warm_up.describe())
+        if self._config.record_path and self._recorder is None:
+            path = Path(self._config.record_path).expanduser()
+            target = next_recording_path(path, self._own_recordings)
+            if target is None:
+                return self._configure_failed(
+                    f"record_path {path} exists already (a bag this node did not write; "
+                    "it is never overwritten)"
+                )
+            # The bag names topics as the graph does: resolved in this node's namespace.
+            self._recorder = RequestRecorder(
+                target,
+                self.resolve_topic_name(self._config.scene_topic),
+                self.resolve_service_name(self._config.service_name),
+            )
+            self._own_recordings.add(target.resolve())
+            again = f" ({path} holds this node's earlier recording)" if target != path else ""
+            self.get_logger().info(f"recording every request to {target}{again}")
+        self._selector = selector(self._selection_config)
         if scorer is not None:
             guard = (
                 "guarded by grounding (the words it understands restrict A2's choice)"
@@ -189,6 +229,48 @@ class InferenceNode(LifecycleNode):
             )
         return TransitionCallbackReturn.SUCCESS
 
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        """Log why, leave nothing half-built, unlock the parameters (the node stays
+        unconfigured: set them right and configure again)."""
+        self.get_logger().error(f"configure failed: {reason}")
+        self._selector = None
+        self._place_selector = None
+        self._warm_up = None
+        self._configured = False
+        return TransitionCallbackReturn.FAILURE
+
+    def _reloaded_config(self) -> InferenceConfig:
+        """The configuration with the reloadable parameters' current values (ValueError naming
+        the parameter when one is invalid)."""
+        values: dict[str, Any] = {}
+        for name in RELOADABLE_PARAMETERS:
+            value = self.get_parameter(name).value
+            values[name] = tuple(int(v) for v in value) if name == "clip_tiles" else value
+        return dataclasses.replace(self._config, **values)
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Reloadable parameters change only while unconfigured, and only to valid values."""
+        changes: dict[str, Any] = {}
+        for parameter in parameters:
+            if parameter.name not in RELOADABLE_PARAMETERS:
+                continue
+            if self._configured:
+                return SetParametersResult(
+                    successful=False,
+                    reason=f"{parameter.name} can change only while inference_node is "
+                    "unconfigured: cleanup (deactivate first), set it, configure",
+                )
+            value = parameter.value
+            changes[parameter.name] = (
+                tuple(int(v) for v in value) if parameter.name == "clip_tiles" else value
+            )
+        if changes:
+            try:
+                dataclasses.replace(self._config, **changes)
+            except (TypeError, ValueError) as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = True
         self.get_logger().info(f"serving {self._config.service_name}")
@@ -200,11 +282,14 @@ class InferenceNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
-        self._selector = None
+        self._selector = None  # the models go with it (and their caches)
         self._place_selector = None
+        self._hardware = None
+        self._warm_up = None
         with self._scene_lock:
             self._latest = None
         self._close_recorder()
+        self._configured = False  # the reloadable parameters may change now
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -447,6 +532,9 @@ class InferenceNode(LifecycleNode):
                 "device": str(hardware.device) if hardware is not None else "none",
                 "precision": hardware.precision if hardware is not None else "none",
                 "hardware": hardware.reason if hardware is not None else "no models loaded",
+                # The dummy selection at configure: seconds (nan: none ran) and its outcome.
+                "warm_up_s": self._warm_up.seconds if self._warm_up is not None else float("nan"),
+                "warm_up": self._warm_up.outcome if self._warm_up is not None else "none",
                 "last_scene_age_s": self._last_scene_age_s,
                 # The newest scene held (its sensor stamp, s; 0: none): what a selection now uses.
                 "scene_stamp_s": self._newest_scene_stamp_s(),
