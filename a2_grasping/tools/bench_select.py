@@ -9,6 +9,9 @@ one warm-up. Reported: per scene the median time and the median of each stage, t
 p95 of the per-scene medians (the figure issue 14 sets at <= 100 ms), the answers' codes and the
 CPU. The DDS round trip adds about a millisecond (`bench pipeline` measures it); a node sharing
 its cores with the simulator pays for the contention on top.
+
+`--a2`: a2 mode instead, with random weights of the published sizes and the published [3, 4]
+CLIP tiling, every tile against tile skipping and the tile cache (tools/bench_select_a2.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from a2_grasping.tools import bench_select_a2
 from a2_grasping.tools.bench_pipeline import TARGET_SELECT_P50_MS, latency_summary
 
 
@@ -29,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=20, help="language scenes")
     parser.add_argument("--seed", type=int, default=7000, help="first scene seed")
     parser.add_argument("--runs", type=int, default=5, help="timed selections per scene")
+    bench_select_a2.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -47,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scenes < 1 or args.runs < 1:
         raise SystemExit("--scenes and --runs must be at least 1")
+    if args.a2:
+        a2_result = bench_select_a2.run_a2(args)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(a2_result, indent=2))
+        print(f"medians {a2_result['median_ms']} ms, tiles {a2_result['median_tiles_computed']}")
+        print(f"exact: {a2_result['all_exact']}; wrote {args.json}")
+        return 0 if a2_result["all_exact"] else 1
     config = InferenceConfig()
     selector = GraspSelector(
         make_candidate_generator(config),
