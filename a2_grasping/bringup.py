@@ -18,7 +18,7 @@ from pathlib import Path
 
 PACKAGE = "a2_grasping"
 PIPELINE_NODES = ("perception_node", "inference_node", "executor_node")
-LIFECYCLE_NODES = ("inference_node", "executor_node")
+LIFECYCLE_NODES = ("perception_node", "inference_node", "executor_node")
 URDF_FILE = ("urdf", "a2_cell.urdf")
 RVIZ_FILE = ("config", "a2_grasping.rviz")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")

@@ -88,6 +88,11 @@ def pose_from_xyz_quat(values: tuple[float, ...], name: str) -> NDArray[np.float
 class PerceptionConfig:
     """Parameters of perception_node; each field is a declared ROS parameter of the same name."""
 
+    autostart: bool = config_field(
+        False,
+        "Configure and activate right after start-up, without a lifecycle manager (bringup "
+        "drives the lifecycle). Scenes are published only while active.",
+    )
     camera_names: tuple[str, ...] = config_field(
         ("front",), "Cameras to fuse; each has a parameter block under its name."
     )

@@ -26,6 +26,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
 
 USE_SIM_TIME = "use_sim_time"
 CLOCK_TOPIC = "/clock"  # what rclpy's TimeSource subscribes to, before remapping
@@ -73,10 +74,14 @@ class HighRateLane:
 
     def subscribe(
         self, message_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile
-    ) -> None:
+    ) -> Subscription:
         """Subscribe on the lane to `topic` as the owner resolves it (namespace, remappings)."""
         resolved = self._owner.resolve_topic_name(topic)
-        self.node.create_subscription(message_type, resolved, callback, qos)
+        return self.node.create_subscription(message_type, resolved, callback, qos)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Destroy a subscription `subscribe` made (a lifecycle owner's cleanup)."""
+        self.node.destroy_subscription(subscription)
 
     def close(self) -> None:
         self._stop.set()

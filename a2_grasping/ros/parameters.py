@@ -8,6 +8,7 @@ import typing
 from typing import Any, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -20,19 +21,25 @@ _ARRAY_TYPES = {
 }
 
 
-def declare_config(node: Node, config_type: type[ConfigT], prefix: str = "") -> ConfigT:
+def declare_config(
+    node: Node, config_type: type[ConfigT], prefix: str = "", *, reloadable: bool = False
+) -> ConfigT:
     """Declare one parameter per dataclass field (named `prefix + field`) and build the config.
 
     A value outside a field's range or of the wrong type raises ValueError (from rclpy's descriptor
     check or the dataclass's own validation) naming the parameter, so a node never starts with a
     bad configuration. Array fields are tuples in the config; an empty default is declared by
-    type, so YAML can fill it.
+    type, so YAML can fill it. `reloadable`: every parameter may be set after start-up (a
+    lifecycle node refuses changes while configured and rebuilds with `read_config`); otherwise
+    each field's own read_only applies.
     """
     hints = typing.get_type_hints(config_type)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(config_type):  # type: ignore[arg-type]
         hint = hints[field.name]
         descriptor = _descriptor(field, hint)
+        if reloadable:
+            descriptor.read_only = False
         default: Any = field.default
         if default == () and typing.get_origin(hint) is tuple:
             default = _ARRAY_TYPES[typing.get_args(hint)[0]]
@@ -47,6 +54,25 @@ def declare_config(node: Node, config_type: type[ConfigT], prefix: str = "") -> 
     try:
         return config_type(**values)
     except ValueError as error:
+        raise ValueError(f"{prefix}{error}" if prefix else str(error)) from None
+
+
+def read_config(node: Node, config_type: type[ConfigT], prefix: str = "") -> ConfigT:
+    """The config built from the current values of parameters `declare_config` declared
+    (ValueError naming the field when they no longer make a valid configuration)."""
+    hints = typing.get_type_hints(config_type)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(config_type):  # type: ignore[arg-type]
+        try:
+            value = node.get_parameter(prefix + field.name).value
+        except ParameterUninitializedException:  # an empty array declared by type only
+            value = None
+        if typing.get_origin(hints[field.name]) is tuple:
+            value = tuple(value) if value is not None else ()
+        values[field.name] = value
+    try:
+        return config_type(**values)
+    except (TypeError, ValueError) as error:
         raise ValueError(f"{prefix}{error}" if prefix else str(error)) from None
 
 

@@ -176,7 +176,8 @@ def _filter_arguments() -> list[str]:
 def _start_nodes(env: dict[str, str], log_dir: Path, scene_hz: float) -> list[Any]:
     from a2_grasping.tools.node_process import NodeProcess
 
-    perception_args = ["-p", f"camera_names:=[{','.join(c.name for c in _cameras())}]"]
+    perception_args = ["-p", "autostart:=true"]
+    perception_args += ["-p", f"camera_names:=[{','.join(c.name for c in _cameras())}]"]
     perception_args += ["-p", f"publish_rate_hz:={scene_hz}", *_filter_arguments()]
     for camera in _cameras():
         perception_args += camera.parameters()

@@ -39,7 +39,8 @@ SCENE_QOS = QoSProfile(
 
 def _perception_args(*cameras: SyntheticCamera, rate_hz: float = 10.0) -> list[str]:
     names = ",".join(camera.name for camera in cameras)
-    args = ["-p", f"camera_names:=[{names}]", "-p", f"publish_rate_hz:={rate_hz}"]
+    args = ["-p", "autostart:=true", "-p", f"camera_names:=[{names}]"]
+    args += ["-p", f"publish_rate_hz:={rate_hz}"]
     for camera in cameras:
         args += camera.parameters()
     return args
@@ -232,3 +233,84 @@ def test_missing_extrinsics_stop_start_up_with_a_clear_error(start_node):
         time.sleep(0.05)
     assert process.poll() == 2
     assert "wrist.base_from_optical" in process.output()
+
+
+def _change_state(ros_node, transition_id: int) -> bool:
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    client = ros_node.create_client(ChangeState, "/perception_node/change_state")
+    try:
+        clients.wait_for_service(client, WAIT_S)
+        request = ChangeState.Request(transition=Transition(id=transition_id))
+        return bool(clients.call(ros_node, client, request, WAIT_S).success)
+    finally:
+        ros_node.destroy_client(client)
+
+
+def _scene_status(listener: _Listener) -> DiagnosticStatus | None:
+    entries = [s for s in listener.diagnostics if s.name == "perception_node: scene"]
+    return entries[-1] if entries else None
+
+
+def _status_value(status: DiagnosticStatus, key: str) -> str:
+    return next(v.value for v in status.values if v.key == key)
+
+
+def test_every_lifecycle_transition(start_node, ros_node, listener):
+    """Unconfigured: no scene, diagnostics say so; configure: subscribed, still no scene;
+    activate: scenes; deactivate: they stop; cleanup, a parameter changed, configure + activate:
+    scenes at the new parameter's topic; shutdown ends the node cleanly."""
+    from lifecycle_msgs.msg import Transition
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    # autostart false (the default): unconfigured, as bringup starts it.
+    args = ["-p", "camera_names:=[left]", "-p", "publish_rate_hz:=10.0", *LEFT.parameters()]
+    node = start_node("perception_node", *args)
+    publisher = SyntheticCameraPublisher(ros_node, {"left": render_frame(LEFT, (BOX,))})
+
+    def status_says(state: str) -> Callable[[], bool]:
+        def check() -> bool:
+            status = _scene_status(listener)
+            return status is not None and _status_value(status, "lifecycle_state") == state
+
+        return check
+
+    assert listener.spin_while(publisher, status_says("unconfigured"), WAIT_S)
+    assert not listener.scenes
+    assert _change_state(ros_node, Transition.TRANSITION_CONFIGURE)
+    assert listener.spin_while(publisher, status_says("inactive"), WAIT_S)
+    assert not listener.scenes, "no scene while inactive"
+    assert _change_state(ros_node, Transition.TRANSITION_ACTIVATE)
+    assert listener.spin_while(publisher, lambda: bool(listener.scenes), WAIT_S)
+
+    assert _change_state(ros_node, Transition.TRANSITION_DEACTIVATE)
+    assert listener.spin_while(publisher, status_says("inactive"), WAIT_S)
+    listener.spin_while(publisher, lambda: False, 0.5)  # a scene built before it may arrive
+    count = len(listener.scenes)
+    listener.spin_while(publisher, lambda: False, 1.5)  # 15 periods at 10 Hz
+    assert len(listener.scenes) == count, "scenes kept coming while inactive"
+
+    # Parameters are locked while configured, open after cleanup, and re-read at configure.
+    set_parameters = ros_node.create_client(SetParameters, "/perception_node/set_parameters")
+    clients.wait_for_service(set_parameters, WAIT_S)
+    renamed = Parameter(
+        name="scene_topic",
+        value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="/a2/scene_2"),
+    )
+    request = SetParameters.Request(parameters=[renamed])
+    (locked,) = clients.call(ros_node, set_parameters, request, WAIT_S).results
+    assert not locked.successful and "unconfigured" in locked.reason
+    assert _change_state(ros_node, Transition.TRANSITION_CLEANUP)
+    assert listener.spin_while(publisher, status_says("unconfigured"), WAIT_S)
+    (accepted,) = clients.call(ros_node, set_parameters, request, WAIT_S).results
+    assert accepted.successful, accepted.reason
+    renamed_scenes: list[SceneSnapshot] = []
+    ros_node.create_subscription(SceneSnapshot, "/a2/scene_2", renamed_scenes.append, SCENE_QOS)
+    assert _change_state(ros_node, Transition.TRANSITION_CONFIGURE)
+    assert _change_state(ros_node, Transition.TRANSITION_ACTIVATE)
+    assert listener.spin_while(publisher, lambda: bool(renamed_scenes), WAIT_S)
+
+    assert _change_state(ros_node, Transition.TRANSITION_ACTIVE_SHUTDOWN)
+    assert node.stop() == 0

@@ -60,7 +60,7 @@ def test_tf_extrinsics_from_a_published_calibration_match_the_static_ones(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    common = ["-p", "camera_names:=[left]", "-p", "publish_rate_hz:=10.0"]
+    common = ["-p", "autostart:=true", "-p", "camera_names:=[left]", "-p", "publish_rate_hz:=10.0"]
     start_node(
         "perception_node", *common, "-p", "left.extrinsics_source:=tf", "-p",
         "scene_topic:=/tf_scene", "-p", "points_topic:=/tf_points",

@@ -5,6 +5,12 @@ matched triple is kept. A timer builds the scene from the newest frame of every 
 when all of them are fresh and close in time, and publishes it. Bad input (unsupported
 encodings, sizes that disagree with CameraInfo, unregistered depth, missing extrinsics) is
 rejected per frame with a throttled log line and a diagnostics entry; the node keeps running.
+
+A lifecycle node, as nav2's servers are: configure reads the parameters (they may change while
+unconfigured) and creates the cameras' subscriptions, extrinsics, filters and publishers;
+activate starts publishing scenes; deactivate stops them (frames are still matched, so a
+re-activation publishes at once); cleanup releases everything configure made. /diagnostics
+reports the state throughout.
 """
 
 from __future__ import annotations
@@ -15,14 +21,19 @@ from dataclasses import dataclass, field
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
 )
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from a2_grasping.core.frame_filters import CameraFilter
@@ -44,7 +55,7 @@ from a2_grasping.ros.hardware.extrinsics import (
     make_extrinsics,
 )
 from a2_grasping.ros.high_rate import HighRateLane
-from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.parameters import declare_config, read_config
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, SCENE_QOS
 
 # The cloud for RViz shows the latest scene: reliable (RViz's default), volatile, latest only.
@@ -73,72 +84,154 @@ class _CameraState:
     last_problem: str = ""
 
 
-class PerceptionNode(Node):
+class PerceptionNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("perception_node")
-        self._config = declare_config(self, PerceptionConfig)
-        qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=self._config.queue_size,
-            reliability=ReliabilityPolicy.BEST_EFFORT
-            if self._config.image_reliability == "best_effort"
-            else ReliabilityPolicy.RELIABLE,
-        )
+        self._config = declare_config(self, PerceptionConfig, reloadable=True)
+        for name in self._config.camera_names:
+            declare_config(self, CameraConfig, prefix=f"{name}.", reloadable=True)
+        self._configured = False  # from configure until cleanup: parameters locked
+        self._active = False
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._lock = threading.Lock()  # guards the cameras' `latest` between the two groups
         self._cameras: dict[str, _CameraState] = {}
+        # What configure created, for cleanup: the cameras' subscriptions on the high-rate lane,
+        # and this node's publishers, timers and the extrinsics' subscriptions.
+        self._lane_subscriptions: list[Subscription] = []
+        self._made: list[Publisher | Timer | Subscription] = []
+        self._reset_counts()
+        self._diagnostics_publisher = self.create_publisher(
+            DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS
+        )
+        self._output_group = MutuallyExclusiveCallbackGroup()
+        self.create_timer(diagnostics.PERIOD_S, self._publish_diagnostics, self._output_group)
         # Matching is cheap and must keep up with the cameras (3 topics per camera at up to
         # 30 Hz each): on the high-rate lane, which also follows /clock. Scene building is heavier
         # and runs on the node's executor, so it never delays incoming frames.
-        configs = {
-            name: declare_config(self, CameraConfig, prefix=f"{name}.")
-            for name in self._config.camera_names
-        }
-        sources = make_extrinsics(self, configs, self._config.base_frame)
-        self._high_rate = HighRateLane(self)  # once nothing above can refuse the configuration
+        self._high_rate = HighRateLane(self)
+        if self._config.autostart:
+            self.trigger_configure()
+            self.trigger_activate()
+
+    def destroy_node(self) -> None:
+        self._high_rate.close()
+        super().destroy_node()
+
+    # ---- lifecycle ----
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._configured = True
+        before = set(self._entities())
+        try:
+            config = read_config(self, PerceptionConfig)
+            configs = {}
+            for name in config.camera_names:
+                if not self.has_parameter(f"{name}.extrinsics_source"):
+                    declare_config(self, CameraConfig, prefix=f"{name}.", reloadable=True)
+                configs[name] = read_config(self, CameraConfig, prefix=f"{name}.")
+            sources = make_extrinsics(self, configs, config.base_frame)
+        except (ValueError, RuntimeError) as error:  # a bad value; TF without tf2_msgs
+            self._made = [entity for entity in self._entities() if entity not in before]
+            self._release()  # whatever the extrinsics had created
+            self.get_logger().error(f"configure failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self._config = config
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=config.queue_size,
+            reliability=ReliabilityPolicy.BEST_EFFORT
+            if config.image_reliability == "best_effort"
+            else ReliabilityPolicy.RELIABLE,
+        )
         for name, camera in configs.items():
             self._cameras[name] = _CameraState(
                 config=camera,
                 extrinsics=sources[name],
-                sync=ApproximateSync(STREAMS, self._config.sync_slop_s, self._config.queue_size),
-                filter=CameraFilter(self._config),
+                sync=ApproximateSync(STREAMS, config.sync_slop_s, config.queue_size),
+                filter=CameraFilter(config),
             )
             for stream, topic, message_type in zip(
                 STREAMS, camera.topics(name), (Image, Image, CameraInfo), strict=True
             ):
-                self._high_rate.subscribe(
-                    message_type,
-                    topic,
-                    lambda msg, camera=name, stream=stream: self._on_message(camera, stream, msg),
-                    qos,
+                self._lane_subscriptions.append(
+                    self._high_rate.subscribe(
+                        message_type,
+                        topic,
+                        lambda msg, camera=name, stream=stream: self._on_message(
+                            camera, stream, msg
+                        ),
+                        qos,
+                    )
                 )
-        self._scene_publisher = self.create_publisher(
-            SceneSnapshot, self._config.scene_topic, SCENE_QOS
+        self._scene_publisher = self.create_publisher(SceneSnapshot, config.scene_topic, SCENE_QOS)
+        self._points_publisher = self.create_publisher(PointCloud2, config.points_topic, POINTS_QOS)
+        self.create_timer(1.0 / config.publish_rate_hz, self._publish_scene, self._output_group)
+        # The extrinsics' own subscriptions (a TF listener) go with the rest at cleanup.
+        self._made += [entity for entity in self._entities() if entity not in before]
+        self._reset_counts()
+        self.get_logger().info(
+            f"configured: fusing {len(self._cameras)} camera(s) {list(self._cameras)} into "
+            f"{config.scene_topic} at {config.publish_rate_hz} Hz once active"
         )
-        self._points_publisher = self.create_publisher(
-            PointCloud2, self._config.points_topic, POINTS_QOS
-        )
-        self._diagnostics_publisher = self.create_publisher(
-            DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS
-        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self._active = False
+        for subscription in self._lane_subscriptions:
+            self._high_rate.unsubscribe(subscription)
+        for entity in self._made:
+            if isinstance(entity, Publisher):
+                self.destroy_publisher(entity)
+            elif isinstance(entity, Timer):
+                self.destroy_timer(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._lane_subscriptions, self._made = [], []
+        with self._lock:
+            self._cameras = {}
+        self._configured = False
+
+    def _lifecycle_name(self) -> str:
+        if self._active:
+            return "active"
+        return "inactive" if self._configured else "unconfigured"
+
+    def _entities(self) -> list[Publisher | Timer | Subscription]:
+        return [*self.subscriptions, *self.publishers, *self.timers]
+
+    def _reset_counts(self) -> None:
         self._last_published_s = float("-inf")
         self._scenes_published = 0
         self._not_published = EventCounts()
         self._last_logged_s: dict[str, float] = {}
         self._build_ms = RollingPercentiles()
         self._latency_ms = RollingPercentiles()  # sensor stamp -> scene published
-        output_group = MutuallyExclusiveCallbackGroup()
-        self.create_timer(
-            1.0 / self._config.publish_rate_hz, self._publish_scene, callback_group=output_group
-        )
-        self.create_timer(diagnostics.PERIOD_S, self._publish_diagnostics, output_group)
-        self.get_logger().info(
-            f"fusing {len(self._cameras)} camera(s) {list(self._cameras)} into "
-            f"{self._config.scene_topic} at {self._config.publish_rate_hz} Hz"
-        )
 
-    def destroy_node(self) -> None:
-        self._high_rate.close()
-        super().destroy_node()
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Parameters change only while unconfigured (configure validates them)."""
+        if self._configured and any(p.name != "use_sim_time" for p in parameters):
+            return SetParametersResult(
+                successful=False,
+                reason="perception_node's parameters change only while it is unconfigured: "
+                "deactivate, cleanup, set them, configure",
+            )
+        return SetParametersResult(successful=True)
 
     # ---- input ----
 
@@ -157,6 +250,8 @@ class PerceptionNode(Node):
     # ---- output ----
 
     def _publish_scene(self) -> None:
+        if not self._active:
+            return
         now_s = conversions.clock_seconds(self.get_clock())
         started_s = time.perf_counter()
         frames: dict[str, CameraFrame] = {}
@@ -275,9 +370,12 @@ class PerceptionNode(Node):
             diagnostics.status(
                 "perception_node: scene",
                 self._config.base_frame,
-                diagnostics.OK if self._scenes_published else diagnostics.WARN,
-                f"{self._scenes_published} scenes published",
+                diagnostics.OK if self._scenes_published and self._active else diagnostics.WARN,
+                f"{self._scenes_published} scenes published"
+                if self._active
+                else f"not active ({self._lifecycle_name()}): no scenes are published",
                 {
+                    "lifecycle_state": self._lifecycle_name(),
                     "scenes_published": self._scenes_published,
                     "not_published": self._not_published.summary(),
                     "build_ms_p50": self._build_ms.percentile(50),
