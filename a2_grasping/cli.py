@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from a2_grasping.tools import (
         bag_cli,
         bench_a2_pick,
+        bench_gpu,
         bench_model,
         bench_perception,
         bench_pipeline,
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
             "model",
             help="time the selection core (CLIP, fusion, candidates, full selection)",
             description=bench_model.__doc__,
+        )
+    )
+    bench_gpu.add_arguments(
+        bench.add_parser(
+            "gpu",
+            help="the published-size models on a CUDA GPU (exit 77: no CUDA, nothing measured)",
+            description=bench_gpu.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
     bench_a2_pick.add_arguments(

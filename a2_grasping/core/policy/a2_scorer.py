@@ -92,17 +92,23 @@ def load_a2_scorer(
     clip_tiles: tuple[int, int] = (3, 4),
 ) -> A2Scorer:
     """CLIP (offline) and the fusion network (strictly loaded) on the resolved device, CLIP in
-    the resolved precision, with `clip_tiles` = (rows, columns) per view."""
+    the resolved precision (bf16 on a GPU: autocast), with `clip_tiles` = (rows, columns) per
+    view. The fusion network stays fp32 everywhere: milliseconds, and its logits rank
+    candidates whose differences bf16's 8-bit mantissa would blur."""
     from a2_grasping.core.policy.checkpoints import load_fusion_model
     from a2_grasping.core.policy.clip_config import ClipFeatureConfig
     from a2_grasping.core.policy.fusion_config import FusionConfig
 
     rows, cols = clip_tiles
+    on_gpu = hardware.device.type == "cuda"
     clip = ClipFeatureExtractor.from_pretrained(
         ClipFeatureConfig(
             model_name_or_path=clip_model,
             tile_rows=rows,
             tile_cols=cols,
+            # On a GPU a view's tiles run as one batch (a whole view takes milliseconds, so the
+            # budget checks between batches lose nothing); on a CPU one tile fills the cores.
+            tile_batch_size=rows * cols if on_gpu else 1,
             dtype=hardware.clip_dtype,
             device=str(hardware.device),
         )
