@@ -32,6 +32,9 @@ CAMERA_EYES_M = {"front": (1.0, 0.0, 0.5), "left": (0.2, 0.35, 0.5), "right": (0
 TABLE_CENTRE_M = (0.5, 0.0, 0.0)
 IMAGE_HW = (480, 640)
 INSTRUCTION = "grasp the red box"
+# Every timed run computes its tiles and text: the extractor's caches would otherwise answer the
+# repeated runs on the same image (inference_node keeps them on: bench select --a2 times both).
+NO_CACHE = {"cache_images": 0, "text_cache_size": 0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also time ViT-L 1x4 tiles on OpenVINO (f32 and the CPU's default precision); "
         "needs the `openvino` package, which the project does not install",
+    )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also time ViT-L 2x2 tiles with int8 dynamic quantisation of every Linear layer "
+        "(torch.ao, VNNI where the CPU has it), scored against fp32 like bf16",
+    )
+    parser.add_argument(
+        "--int8-only",
+        action="store_true",
+        help="only ViT-L 2x2 tiles fp32 and int8 with the accuracy rows (a few minutes)",
     )
     parser.add_argument(
         "--graspnet-points",
@@ -121,6 +135,23 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     results["object_points"] = len(object_points)
     request = SelectRequest(INSTRUCTION, ("front",), 10, 2.0)
     front = scene.view_subset(("front",))
+    fusion = A2FusionModel().eval()
+    tokenizer = letter_tokenizer(args.json.parent / "bench_tokenizer")
+    if args.int8_only:
+        fp32_4tiles = ClipFeatureExtractor(
+            random_clip(VIT_L14_336),
+            tokenizer,
+            ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
+        )
+        record(
+            "clip_l14_336_1view_4tiles", lambda: fp32_4tiles.image_feature_map(front[0].color_rgb)
+        )
+        compare = _Comparison(fp32_4tiles, fusion, object_points, front[0])
+        _int8_stage(fp32_4tiles, compare, record, results)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+        return 0
 
     _graspnet_stages(args, object_points, record, results)
 
@@ -132,19 +163,17 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     geometric = GraspSelector(generator, selection_config)
     record("select_geometric_640x480", lambda: geometric.select(scene, request))
 
-    fusion = A2FusionModel().eval()
     pts = torch.rand(1, 500, 3)
     feats, sims, actions = torch.randn(1, 500, 768), torch.rand(1, 500, 1), torch.randn(1, 200, 7)
     with torch.inference_mode():
         record("fusion_500_points_200_candidates", lambda: fusion(pts, feats, sims, actions))
 
-    tokenizer = letter_tokenizer(args.json.parent / "bench_tokenizer")
     color = front[0].color_rgb
 
     def extractor(towers: dict[str, Any], **config: Any) -> ClipFeatureExtractor:
         model = random_clip(towers)
         return ClipFeatureExtractor(
-            model, tokenizer, ClipFeatureConfig(model_name_or_path="random", **config)
+            model, tokenizer, ClipFeatureConfig(model_name_or_path="random", **NO_CACHE, **config)
         )
 
     b32 = extractor(VIT_B32, tile_rows=1, tile_cols=1, tile_short_side_px=480, patch_size_px=32)
@@ -155,7 +184,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
         l14_4tiles = ClipFeatureExtractor(
             l14_fp32.model,
             tokenizer,
-            ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2),
+            ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
         )
         record("clip_l14_336_1view_4tiles", lambda: l14_4tiles.image_feature_map(color))
         scorer = A2Scorer(l14_4tiles, fusion)
@@ -166,7 +195,11 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
             copy.deepcopy(l14_fp32.model),
             tokenizer,
             ClipFeatureConfig(
-                model_name_or_path="random", tile_rows=2, tile_cols=2, dtype="bfloat16"
+                model_name_or_path="random",
+                tile_rows=2,
+                tile_cols=2,
+                dtype="bfloat16",
+                **NO_CACHE,
             ),
         )
         # Without avx512_bf16 / AMX, bf16 is emulated: ~6x slower than fp32, so two runs. Where
@@ -179,6 +212,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
         compare = _Comparison(l14_4tiles, fusion, object_points, front[0])
         results["bf16_vs_fp32"] = compare.variant(bf16.image_feature_map(color))
         print("bf16 vs fp32:", json.dumps(results["bf16_vs_fp32"]), flush=True)
+        if args.int8:
+            _int8_stage(l14_4tiles, compare, record, results)
         # The precision `auto` picks on this CPU, scored against fp32 (identical when fp32).
         auto_stage = (
             "clip_l14_336_1view_4tiles_bf16"
@@ -214,6 +249,38 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0
+
+
+def _int8_stage(
+    fp32: Any, compare: _Comparison, record: Callable[..., None], results: dict[str, Any]
+) -> None:
+    """ViT-L with every Linear layer int8 dynamically quantised (weights int8 per tensor,
+    activations quantised per batch at run time; convolution, layer norms and attention's
+    matrix products stay fp32), timed and scored against fp32 on the same image."""
+    import torch
+
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+
+    started = time.perf_counter()
+    quantised = torch.ao.quantization.quantize_dynamic(
+        copy.deepcopy(fp32.model), {torch.nn.Linear}, dtype=torch.qint8
+    )
+    results["int8_dynamic_quantise_s"] = round(time.perf_counter() - started, 1)
+    int8 = ClipFeatureExtractor(
+        quantised,
+        fp32.tokenizer,
+        ClipFeatureConfig(
+            model_name_or_path="random",
+            tile_rows=fp32.config.tile_rows,
+            tile_cols=fp32.config.tile_cols,
+            **NO_CACHE,
+        ),
+    )
+    color = compare.view.color_rgb
+    record("clip_l14_336_1view_4tiles_int8_dynamic", lambda: int8.image_feature_map(color))
+    results["int8_dynamic_vs_fp32"] = compare.variant(int8.image_feature_map(color))
+    print("int8 dynamic vs fp32:", json.dumps(results["int8_dynamic_vs_fp32"]), flush=True)
 
 
 def _graspnet_stages(
@@ -318,7 +385,9 @@ def _tiling_fidelity(
         extractor = ClipFeatureExtractor(
             model,
             tokenizer,
-            ClipFeatureConfig(model_name_or_path="random", tile_rows=rows, tile_cols=cols),
+            ClipFeatureConfig(
+                model_name_or_path="random", tile_rows=rows, tile_cols=cols, **NO_CACHE
+            ),
         )
         return extractor.point_features(object_points, (view,), INSTRUCTION)
 
