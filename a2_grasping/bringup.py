@@ -73,6 +73,10 @@ class BringupOptions:
                 raise ValueError(f"camera name {camera!r} is not a valid parameter name")
 
 
+# The global names a namespaced cell takes as its own (see NodeSpec.remappings).
+NAMESPACED_GLOBALS = (("/clock", "clock"), ("/tf", "tf"), ("/tf_static", "tf_static"))
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     """One node to start: parameter files in order, then single overrides."""
@@ -88,9 +92,12 @@ class NodeSpec:
 
     @property
     def remappings(self) -> tuple[tuple[str, str], ...]:
-        """In a namespace the simulated clock is the cell's own: /clock -> <namespace>/clock
-        (every other name of the package is relative already)."""
-        return (("/clock", "clock"),) if self.namespace else ()
+        """In a namespace the cell has its own simulated clock and its own TF tree, as nav2
+        runs several robots: /clock, /tf and /tf_static -> <namespace>/clock, /tf, /tf_static.
+        Two cells then share no frame (each has its base_link, cameras and robot description);
+        every other name of the package is relative already. /diagnostics stays global: the
+        aggregators of a site read every cell's, each status named after its node."""
+        return NAMESPACED_GLOBALS if self.namespace else ()
 
     def ros_arguments(self, log_level: str) -> list[str]:
         """What follows `--ros-args` for a process to run this node as the launch file would."""

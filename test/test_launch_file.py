@@ -414,11 +414,17 @@ def test_activation_retries_then_fails_naming_the_node_and_its_state():
     assert "still 'configuring'" in _activate(node).message
 
 
-def test_a_namespace_moves_every_node_and_the_simulated_clock(launch_module):
-    _, actions = _run(launch_module, namespace="/cell_a/")
-    for name, node in _nodes(actions).items():
+def test_a_namespace_moves_every_node_the_simulated_clock_and_tf(launch_module):
+    _, actions = _run(launch_module, namespace="/cell_a/", publish_description="true")
+    nodes = _nodes(actions)
+    assert "robot_state_publisher" in nodes  # its TF tree is the cell's too
+    for name, node in nodes.items():
         assert node.kwargs["namespace"] == "cell_a", name
-        assert node.kwargs["remappings"] == [("/clock", "clock")], name
+        assert node.kwargs["remappings"] == [
+            ("/clock", "clock"),
+            ("/tf", "tf"),
+            ("/tf_static", "tf_static"),
+        ], name
     _, actions = _run(launch_module)
     assert all(n.kwargs["namespace"] == "" for n in _nodes(actions).values())
     assert all(n.kwargs["remappings"] == [] for n in _nodes(actions).values())

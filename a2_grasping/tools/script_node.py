@@ -12,8 +12,9 @@ from typing import Any
 
 
 @contextmanager
-def script_node(name: str, use_sim_time: bool = False) -> Iterator[Any]:
-    """A node on its own context (no rclpy signal handlers: ours set a flag instead)."""
+def script_node(name: str, use_sim_time: bool = False, namespace: str = "") -> Iterator[Any]:
+    """A node on its own context (no rclpy signal handlers: ours set a flag instead), in
+    `namespace` (a cell's, as bringup's namespace argument sets it) when one is given."""
     import rclpy
     from rclpy.context import Context
     from rclpy.parameter import Parameter
@@ -26,6 +27,7 @@ def script_node(name: str, use_sim_time: bool = False) -> Iterator[Any]:
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node(
         name,
+        namespace="/" + namespace.strip("/"),
         context=context,
         parameter_overrides=[Parameter("use_sim_time", value=use_sim_time)],
     )
