@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_pipeline,
         bench_select,
         bench_sim,
+        bench_soak,
         bt_example,
         calibration_cli,
         check_checkpoint,
@@ -121,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
             "select",
             help="time /select_grasp's core in attributes mode on the cell's language scenes",
             description=bench_select.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    bench_soak.add_arguments(
+        bench.add_parser(
+            "soak",
+            help="thousands of /select_grasp calls and hundreds of picks, cameras dropping out",
+            description=bench_soak.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )

@@ -125,3 +125,28 @@ def test_bench_sim_language_runs_both_modes_on_the_same_episode(tmp_path, ros_do
         assert episode["template"] in summary["per_template"]
     assert report["success_rate"] == report["modes"]["attributes"]["success_rate"]
     assert (tmp_path / "bench_sim_language_language.png").is_file()
+
+
+@pytest.mark.ros
+@pytest.mark.sim
+def test_bench_soak_writes_calls_picks_and_memory(tmp_path):
+    """A scaled-down soak: every call answered, the pick completed despite a camera drop-out,
+    no false success, memory sampled per node."""
+    out = tmp_path / "soak.json"
+    command = [str(install_prefix() / "bin" / "a2-grasping"), "bench", "soak", "--json", str(out)]
+    command += ["--selects", "30", "--picks", "1", "--dropout-every-selects", "10"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = json.loads(out.read_text())  # the JSON, from here on
+    assert result["selects"]["answered"] == 30 and result["selects"]["unanswered"] == 0
+    assert sum(result["selects"]["codes"].values()) == 30
+    assert result["picks"]["false_successes"] == 0
+    assert result["picks"]["with_camera_dropout"] == 1
+    assert (
+        result["picks"]["completed"]
+        + sum(n for code, n in result["picks"]["codes"].items() if code != "0")
+        == 1
+    )
+    assert set(result["rss"]) == {"sim_node", "perception_node", "inference_node", "executor_node"}
+    assert all(r["start_mb"] > 0 for r in result["rss"].values())
+    assert result["cpu"]
