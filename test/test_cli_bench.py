@@ -134,7 +134,7 @@ def test_bench_soak_writes_calls_picks_and_memory(tmp_path):
     no false success, memory sampled per node."""
     out = tmp_path / "soak.json"
     command = [str(install_prefix() / "bin" / "a2-grasping"), "bench", "soak", "--json", str(out)]
-    command += ["--selects", "30", "--picks", "1", "--dropout-every-selects", "10"]
+    command += ["--selects", "30", "--picks", "1", "--dropout-period-s", "0.5"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     result = json.loads(out.read_text())  # the JSON, from here on

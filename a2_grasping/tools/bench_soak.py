@@ -2,8 +2,11 @@
 
 The four nodes run as processes (SimSession, the shipped parameters). Two phases:
 1. `--selects` /select_grasp calls back to back on a clutter scene, the instructions in rotation;
-   every `--dropout-every-selects` calls one camera stops for `--dropout-s` (sim-only
-   /sim/fault), so answers while it is out (STALE_SCENE) and the recovery are part of the run.
+   every `--dropout-period-s` (wall) one camera stops for `--dropout-s` (sim-only /sim/fault),
+   so answers while it is out (STALE_SCENE once the scene is older than max_input_age_s) and the
+   recovery are part of the run. (By wall time, not by call count: a refusal takes a
+   millisecond, a selection a hundred, so counted calls would keep the camera out most of the
+   time.)
 2. `--picks` /pick goals on seeded single-object scenes (a reset each); during every
    `--dropout-every-picks`-th pick one camera drops out as the arm moves to the pre-grasp.
    A pick counts as completed when /pick answered 0 and ground truth shows the object lifted; a
@@ -35,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selects", type=int, default=10000, help="/select_grasp calls")
     parser.add_argument("--picks", type=int, default=200, help="/pick goals")
     parser.add_argument("--seed", type=int, default=9100, help="first scene seed")
-    parser.add_argument("--dropout-every-selects", type=int, default=500)
+    parser.add_argument("--dropout-period-s", type=float, default=60.0)
     parser.add_argument("--dropout-every-picks", type=int, default=5)
     parser.add_argument("--dropout-s", type=float, default=3.0, help="simulated seconds")
     parser.add_argument("--rss-every-selects", type=int, default=100)
@@ -151,9 +154,11 @@ def _select_phase(
     codes: collections.Counter[str] = collections.Counter()
     latency_ms: list[float] = []
     unanswered = 0
+    next_dropout_s = time.monotonic() + args.dropout_period_s
     for call in range(args.selects):
-        if call and call % args.dropout_every_selects == 0:
+        if time.monotonic() >= next_dropout_s:
             session.fault(_camera_dropout(args.dropout_s))
+            next_dropout_s += args.dropout_period_s
         request = SelectGrasp.Request(instruction=INSTRUCTIONS[call % len(INSTRUCTIONS)])
         sent_s = time.perf_counter()
         try:

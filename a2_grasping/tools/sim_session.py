@@ -155,6 +155,17 @@ class SimSession:
         finally:
             self.node.destroy_client(client)
 
+    def change_state(self, name: str, transition_id: int) -> bool:
+        """One lifecycle transition of pipeline node `name` (lifecycle_msgs/Transition id);
+        whether the node made it. Not from inside a callback of this session."""
+        client = self.node.create_client(ChangeState, f"{name}/change_state")
+        try:
+            request = ChangeState.Request(transition=Transition(id=transition_id))
+            response = self._wait(client.call_async(request), CONFIGURE_TIMEOUT_S, name)
+            return bool(response.success)
+        finally:
+            self.node.destroy_client(client)
+
     def _wait_for_servers(self) -> None:
         deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
         for name in self._lifecycle_nodes:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from a2_grasping.action import Pick, PickAndPlace
@@ -167,3 +168,39 @@ def test_a_fault_the_cell_cannot_apply_is_refused_with_the_reason(session):
     for reason, request in refusals.items():
         with pytest.raises(RuntimeError, match=reason):
             session.fault(request)
+
+
+def test_deactivating_the_executor_mid_motion_stops_the_arm_and_refuses_goals(session):
+    """Deactivate is the lifecycle's stop: the arm halts where it is, the running goal ends
+    with a code, new goals are refused until the executor is active again."""
+    from lifecycle_msgs.msg import Transition
+
+    box = _single_box(session)
+    deactivated: list[bool] = []
+
+    def on_poll() -> None:
+        if not deactivated and "moving_to_pregrasp" in seen:
+            deactivated.append(
+                session.change_state("executor_node", Transition.TRANSITION_DEACTIVATE)
+            )
+
+    seen: list[str] = []
+    try:
+        result, _stages = session.pick(
+            Pick.Goal(instruction="pick up the box"), on_stage=seen.append, on_poll=on_poll
+        )
+        assert deactivated == [True]
+        assert result.error_code in (Pick.Result.CANCELED, Pick.Result.EXECUTION_FAILED), (
+            result.error_message
+        )
+        first = session.arm_positions()
+        session.spin_for(0.5)
+        assert np.allclose(session.arm_positions(), first, atol=2e-3), "the arm kept moving"
+        assert abs(_object(session, box.name).height_gain_m) < RESTING_M
+        with pytest.raises(RuntimeError, match="rejected the goal"):
+            session.pick(Pick.Goal(instruction="pick up the box"))
+    finally:
+        assert session.change_state("executor_node", Transition.TRANSITION_ACTIVATE)
+    session.wait_for_fresh_scene()
+    result, _stages = session.pick(Pick.Goal(instruction="pick up the box"))
+    assert result.error_code == Pick.Result.NONE, result.error_message
