@@ -118,6 +118,10 @@ def _run(args: argparse.Namespace, domain: int) -> int:
         "picks": picks,
         "rss": rss_summary(samples),
         "rss_samples": len(samples),
+        # Every sample per node (MB), to tell a leak (steady growth) from a warm-up (a plateau).
+        "rss_series_mb": {
+            name: [round(sample[name], 1) for sample in samples] for name in samples[0]
+        },
         "duration_s": round(time.monotonic() - started_s, 1),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
