@@ -1,7 +1,8 @@
 """A long soak of the running simulated cell: `a2-grasping bench soak --json OUT`.
 
 The four nodes run as processes (SimSession, the shipped parameters). Two phases:
-1. `--selects` /select_grasp calls back to back on a clutter scene, the instructions in rotation;
+1. `--selects` /select_grasp calls on a clutter scene, one per `--call-period-s` at most (a tree
+   ticking at 10 Hz), the instructions in rotation;
    every `--dropout-period-s` (wall) one camera stops for `--dropout-s` (sim-only /sim/fault),
    so answers while it is out (STALE_SCENE once the scene is older than max_input_age_s) and the
    recovery are part of the run. (By wall time, not by call count: a refusal takes a
@@ -39,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--picks", type=int, default=200, help="/pick goals")
     parser.add_argument("--seed", type=int, default=9100, help="first scene seed")
     parser.add_argument("--dropout-period-s", type=float, default=60.0)
+    parser.add_argument(
+        "--call-period-s",
+        type=float,
+        default=0.1,
+        help="at most one /select_grasp call per period, as a tree ticking at 10 Hz (0: back to "
+        "back; on two cores that starves perception and most answers become STALE_SCENE)",
+    )
     parser.add_argument("--dropout-every-picks", type=int, default=5)
     parser.add_argument("--dropout-s", type=float, default=3.0, help="simulated seconds")
     parser.add_argument("--rss-every-selects", type=int, default=100)
@@ -158,12 +166,15 @@ def _select_phase(
     codes: collections.Counter[str] = collections.Counter()
     latency_ms: list[float] = []
     unanswered = 0
+    sent_s = time.perf_counter()
     next_dropout_s = time.monotonic() + args.dropout_period_s
     for call in range(args.selects):
         if time.monotonic() >= next_dropout_s:
             session.fault(_camera_dropout(args.dropout_s))
             next_dropout_s += args.dropout_period_s
         request = SelectGrasp.Request(instruction=INSTRUCTIONS[call % len(INSTRUCTIONS)])
+        if call:
+            session.spin_for(args.call_period_s - (time.perf_counter() - sent_s))
         sent_s = time.perf_counter()
         try:
             response = clients.call(session.node, client, request, CALL_TIMEOUT_S)
@@ -190,8 +201,10 @@ def _pick_phase(
     args: argparse.Namespace, session: Any, pids: dict[str, int], samples: list[Any]
 ) -> dict[str, Any]:
     from a2_grasping.action import Pick
+    from a2_grasping.core.errors import SelectErrorCode
 
     codes: collections.Counter[int] = collections.Counter()
+    select_codes: collections.Counter[str] = collections.Counter()  # of SELECTION_FAILED
     completed = false_successes = dropouts = 0
     durations_ms: list[float] = []
     for index in range(args.picks):
@@ -205,6 +218,8 @@ def _pick_phase(
         result, _stages = session.pick(Pick.Goal(instruction="pick up the object"), faults=faults)
         durations_ms.append(1e3 * (time.perf_counter() - started_s))
         codes[int(result.error_code)] += 1
+        if result.select_error_code:
+            select_codes[SelectErrorCode(result.select_error_code).name] += 1
         lifted = session.objects()[0].height_gain_m >= 0.05
         if result.error_code == Pick.Result.NONE:
             completed += int(lifted)
@@ -217,5 +232,6 @@ def _pick_phase(
         "false_successes": false_successes,
         "with_camera_dropout": dropouts,
         "codes": {str(code): count for code, count in sorted(codes.items())},
+        "select_codes": dict(select_codes),
         "duration": percentiles_ms(durations_ms),
     }
