@@ -46,9 +46,7 @@ def test_the_scene_is_a_box_on_the_table_seen_where_it_stands():
     # Sensor-like noise of 0.2 mm per coordinate: the extremes of ~2000 points lie within
     # 4.5 sigma (0.9 mm) of the faces, so extents are exact to 2 mm.
     np.testing.assert_allclose(box.max(0)[2] - 0.1, WARM_UP_BOX_SIZE_M[2], atol=1e-3)
-    np.testing.assert_allclose(
-        box.max(0)[:2] - box.min(0)[:2], WARM_UP_BOX_SIZE_M[:2], atol=2e-3
-    )
+    np.testing.assert_allclose(box.max(0)[:2] - box.min(0)[:2], WARM_UP_BOX_SIZE_M[:2], atol=2e-3)
     np.testing.assert_allclose(box.mean(0)[:2], WARM_UP_BOX_CENTRE_XY_M, atol=2e-3)
     (view,) = scene.views
     assert view.color_rgb.shape == (480, 640, 3)
