@@ -232,6 +232,14 @@ def test_weights_swap_through_cleanup_and_configure(start_node, ros_node, tmp_pa
     assert after.error_code == SelectErrorCode.NONE and after.mode == "a2"
     # Other weights, other logits (random heads of two seeds agree on no score).
     assert not np.allclose(_scores(before)[:1], _scores(after)[:1])
+    # The same scene again: every CLIP tile comes from the cache (1x2 tiles of one view).
+    again = _select(ros_node, client, max_candidates=5)
+    assert again.error_code == SelectErrorCode.NONE
+    np.testing.assert_array_equal(_scores(again), _scores(after))
+    cache = _diagnostics(ros_node)["clip_cache"]
+    computed = int(cache.split("computed=")[1].split()[0])
+    reused = int(cache.split("reused=")[1].split()[0])
+    assert reused >= 1 and computed <= 2 + 2  # warm-up's tiles + this scene's, each once
 
     # Back to attributes mode by emptying the weights, without a restart.
     assert _transition(ros_node, Transition.TRANSITION_DEACTIVATE)

@@ -16,7 +16,11 @@ from scipy.spatial.transform import Rotation
 
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import voxel_downsample
-from a2_grasping.core.policy.clip_features import BudgetCheck, ClipFeatureExtractor
+from a2_grasping.core.policy.clip_features import (
+    BudgetCheck,
+    ClipCacheStats,
+    ClipFeatureExtractor,
+)
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.policy.hardware import InferenceHardware
 from a2_grasping.core.scene import CameraView
@@ -46,6 +50,11 @@ class A2Scorer:
         self._clip = clip
         self._fusion = fusion.eval()
         self._device = next(fusion.parameters()).device
+
+    @property
+    def cache_stats(self) -> ClipCacheStats:
+        """CLIP tiles computed, reused from the cache and skipped; texts encoded and reused."""
+        return self._clip.cache_stats
 
     def score(
         self,

@@ -85,6 +85,7 @@ class InferenceNode(LifecycleNode):
         self._own_recordings: set[Path] = set()  # bags this process wrote (reopen: path_<n>)
         self._hardware: InferenceHardware | None = None  # resolved device + precision
         self._warm_up: WarmUpResult | None = None
+        self._scorer: GraspScorer | None = None  # a2 mode's scorer (its CLIP cache counters)
         # True from the start of configure until cleanup: the reloadable parameters are locked.
         self._configured = False
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -210,6 +211,7 @@ class InferenceNode(LifecycleNode):
             again = f" ({path} holds this node's earlier recording)" if target != path else ""
             self.get_logger().info(f"recording every request to {target}{again}")
         self._selector = selector(self._selection_config)
+        self._scorer = scorer
         if scorer is not None:
             guard = (
                 "guarded by grounding (the words it understands restrict A2's choice)"
@@ -235,6 +237,7 @@ class InferenceNode(LifecycleNode):
         self.get_logger().error(f"configure failed: {reason}")
         self._selector = None
         self._place_selector = None
+        self._scorer = None
         self._warm_up = None
         self._configured = False
         return TransitionCallbackReturn.FAILURE
@@ -284,6 +287,7 @@ class InferenceNode(LifecycleNode):
         self._active = False
         self._selector = None  # the models go with it (and their caches)
         self._place_selector = None
+        self._scorer = None
         self._hardware = None
         self._warm_up = None
         with self._scene_lock:
@@ -508,6 +512,16 @@ class InferenceNode(LifecycleNode):
         )
         conversions.fill_place_response(ranked, latest.scene.frame_id, latest.stamp, response)
 
+    def _clip_cache_summary(self) -> str:
+        stats = getattr(self._scorer, "cache_stats", None)
+        if stats is None:
+            return "none"
+        return (
+            f"tiles computed={stats.tiles_computed} reused={stats.tiles_reused} "
+            f"skipped={stats.tiles_skipped}; texts encoded={stats.texts_encoded} "
+            f"reused={stats.texts_reused}"
+        )
+
     def _publish_diagnostics(self) -> None:
         selector = self._selector
         mode = selector.mode.value if selector is not None else "unconfigured"
@@ -535,6 +549,9 @@ class InferenceNode(LifecycleNode):
                 # The dummy selection at configure: seconds (nan: none ran) and its outcome.
                 "warm_up_s": self._warm_up.seconds if self._warm_up is not None else float("nan"),
                 "warm_up": self._warm_up.outcome if self._warm_up is not None else "none",
+                # a2 mode since configure (warm-up included): CLIP tiles run, taken from the
+                # cache, skipped (no point reads them); instructions encoded / reused.
+                "clip_cache": self._clip_cache_summary(),
                 "last_scene_age_s": self._last_scene_age_s,
                 # The newest scene held (its sensor stamp, s; 0: none): what a selection now uses.
                 "scene_stamp_s": self._newest_scene_stamp_s(),
