@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.planning.config import PlannerConfig
@@ -365,6 +366,56 @@ def test_a_retry_with_only_failed_neighbourhoods_left_fails_without_moving_again
     assert raised.value.code is TaskErrorCode.GRASP_FAILED
     assert "already failed" in raised.value.message
     assert len(arm.segments) == 4  # the failed attempt and its return, nothing after
+
+
+class StaleOnce(RankedGrasps):
+    """A selection service whose first answer is `first_code` (a select error code)."""
+
+    def __init__(self, poses, robot, first_code: SelectErrorCode) -> None:
+        super().__init__(poses, robot)
+        self.first_code = first_code
+
+    def choose(self, instruction, canceled, newer_than_s=None):
+        if not self.requests:
+            self.requests.append((instruction, newer_than_s, self.robot.arm_rad.copy()))
+            raise TaskError(TaskErrorCode.SELECTION_FAILED, "refused", int(self.first_code))
+        return super().choose(instruction, canceled, newer_than_s)
+
+
+def _stale_once_runner(first_code: SelectErrorCode, observation_after: bool):
+    runner, arm, _, _plans = _retrying_runner([0.4])
+    grasps = StaleOnce(np.stack([FIRST]), arm.robot, first_code)
+    scenes = runner.ports.scenes
+    if not observation_after:
+        scenes = FixedScenes(None)
+    ports = dataclasses.replace(runner.ports, grasps=grasps, scenes=scenes)
+    return TaskRunner(CONFIG, ports), arm, grasps
+
+
+def test_a_stale_scene_answer_is_asked_again_on_a_scene_captured_after_it():
+    runner, arm, grasps = _stale_once_runner(SelectErrorCode.STALE_SCENE, observation_after=True)
+    report, _stages = _pick_instruction(runner)
+    assert report.object_held and report.grasp_attempts == 1
+    (_, first_newer, _), (_, second_newer, _) = grasps.requests
+    assert first_newer is None and second_newer == 1.0  # FixedScenes.now_s at the refusal
+    assert len(arm.segments) == 4
+
+
+def test_a_stale_scene_answer_stands_when_no_newer_scene_comes():
+    runner, arm, grasps = _stale_once_runner(SelectErrorCode.STALE_SCENE, observation_after=False)
+    with pytest.raises(TaskError) as raised:
+        _pick_instruction(runner)
+    assert raised.value.code is TaskErrorCode.SELECTION_FAILED
+    assert raised.value.select_error_code == SelectErrorCode.STALE_SCENE
+    assert len(grasps.requests) == 1 and arm.segments == []
+
+
+def test_other_selection_refusals_are_not_asked_again():
+    runner, arm, grasps = _stale_once_runner(SelectErrorCode.NO_SCENE, observation_after=True)
+    with pytest.raises(TaskError) as raised:
+        _pick_instruction(runner)
+    assert raised.value.select_error_code == SelectErrorCode.NO_SCENE
+    assert len(grasps.requests) == 1 and arm.segments == []
 
 
 class PlaceBy:

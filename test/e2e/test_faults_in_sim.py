@@ -123,9 +123,12 @@ def test_joint_states_that_stop_mid_motion_abort_it(session):
 def test_no_scene_after_the_release_is_stale_state_with_the_object_set_down(session):
     session.reset(PLACE_SEED, "place")
     session.wait_for_fresh_scene()
-    freeze = SimFault.Request(kind=SimFault.Request.FREEZE_CAMERAS, duration_s=FREEZE_S)
+    # From the retreat on: the freeze must outlast the retreat and then input_wait_s, measured
+    # from the verification's start (a freeze from the release also spanned the gripper's
+    # opening and the ascent, and once ran out before the wait did).
+    freeze = SimFault.Request(kind=SimFault.Request.FREEZE_CAMERAS, duration_s=2 * FREEZE_S)
     goal = PickAndPlace.Goal(instruction="put the yellow cylinder on the red plate")
-    result, _stages = session.run_task("/pick_and_place", goal, faults=[("releasing", freeze)])
+    result, _stages = session.run_task("/pick_and_place", goal, faults=[("retreating", freeze)])
     assert result.error_code == PickAndPlace.Result.STALE_STATE, result.error_message
     assert "no scene after the release" in result.error_message
     assert result.released and not result.placement_verified

@@ -13,9 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
+from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.kinematics import forward_kinematics
 from a2_grasping.core.objects import SegmentationConfig
@@ -48,6 +50,7 @@ _PLAN_CODES = {
     PlanFailure.START_IN_COLLISION: TaskErrorCode.PLANNING_FAILED,
 }
 Feedback = Callable[[str, float], None]
+_Selection = TypeVar("_Selection", Choice, PlaceChoice)
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,10 @@ class TaskRunner:
                     f"no scene after the failed grasp within {self.config.input_wait_s} s: "
                     "nothing to select the next grasp from",
                 )
-            choice = self.ports.grasps.choose(request.instruction, canceled, newer_than_s)
+            choice = self._selected(
+                lambda newer_s: self.ports.grasps.choose(request.instruction, canceled, newer_s),
+                newer_than_s,
+            )
             choice = self._away_from(choice, retry.failed_at_m)
         report.target = choice.target
         observation = self.fresh_observation()
@@ -211,6 +217,28 @@ class TaskRunner:
         )
         if choice.target is not None:
             self.held = HeldRecord(choice.target, choice.poses[plan.chosen_index])
+
+    def _selected(
+        self, select: Callable[[float | None], _Selection], newer_than_s: float | None = None
+    ) -> _Selection:
+        """`select(newer_than_s)`, asked once more when the server answers STALE_SCENE.
+
+        That answer means only that the server's newest scene was older than it accepts when the
+        request came (a dropped frame, a camera that paused, perception slower than its rate on
+        a loaded computer), not that the instruction is wrong: the selection is asked again on a
+        scene captured after the refusal, waited for at most input_wait_s. Without such a scene
+        the refusal stands; nothing has moved either way.
+        """
+        try:
+            return select(newer_than_s)
+        except TaskError as error:
+            if error.select_error_code != SelectErrorCode.STALE_SCENE:
+                raise
+            refused_at_s = self.ports.scenes.now_s()
+            if self.ports.scenes.fresh(newer_than_s=refused_at_s) is None:
+                raise
+            self.ports.log(f"{error.message}; selecting again on a scene captured after it")
+            return select(refused_at_s)
 
     def _away_from(self, choice: Choice, failed_at_m: list[FloatArray]) -> Choice:
         """The candidates farther than retry_exclusion_radius_m from every failed grasp."""
@@ -261,7 +289,11 @@ class TaskRunner:
                 "give held_object and grasp_pose from the Pick result",
             )
         feedback("selecting_place", 0.05)
-        place = self.ports.places.choose_place(goal.instruction, held.held_object(), canceled)
+        place = self._selected(
+            lambda _newer_s: self.ports.places.choose_place(
+                goal.instruction, held.held_object(), canceled
+            )
+        )
         report.reference = place.reference
         observation = self.fresh_observation()
         feedback("planning", 0.15)
@@ -303,7 +335,9 @@ class TaskRunner:
         """Pick the named object and place it; both halves planned before anything moves."""
         state = self.fresh_state(wait=True)
         feedback("selecting", 0.03)
-        choice = pick.choice or self.ports.grasps.choose(pick.instruction, canceled)
+        choice = pick.choice or self._selected(
+            lambda newer_s: self.ports.grasps.choose(pick.instruction, canceled, newer_s)
+        )
         report.target = choice.target
         if choice.target is None:
             raise TaskError(
@@ -327,7 +361,11 @@ class TaskRunner:
         grasp = choice.poses[pick_plan.chosen_index]
         held = HeldRecord(choice.target, grasp)
         feedback("selecting_place", 0.1)
-        place = self.ports.places.choose_place(place_instruction, held.held_object(), canceled)
+        place = self._selected(
+            lambda _newer_s: self.ports.places.choose_place(
+                place_instruction, held.held_object(), canceled
+            )
+        )
         report.reference = place.reference
         if place.reference is not None and choice.target.footprint_contains(
             place.reference.base_from_box[:2, 3]
