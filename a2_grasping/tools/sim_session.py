@@ -36,7 +36,7 @@ from a2_grasping.ros import conversions
 from a2_grasping.srv import SimFault, SimObjects, SimReset
 from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
 
-DISCOVERY_TIMEOUT_S = 30.0
+DISCOVERY_TIMEOUT_S = 60.0  # inference_node imports torch: slow on a loaded machine
 CALL_TIMEOUT_S = 15.0
 # Configuring inference_node loads its models (CLIP ViT-L takes tens of seconds on a CPU).
 CONFIGURE_TIMEOUT_S = 180.0

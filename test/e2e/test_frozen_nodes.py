@@ -5,7 +5,11 @@ task that needs the frozen node gets a specific answer.
 The cause this guards against: sim_node used to render its cameras on the physics thread, and a
 publish of camera images that waited on a stopped subscriber (perception_node) held up /clock and
 /joint_states with it; the executor, which aborts a motion after 0.5 s without a joint state,
-aborted the pick. The cameras now render and publish on a thread of their own.
+aborted the pick. The cameras now render and publish on a thread of their own. A second cause
+was in Fast DDS's shared-memory transport: a listener paused for longer than
+healthy_check_timeout_ms (1 s by default) is declared dead and its port regenerated, which
+stalled writers and once left the resumed executor deaf to goals; the shipped profile
+(config/fastdds_large_data.xml) sets 10 s.
 Rates are compared with the same node's rate just before the freeze (not with a fixed figure), so
 a loaded machine slows both windows alike.
 """
