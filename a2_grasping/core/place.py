@@ -172,8 +172,9 @@ def split_pick_and_place(text: str) -> tuple[str, str]:
     )
 
 
-def parse_place(text: str) -> ParsedPlace:
-    """The relation and reference phrase of a place instruction.
+def parse_place(text: str, *, open_nouns: bool = False) -> ParsedPlace:
+    """The relation and reference phrase of a place instruction (`open_nouns`: a reference noun
+    grounding does not know, "the bowl", is kept for a learned policy instead of refused).
 
     Raises:
         GraspSelectionError: INVALID_REQUEST without a relation or a reference; the reference
@@ -186,8 +187,13 @@ def parse_place(text: str) -> ParsedPlace:
             continue
         rest = tokens[start + len(relation.words) :]
         unknown: list[str] = []
-        reference = phrase_of(rest, unknown, f"the place reference ('{' '.join(relation.words)}')")
-        if not reference.has_content:
+        reference = phrase_of(
+            rest,
+            unknown,
+            f"the place reference ('{' '.join(relation.words)}')",
+            open_nouns=open_nouns,
+        )
+        if not reference.has_content and not reference.open_noun:
             continue
         return ParsedPlace(relation, reference, tuple(unknown))
     raise GraspSelectionError(
@@ -209,16 +215,44 @@ def _relation_at(tokens: list[str], start: int) -> PlaceRelation | None:
 
 def ground_reference(parsed: ParsedPlace, objects: tuple[SceneObject, ...]) -> SceneObject:
     """The one object the place is relative to (TARGET_NOT_FOUND / AMBIGUOUS_TARGET)."""
+    return _grounded(parsed, objects, definite=True)[0]
+
+
+def reference_candidates(
+    parsed: ParsedPlace, objects: tuple[SceneObject, ...]
+) -> tuple[SceneObject, ...]:
+    """The objects a learned policy may place relative to: those the reference's known words fit
+    (with the same refusals as ground_reference), every one where it names nothing grounding
+    knows ("the bowl"); several where a noun it does not know tells them apart ("the red bowl"
+    among red objects). "on" / "in" keep flat objects only."""
+    if parsed.reference.has_content:
+        fitting = _grounded(parsed, objects, definite=not parsed.reference.open_noun)
+    else:
+        fitting = objects
+    if parsed.relation.inside:
+        fitting = tuple(o for o in fitting if o.is_flat)
+        if not fitting:
+            raise GraspSelectionError(
+                SelectErrorCode.TARGET_NOT_FOUND,
+                f"'{' '.join(parsed.relation.words)}' needs a plate or a tray (a flat object); "
+                "none fits the reference",
+            )
+    return fitting
+
+
+def _grounded(
+    parsed: ParsedPlace, objects: tuple[SceneObject, ...], *, definite: bool
+) -> tuple[SceneObject, ...]:
     phrase = ObjectPhrase(
         color=parsed.reference.color,
         shape=parsed.reference.shape,
         flat=parsed.reference.flat,
         selectors=parsed.reference.selectors,
-        definite=True,
+        definite=definite,
         words=parsed.reference.words,
     )
     grounding = ground(ParsedInstruction("", phrase, None, None, parsed.unknown_words), objects)
-    return grounding.targets[0]
+    return grounding.targets
 
 
 def place_region(

@@ -15,22 +15,30 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from a2_grasping.core.a2_place import a2_place_candidates
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import crop_to_box
 from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
 from a2_grasping.core.place import (
     HeldObject,
+    ParsedPlace,
     PlaceRegion,
     PlaceRelation,
     ground_reference,
     parse_place,
     place_region,
     place_spots,
+    reference_candidates,
     release_poses,
 )
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import GraspTarget, ReachabilityFilter, SelectionConfig
+from a2_grasping.core.selection import (
+    GraspScorer,
+    GraspTarget,
+    ReachabilityFilter,
+    SelectionConfig,
+)
 
 FloatArray = NDArray[np.float64]
 # An object whose lowest seen points are higher than this above the table is not resting on it.
@@ -74,6 +82,7 @@ class RankedPlaces:
     relation: PlaceRelation
     reference: GraspTarget
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "attributes"  # "a2": the fusion network chose the reference and the spot
 
 
 class PlaceSelector:
@@ -84,17 +93,30 @@ class PlaceSelector:
         config: PlaceConfig,
         reachability: ReachabilityFilter | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        *,
+        scorer: GraspScorer | None = None,
+        guard: bool = True,
     ) -> None:
+        """`scorer`: a2 mode, A2's place candidates (spec §2.7) scored by the fusion network
+        choose the reference and where in its region to place; `guard` (ground_instructions)
+        keeps that choice on the objects the reference's known words fit, with the same
+        refusals as attributes mode (off: A2 alone chooses among all objects)."""
         self._selection = selection
         self._segmentation = segmentation
         self._config = config
         self._reachability = reachability
         self._clock = clock
+        self._scorer = scorer
+        self._guard = guard
+
+    @property
+    def mode(self) -> str:
+        return "a2" if self._scorer is not None else "attributes"
 
     def select(self, scene: Scene, request: PlaceRequest) -> RankedPlaces:
         started_s = self._clock()
         timings_ms: dict[str, float] = {}
-        parsed = parse_place(request.instruction)
+        parsed = parse_place(request.instruction, open_nouns=self._scorer is not None)
         inside = crop_to_box(scene.points_xyz, scene.workspace_box_m)
         objects = segment_objects(
             scene.points_xyz[inside].astype(np.float64),
@@ -110,7 +132,20 @@ class PlaceSelector:
                 SelectErrorCode.EMPTY_WORKSPACE,
                 f"no object on the table to place {' '.join(parsed.relation.words)}",
             )
-        reference = ground_reference(parsed, objects)
+        preferred_m: FloatArray | None = None
+        if self._scorer is None:
+            reference = ground_reference(parsed, objects)
+        else:
+            allowed = reference_candidates(parsed, objects) if self._guard else objects
+            reference, preferred_m = self._a2_choice(
+                scene,
+                request,
+                parsed,
+                objects=objects,
+                allowed=allowed,
+                started_s=started_s,
+                timings_ms=timings_ms,
+            )
         region = place_region(
             parsed.relation, reference, request.held, self._selection.table_height_m
         )
@@ -122,6 +157,11 @@ class PlaceSelector:
             workspace_box_m=scene.workspace_box_m,
             support_points_m=scene.points_xyz[inside].astype(np.float64),
         )
+        if preferred_m is not None and len(spots):  # A2's choice first, then nearest to it
+            order = np.argsort(
+                np.linalg.norm(spots[:, :2] - preferred_m[:2], axis=1), kind="stable"
+            )
+            spots = spots[order]
         spots = spots[: self._config.max_place_spots]
         if len(spots) == 0:
             raise GraspSelectionError(
@@ -152,7 +192,74 @@ class PlaceSelector:
             relation=parsed.relation,
             reference=GraspTarget(reference, parsed.reference.words, parsed.unknown_words, None),
             timings_ms=timings_ms,
+            mode=self.mode,
         )
+
+    def _a2_choice(
+        self,
+        scene: Scene,
+        request: PlaceRequest,
+        parsed: ParsedPlace,
+        *,
+        objects: tuple[SceneObject, ...],
+        allowed: tuple[SceneObject, ...],
+        started_s: float,
+        timings_ms: dict[str, float],
+    ) -> tuple[SceneObject, FloatArray]:
+        """The reference object and the position A2 prefers: the best-scoring of its place
+        candidates (the whole §2.7 set is scored, as the network was trained) that is of the
+        relation's kind (IN / OUT), belongs to an allowed object and lies in that object's region
+        for the relation (a direction's sector included)."""
+        assert self._scorer is not None
+        inside = crop_to_box(scene.points_xyz, scene.workspace_box_m)
+        cloud_m = scene.points_xyz[inside].astype(np.float64)  # the table kept (spec §2.7)
+        table_m = self._selection.table_height_m
+        candidates = a2_place_candidates(
+            objects,
+            cloud_m,
+            request.held.size_m,
+            table_height_m=table_m,
+            workspace_box_m=scene.workspace_box_m,
+        )
+        if len(candidates) == 0:
+            raise GraspSelectionError(
+                SelectErrorCode.NO_CANDIDATES,
+                f"no A2 place candidate: the {len(objects)} objects are too small on the grid",
+            )
+        budget_s = self._selection.time_budget_s
+
+        def check_budget() -> None:
+            if self._clock() - started_s > budget_s:
+                raise GraspSelectionError(
+                    SelectErrorCode.TIMEOUT, f"place selection exceeded its {budget_s:.2f} s budget"
+                )
+
+        scores = self._scorer.score(
+            cloud_m,
+            scene.views,
+            candidates.poses(),
+            request.instruction,
+            timings_ms,
+            check_budget=check_budget,
+        )
+        allowed_positions = {o.index for o in allowed}
+        keep = candidates.inside == parsed.relation.inside
+        for k in np.flatnonzero(keep):
+            obj = objects[int(candidates.object_index[k])]
+            if obj.index not in allowed_positions or (parsed.relation.inside and not obj.is_flat):
+                keep[k] = False
+                continue
+            region = place_region(parsed.relation, obj, request.held, table_m)
+            keep[k] = bool(region.contains(candidates.positions_m[k, :2])[0])
+        if not keep.any():
+            raise GraspSelectionError(
+                SelectErrorCode.NO_CANDIDATES,
+                f"none of A2's {len(candidates)} place candidates is "
+                f"{' '.join(parsed.relation.words)} "
+                + " or ".join(f"the {o.description}" for o in allowed),
+            )
+        best = int(np.flatnonzero(keep)[np.argmax(scores[keep])])
+        return objects[int(candidates.object_index[best])], candidates.positions_m[best]
 
 
 def _size_text(held: HeldObject) -> str:

@@ -171,8 +171,15 @@ class InferenceNode(LifecycleNode):
         except (OSError, ValueError) as error:
             return self._configure_failed(f"cannot load GraspNet: {error}")
         reachability = UR5eReachability() if self._config.check_reachability else None
+        # a2 mode places with the same scorer (its CLIP cache shared with the grasp side: a
+        # place on the scene a grasp was just selected on reuses its tile maps).
         self._place_selector = PlaceSelector(
-            self._selection_config, self._segmentation_config, self._place_config, reachability
+            self._selection_config,
+            self._segmentation_config,
+            self._place_config,
+            reachability,
+            scorer=scorer,
+            guard=self._config.ground_instructions,
         )
 
         def selector(config: SelectionConfig) -> GraspSelector:
@@ -506,7 +513,7 @@ class InferenceNode(LifecycleNode):
         latest, age_s = self._fresh_scene(validated.max_input_age_s)
         response.scene_stamp = latest.stamp
         response.scene_age_s = age_s
-        response.mode = "attributes"
+        response.mode = selector.mode
         ranked = selector.select(
             latest.scene, PlaceRequest(validated.instruction, held, validated.max_candidates)
         )
