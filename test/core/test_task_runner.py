@@ -369,22 +369,23 @@ def test_a_retry_with_only_failed_neighbourhoods_left_fails_without_moving_again
 
 
 class StaleOnce(RankedGrasps):
-    """A selection service whose first answer is `first_code` (a select error code)."""
+    """A selection service whose first `refusals` answers are `first_code` (a select code)."""
 
-    def __init__(self, poses, robot, first_code: SelectErrorCode) -> None:
+    def __init__(self, poses, robot, first_code: SelectErrorCode, refusals: int = 1) -> None:
         super().__init__(poses, robot)
         self.first_code = first_code
+        self.refusals = refusals
 
     def choose(self, instruction, canceled, newer_than_s=None):
-        if not self.requests:
+        if len(self.requests) < self.refusals:
             self.requests.append((instruction, newer_than_s, self.robot.arm_rad.copy()))
             raise TaskError(TaskErrorCode.SELECTION_FAILED, "refused", int(self.first_code))
         return super().choose(instruction, canceled, newer_than_s)
 
 
-def _stale_once_runner(first_code: SelectErrorCode, observation_after: bool):
+def _stale_once_runner(first_code: SelectErrorCode, observation_after: bool, refusals: int = 1):
     runner, arm, _, _plans = _retrying_runner([0.4])
-    grasps = StaleOnce(np.stack([FIRST]), arm.robot, first_code)
+    grasps = StaleOnce(np.stack([FIRST]), arm.robot, first_code, refusals)
     scenes = runner.ports.scenes
     if not observation_after:
         scenes = FixedScenes(None)
@@ -399,6 +400,14 @@ def test_a_stale_scene_answer_is_asked_again_on_a_scene_captured_after_it():
     (_, first_newer, _), (_, second_newer, _) = grasps.requests
     assert first_newer is None and second_newer == 1.0  # FixedScenes.now_s at the refusal
     assert len(arm.segments) == 4
+
+
+def test_stale_scene_answers_are_asked_again_while_newer_scenes_come():
+    runner, _arm, grasps = _stale_once_runner(
+        SelectErrorCode.STALE_SCENE, observation_after=True, refusals=3
+    )
+    report, _stages = _pick_instruction(runner)
+    assert report.object_held and len(grasps.requests) == 4
 
 
 def test_a_stale_scene_answer_stands_when_no_newer_scene_comes():

@@ -221,24 +221,30 @@ class TaskRunner:
     def _selected(
         self, select: Callable[[float | None], _Selection], newer_than_s: float | None = None
     ) -> _Selection:
-        """`select(newer_than_s)`, asked once more when the server answers STALE_SCENE.
+        """`select(newer_than_s)`, asked again while the server answers STALE_SCENE.
 
         That answer means only that the server's newest scene was older than it accepts when the
-        request came (a dropped frame, a camera that paused, perception slower than its rate on
-        a loaded computer), not that the instruction is wrong: the selection is asked again on a
-        scene captured after the refusal, waited for at most input_wait_s. Without such a scene
-        the refusal stands; nothing has moved either way.
+        request came (a dropped frame, a camera that paused, perception or the server itself
+        slower than its rate on a loaded computer), not that the instruction is wrong: the
+        selection is asked again on a scene captured after the refusal, for as long as such
+        scenes keep coming within input_wait_s of the first answer. Then the refusal stands;
+        nothing has moved either way.
         """
-        try:
-            return select(newer_than_s)
-        except TaskError as error:
-            if error.select_error_code != SelectErrorCode.STALE_SCENE:
-                raise
-            refused_at_s = self.ports.scenes.now_s()
-            if self.ports.scenes.fresh(newer_than_s=refused_at_s) is None:
-                raise
-            self.ports.log(f"{error.message}; selecting again on a scene captured after it")
-            return select(refused_at_s)
+        deadline = time.monotonic() + self.config.input_wait_s
+        while True:
+            try:
+                return select(newer_than_s)
+            except TaskError as error:
+                if error.select_error_code != SelectErrorCode.STALE_SCENE:
+                    raise
+                refused_at_s = self.ports.scenes.now_s()
+                if (
+                    time.monotonic() >= deadline
+                    or self.ports.scenes.fresh(newer_than_s=refused_at_s) is None
+                ):
+                    raise
+                self.ports.log(f"{error.message}; selecting again on a scene captured after it")
+                newer_than_s = refused_at_s
 
     def _away_from(self, choice: Choice, failed_at_m: list[FloatArray]) -> Choice:
         """The candidates farther than retry_exclusion_radius_m from every failed grasp."""
