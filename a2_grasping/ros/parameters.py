@@ -31,7 +31,8 @@ def declare_config(
     bad configuration. Array fields are tuples in the config; an empty default is declared by
     type, so YAML can fill it. `reloadable`: every parameter may be set after start-up (a
     lifecycle node refuses changes while configured and rebuilds with `read_config`); otherwise
-    each field's own read_only applies.
+    each field's own read_only applies. A name declared already (two configurations of one
+    node with a field in common) is a ValueError naming it.
     """
     hints = typing.get_type_hints(config_type)
     values: dict[str, Any] = {}
@@ -44,6 +45,12 @@ def declare_config(
         if default == () and typing.get_origin(hint) is tuple:
             default = _ARRAY_TYPES[typing.get_args(hint)[0]]
         name = prefix + field.name
+        if node.has_parameter(name):
+            # Two configurations of one node sharing a name would silently share one value.
+            raise ValueError(
+                f"parameter '{name}' of {config_type.__name__} is declared already, by another "
+                "configuration of this node: give one of them a prefix or rename the field"
+            )
         try:
             value = node.declare_parameter(name, default, descriptor).value
         except Exception as error:  # rclpy raises several types; all mean "bad value"

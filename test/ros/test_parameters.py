@@ -1,0 +1,66 @@
+"""Configuration dataclasses declared as ROS parameters: a name two configurations of one node
+share is refused at start-up, naming it; the shipped nodes' configurations share none."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.node import Node
+
+from a2_grasping.core.config_fields import config_field
+from a2_grasping.core.executor_config import ExecutorConfig
+from a2_grasping.core.inference_config import InferenceConfig
+from a2_grasping.core.objects import SegmentationConfig
+from a2_grasping.core.place_selection import PlaceConfig
+from a2_grasping.core.planning.config import PlannerConfig
+from a2_grasping.core.selection import SelectionConfig
+from a2_grasping.ros.parameters import declare_config
+
+pytestmark = pytest.mark.ros
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+    table_height_m: float = config_field(0.0, "Table height (m).")
+
+
+@dataclasses.dataclass(frozen=True)
+class _AlsoTable:
+    table_height_m: float = config_field(0.0, "The same name in another configuration.")
+    margin_m: float = config_field(0.003, "Something else.")
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    context = Context()
+    rclpy.init(context=context)
+    created = rclpy.create_node("parameters_test", context=context)
+    try:
+        yield created
+    finally:
+        created.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def test_a_name_declared_by_two_configurations_is_refused_naming_it(node):
+    assert declare_config(node, _Table).table_height_m == 0.0
+    with pytest.raises(ValueError, match="'table_height_m' of _AlsoTable is declared already"):
+        declare_config(node, _AlsoTable)
+    assert declare_config(node, _AlsoTable, prefix="other.").margin_m == 0.003
+
+
+@pytest.mark.parametrize(
+    "configs",
+    [
+        (InferenceConfig, SelectionConfig, SegmentationConfig, PlaceConfig),  # inference_node
+        (ExecutorConfig, PlannerConfig),  # executor_node
+    ],
+    ids=["inference_node", "executor_node"],
+)
+def test_the_shipped_nodes_declare_each_name_once(node, configs):
+    for config_type in configs:
+        declare_config(node, config_type)
