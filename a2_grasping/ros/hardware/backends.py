@@ -65,11 +65,17 @@ def make_backends(
             config.joint_names,
             monitor,
             config.max_joint_state_age_s,
+            stop_timeout_s=config.stop_timeout_s,
         )
         gripper = ActionGripper(node, config.gripper_action, monitor)
     else:
         arm = TopicArmController(
-            node, config.trajectory_topic, config.joint_names, monitor, config.max_joint_state_age_s
+            node,
+            config.trajectory_topic,
+            config.joint_names,
+            monitor,
+            config.max_joint_state_age_s,
+            stop_timeout_s=config.stop_timeout_s,
         )
         gripper = TopicGripper(node, config.gripper_command_topic, monitor)
     return Backends(planner, arm, gripper)

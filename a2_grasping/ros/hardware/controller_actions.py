@@ -84,7 +84,11 @@ class ActionArmController:
         joint_names: tuple[str, ...],
         monitor: JointStateMonitor,
         max_state_age_s: float,
+        *,
+        stop_timeout_s: float,
     ) -> None:
+        # How long a stop after a failed or canceled motion may take (executor stop_timeout_s).
+        self._stop_timeout_s = stop_timeout_s
         follow_joint_trajectory, _ = import_control_msgs()
         self._goal_type = follow_joint_trajectory.Goal
         # Result and feedback callbacks complete futures a running pick waits on: never starve.
@@ -121,7 +125,7 @@ class ActionArmController:
         self._active_goal = sent.result()
         result_future = self._active_goal.get_result_async()
         if not _wait(result_future, timeout_s, canceled, motion_clock=self._clock):
-            self.stop(timeout_s=2.0)
+            self.stop(timeout_s=self._stop_timeout_s)
             if canceled():
                 raise CanceledError("canceled during motion")
             raise ExecutionError(f"{self._action_name} did not finish within {timeout_s:.1f} s")

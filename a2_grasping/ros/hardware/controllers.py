@@ -128,7 +128,11 @@ class TopicArmController:
         joint_names: tuple[str, ...],
         monitor: JointStateMonitor,
         max_state_age_s: float,
+        *,
+        stop_timeout_s: float,
     ) -> None:
+        # How long a stop after a failed or canceled motion may take (executor stop_timeout_s).
+        self._stop_timeout_s = stop_timeout_s
         self._publisher = node.create_publisher(JointTrajectory, topic, 10)
         self._clock = node.get_clock()
         self._joint_names = joint_names
@@ -155,17 +159,17 @@ class TopicArmController:
         goal = path.positions_rad[-1]
         while True:
             if canceled():
-                self.stop(timeout_s=2.0)
+                self.stop(timeout_s=self._stop_timeout_s)
                 raise CanceledError("canceled during motion")
             state = self._monitor.latest(self._max_state_age_s)
             if state is None:
-                self.stop(timeout_s=2.0)
+                self.stop(timeout_s=self._stop_timeout_s)
                 raise ExecutionError("joint states stopped arriving during motion")
             at_goal = np.max(np.abs(state.arm_rad - goal)) <= goal_tolerance_rad
             if at_goal and np.max(np.abs(state.arm_velocity_rad_s)) < 5 * STILL_VELOCITY_RAD_S:
                 return
             if deadline.expired():
-                self.stop(timeout_s=2.0)
+                self.stop(timeout_s=self._stop_timeout_s)
                 error = np.max(np.abs(state.arm_rad - goal))
                 raise ExecutionError(
                     f"the arm did not reach the segment's end within {timeout_s:.1f} s "
