@@ -1,4 +1,5 @@
-"""Seeded synthetic point clouds of primitives on a table (z = 0), for tests and benchmarks.
+"""Seeded synthetic point clouds of primitives on a table (z = 0), and a camera view over them,
+for tests and benchmarks.
 
 Surfaces are sampled uniformly by area with a little Gaussian noise, like a fused, voxelised
 RGB-D cloud of fully observed objects.
@@ -10,6 +11,8 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+
+from a2_grasping.core.scene import CameraView
 
 # Standard deviation of the simulated depth noise, metres.
 NOISE_M = 0.0003
@@ -82,3 +85,19 @@ def tabletop_cloud(rng: np.random.Generator, *objects: NDArray[np.float64]) -> N
     """Objects plus 8000 table points, with NOISE_M of sensor noise."""
     cloud = np.vstack([*objects, table_points(rng, 8000)])
     return cloud + rng.normal(scale=NOISE_M, size=cloud.shape)
+
+
+def top_down_camera() -> CameraView:
+    """A 48x64 view 0.6 m above the origin looking straight down at a flat table, its colours
+    seeded noise: what a2 mode's CLIP needs to run, not a rendering of the cloud."""
+    pose = np.eye(4)
+    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    pose[:3, 3] = (0.0, 0.0, 0.6)
+    color = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    return CameraView(
+        color_rgb=color,
+        depth_m=np.full((48, 64), 0.6, np.float32),
+        intrinsics=np.array([[60.0, 0.0, 31.5], [0.0, 60.0, 23.5], [0.0, 0.0, 1.0]]),
+        base_from_camera=pose,
+        name="top",
+    )

@@ -20,14 +20,14 @@ from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.request import SelectRequest
-from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import (
     GraspSelector,
     SelectionConfig,
     SelectionMode,
     workspace_object_points,
 )
-from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
+from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud, top_down_camera
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -53,21 +53,6 @@ def scorer(tmp_path_factory) -> A2Scorer:
     return A2Scorer(clip, fusion)
 
 
-def _top_down_camera() -> CameraView:
-    """A 48x64 camera 0.6 m above the origin looking straight down at a flat table."""
-    pose = np.eye(4)
-    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
-    pose[:3, 3] = (0.0, 0.0, 0.6)
-    color = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    return CameraView(
-        color_rgb=color,
-        depth_m=np.full((48, 64), 0.6, np.float32),
-        intrinsics=np.array([[60.0, 0.0, 31.5], [0.0, 60.0, 23.5], [0.0, 0.0, 1.0]]),
-        base_from_camera=pose,
-        name="top",
-    )
-
-
 def _scene(views=None) -> Scene:
     rng = np.random.default_rng(5)
     points = tabletop_cloud(rng, box_points(rng, (0.05, 0.04, 0.06), (0.0, 0.0), 4000))
@@ -77,7 +62,7 @@ def _scene(views=None) -> Scene:
         points_xyz=points.astype(np.float32),
         colors_rgb=np.full(points.shape, 128, np.uint8),
         workspace_box_m=np.array([-0.3, 0.3, -0.3, 0.3, -0.01, 0.4]),
-        views=(_top_down_camera(),) if views is None else views,
+        views=(top_down_camera(),) if views is None else views,
     )
 
 
@@ -151,7 +136,7 @@ def _two_box_scene() -> Scene:
         points_xyz=points.astype(np.float32),
         colors_rgb=colors,
         workspace_box_m=np.array([-0.3, 0.3, -0.3, 0.3, -0.01, 0.4]),
-        views=(_top_down_camera(),),
+        views=(top_down_camera(),),
     )
 
 

@@ -24,9 +24,14 @@ from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSel
 from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection import SelectionConfig
-from a2_grasping.tools.synthetic_clouds import box_points, sphere_points, table_points
+from a2_grasping.tools.synthetic_clouds import (
+    box_points,
+    sphere_points,
+    table_points,
+    top_down_camera,
+)
 
 WORKSPACE = np.array([-0.3, 0.3, -0.3, 0.3, -0.01, 0.4])
 HELD = HeldObject(np.array([0.04, 0.04, 0.05]), 0.025, np.diag([1.0, -1.0, -1.0]))
@@ -43,21 +48,6 @@ def _make_tiny_clip(directory: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.make_extractor(directory)
-
-
-def _top_down_camera() -> CameraView:
-    """A 48x64 camera 0.6 m above the table centre looking straight down."""
-    pose = np.eye(4)
-    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
-    pose[:3, 3] = (0.0, 0.0, 0.6)
-    color = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    return CameraView(
-        color_rgb=color,
-        depth_m=np.full((48, 64), 0.6, np.float32),
-        intrinsics=np.array([[60.0, 0.0, 31.5], [0.0, 60.0, 23.5], [0.0, 0.0, 1.0]]),
-        base_from_camera=pose,
-        name="top",
-    )
 
 
 def _scene() -> Scene:
@@ -78,7 +68,7 @@ def _scene() -> Scene:
         points_xyz=points.astype(np.float32),
         colors_rgb=colors,
         workspace_box_m=WORKSPACE,
-        views=(_top_down_camera(),),
+        views=(top_down_camera(),),
     )
 
 

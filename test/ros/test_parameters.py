@@ -4,12 +4,8 @@ share is refused at start-up, naming it; the shipped nodes' configurations share
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
-import rclpy
-from rclpy.context import Context
-from rclpy.node import Node
 
 from a2_grasping.core.config_fields import config_field
 from a2_grasping.core.executor_config import ExecutorConfig
@@ -34,23 +30,11 @@ class _AlsoTable:
     margin_m: float = config_field(0.003, "Something else.")
 
 
-@pytest.fixture
-def node() -> Iterator[Node]:
-    context = Context()
-    rclpy.init(context=context)
-    created = rclpy.create_node("parameters_test", context=context)
-    try:
-        yield created
-    finally:
-        created.destroy_node()
-        rclpy.shutdown(context=context)
-
-
-def test_a_name_declared_by_two_configurations_is_refused_naming_it(node):
-    assert declare_config(node, _Table).table_height_m == 0.0
+def test_a_name_declared_by_two_configurations_is_refused_naming_it(ros_node):
+    assert declare_config(ros_node, _Table).table_height_m == 0.0
     with pytest.raises(ValueError, match="'table_height_m' of _AlsoTable is declared already"):
-        declare_config(node, _AlsoTable)
-    assert declare_config(node, _AlsoTable, prefix="other.").margin_m == 0.003
+        declare_config(ros_node, _AlsoTable)
+    assert declare_config(ros_node, _AlsoTable, prefix="other.").margin_m == 0.003
 
 
 @pytest.mark.parametrize(
@@ -61,6 +45,6 @@ def test_a_name_declared_by_two_configurations_is_refused_naming_it(node):
     ],
     ids=["inference_node", "executor_node"],
 )
-def test_the_shipped_nodes_declare_each_name_once(node, configs):
+def test_the_shipped_nodes_declare_each_name_once(ros_node, configs):
     for config_type in configs:
-        declare_config(node, config_type)
+        declare_config(ros_node, config_type)
