@@ -373,44 +373,60 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
     the answer must not depend on it: grounded again with every doubtful object read both ways,
     a different answer is AMBIGUOUS_TARGET rather than a guess (a small ball read as a cylinder
     was otherwise picked as "the shortest yellow cylinder", and the lift check, which verifies
-    the grounded object, reported it as done).
+    the grounded object, reported it as done). A reading in which nothing fits does not count
+    against the others: an instruction names something that is there, so where only one reading
+    finds it ("the yellow cube", and the one yellow object is a cube read as a cylinder that
+    might be a box) that answer stands, with no sure object competing.
 
     Raises:
         GraspSelectionError: TARGET_NOT_FOUND or AMBIGUOUS_TARGET (messages list the objects).
     """
-    chosen = _ground(parsed, objects, "fitted")
     uses_shape = parsed.target.shape is not None or (
         parsed.reference is not None and parsed.reference.shape is not None
     )
     doubtful = [o for o in objects if o.shape_doubt is not None]
     if not uses_shape or not doubtful:
-        return chosen
+        return _ground(parsed, objects, "fitted")
     if not parsed.target.definite:
         # "any box", "a cylinder": any object surely of that shape will do; pick among those.
         try:
             return _ground(parsed, objects, "strict")
         except GraspSelectionError:
             pass  # none is sure: the answer depends on the doubt, decided below
-    for reading in ("strict", "loose"):
+    answers: list[Grounding] = []
+    not_found: GraspSelectionError | None = None
+    for reading in ("fitted", "strict", "loose"):
         try:
-            other = _ground(parsed, objects, reading)
-        except GraspSelectionError:
-            other = None
-        if other is None or (
-            {id(t) for t in other.targets} != {id(t) for t in chosen.targets}
-            or other.reference is not chosen.reference
+            answers.append(_ground(parsed, objects, reading))
+        except GraspSelectionError as error:
+            if error.code is not SelectErrorCode.TARGET_NOT_FOUND:
+                if reading == "fitted":
+                    raise  # ambiguous as seen, whatever the doubt
+                raise _depends_on_doubt(doubtful) from error
+            not_found = not_found or error
+    if not answers:
+        assert not_found is not None
+        raise not_found
+    first = answers[0]
+    for other in answers[1:]:
+        if {id(t) for t in other.targets} != {id(t) for t in first.targets} or (
+            other.reference is not first.reference
         ):
-            unclear = ", ".join(
-                f"{o.description} might be a {_NOUNS[o.shape_doubt]}"
-                for o in doubtful
-                if o.shape_doubt is not None
-            )
-            raise GraspSelectionError(
-                SelectErrorCode.AMBIGUOUS_TARGET,
-                f"which object is meant depends on shapes that are unclear from here ({unclear}); "
-                "name it by colour, size or position instead",
-            )
-    return chosen
+            raise _depends_on_doubt(doubtful)
+    return first
+
+
+def _depends_on_doubt(doubtful: Sequence[SceneObject]) -> GraspSelectionError:
+    unclear = ", ".join(
+        f"{o.description} might be a {_NOUNS[o.shape_doubt]}"
+        for o in doubtful
+        if o.shape_doubt is not None
+    )
+    return GraspSelectionError(
+        SelectErrorCode.AMBIGUOUS_TARGET,
+        f"which object is meant depends on shapes that are unclear from here ({unclear}); "
+        "name it by colour, size or position instead",
+    )
 
 
 def _ground(parsed: ParsedInstruction, objects: Sequence[SceneObject], reading: str) -> Grounding:

@@ -228,6 +228,32 @@ def test_an_answer_that_depends_on_a_doubtful_shape_is_refused_not_guessed():
     assert tallest is cylinder
 
 
+def test_the_only_object_that_can_be_meant_is_picked_though_its_shape_is_in_doubt():
+    """Under the D435 profile a 3 cm green cube read as a box that might be a cylinder, a green
+    cylinder that might be a ball: "the green box beside the purple cylinder" can only mean the
+    cube (read strictly nothing fits, read loosely the same cube), so it is the answer (it was
+    refused as AMBIGUOUS_TARGET, language bench seed 7211)."""
+    cube = dataclasses.replace(
+        _object(0, "green", "box", (0.43, -0.17), size=(0.034, 0.027, 0.027)),
+        shape_doubt=ShapeClass.CYLINDER,
+    )
+    cylinder = dataclasses.replace(
+        _object(1, "green", "cylinder", (0.63, -0.22), size=(0.038, 0.038, 0.038)),
+        shape_doubt=ShapeClass.SPHERE,
+    )
+    reference = _object(2, "purple", "cylinder", (0.43, -0.10), size=(0.05, 0.05, 0.09))
+    instruction = parse_instruction("get the green box beside the purple cylinder")
+    grounding = ground(instruction, (cube, cylinder, reference))
+    assert grounding.targets == (cube,)
+    assert grounding.reference is reference
+    # a competitor the loose reading admits (a green cylinder that might be a box) still refuses
+    rival = dataclasses.replace(cylinder, shape_doubt=ShapeClass.BOX)
+    rival = dataclasses.replace(rival, centroid_m=np.array([0.43, -0.03, 0.019]))
+    with pytest.raises(GraspSelectionError) as refused:
+        ground(parse_instruction("get the green box"), (cube, rival, reference))
+    assert refused.value.code is SelectErrorCode.AMBIGUOUS_TARGET
+
+
 def test_any_object_of_a_shape_is_picked_among_those_whose_shape_is_sure():
     doubtful = dataclasses.replace(
         _object(0, "yellow", "cylinder", (0.40, 0.22)), shape_doubt=ShapeClass.BOX
@@ -235,7 +261,12 @@ def test_any_object_of_a_shape_is_picked_among_those_whose_shape_is_sure():
     sure = _object(1, "red", "box", (0.64, 0.03))
     grounding = ground(parse_instruction("grasp a box"), (doubtful, sure))
     assert grounding.targets == (sure,)
+    # no sure box: the one object that might be a box is the one meant (an instruction names
+    # something that is there; a 3 cm cube under the D435 profile is read so, bench seed 8604)
     only_doubtful = (doubtful, _object(1, "red", "sphere", (0.64, 0.03)))
-    with pytest.raises(GraspSelectionError) as refused:  # no sure box: refused, not guessed
-        ground(parse_instruction("grasp a box"), only_doubtful)
+    assert ground(parse_instruction("grasp a box"), only_doubtful).targets == (doubtful,)
+    assert ground(parse_instruction("grasp the yellow cube"), only_doubtful).targets == (doubtful,)
+    sure_cylinder = dataclasses.replace(doubtful, shape_doubt=None)
+    with pytest.raises(GraspSelectionError) as refused:  # nothing is even possibly a box
+        ground(parse_instruction("grasp a box"), (sure_cylinder, only_doubtful[1]))
     assert refused.value.code is SelectErrorCode.TARGET_NOT_FOUND

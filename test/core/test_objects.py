@@ -156,3 +156,32 @@ def test_an_arc_shaped_object_is_not_described_as_a_wide_cylinder():
     (obj,) = segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
     assert obj.shape is ShapeClass.BOX
     assert obj.extents_m[0] < 0.2 and obj.extents_m[1] < 0.1  # its own footprint, not the circle
+
+
+@pytest.mark.parametrize("offset_deg", [0.0, 30.0, 90.0])
+def test_small_cubes_and_cylinders_seen_by_two_disagreeing_views_keep_their_shapes(offset_deg):
+    """Two cameras 4 mm apart after calibration (a good hand-eye residual) see a 3 cm cube and
+    a 2.8 cm cylinder: the union of their views is each footprint smeared along the offset. The
+    hull's fill of its rectangle stays 1 for the smeared square and (pi r + 2 d) / (4 r + 2 d) =
+    0.81 for the circle, clear of the 0.86 threshold and its doubt band, whatever the offset's
+    direction. (The rendered D435 case that outline residuals got wrong is in
+    test_frame_filters.py.)"""
+    rng = np.random.default_rng(23)
+    shift = 0.004 * np.array(
+        [math.cos(math.radians(offset_deg)), math.sin(math.radians(offset_deg))]
+    )
+    cube = box_points(rng, (0.03, 0.03, 0.03), (0.45, 0.10), 3000)
+    cylinder = cylinder_points(rng, 0.014, 0.045, (0.45, -0.10), 3000)
+    for cloud in (cube, cylinder):
+        cloud[1::2, :2] += shift  # every other point from the second view
+    table = table_points(rng, 8000) + np.array([0.5, 0.0, 0.0])
+    points = np.vstack([cube, cylinder, table])
+    points += rng.normal(scale=6e-4, size=points.shape)  # filtered D435 noise at 0.8 m
+    colors = np.vstack([_colored(cube, RED), _colored(cylinder, BLUE), _colored(table, (120,) * 3)])
+    by_color = {
+        o.color_name: o for o in segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
+    }
+    assert by_color["red"].shape is ShapeClass.BOX
+    assert by_color["blue"].shape is ShapeClass.CYLINDER
+    assert by_color["red"].shape_doubt is None
+    assert by_color["blue"].shape_doubt is None
