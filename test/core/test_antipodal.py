@@ -13,6 +13,7 @@ from a2_grasping.core.candidates import (
     CandidateGenerator,
     GraspCandidates,
 )
+from a2_grasping.core.candidates.base import ObjectPrior
 from a2_grasping.core.gripper import GripperGeometry, base_from_tool0
 from a2_grasping.tools.synthetic_clouds import (
     box_points,
@@ -264,3 +265,54 @@ def test_collision_boxes_leave_the_gap_between_pads_free():
     assert boxes.corners().shape == (24, 3)
     with pytest.raises(ValueError, match="opening_m"):
         gripper.collision_boxes(0.09)
+
+
+def _bowl_seen_from_plus_x(rng, radius=0.05, height=0.04, wall=0.006, count=12000):
+    """An open thin-walled round object as two cameras on its +x side see it: the rim's top,
+    the outside of the far (+x) wall, the inside of the near wall and the bottom; never both
+    faces of one stretch of wall."""
+    angle = rng.uniform(0.0, 2.0 * math.pi, count)
+    z = rng.uniform(0.005, height, count)
+    part = rng.choice(4, size=count, p=[0.15, 0.35, 0.35, 0.15])
+    r = np.where(part == 0, rng.uniform(radius - wall, radius, count), radius)
+    r = np.where(part == 2, radius - wall, r)
+    far, near = np.cos(angle) > 0.0, np.cos(angle) < 0.0
+    keep = (part == 0) | ((part == 1) & far) | ((part == 2) & near) | (part == 3)
+    z = np.where(part == 0, height, z)
+    r = np.where(part == 3, rng.uniform(0.0, 0.5 * radius, count), r)
+    z = np.where(part == 3, 0.005, z)
+    points = np.column_stack([r * np.cos(angle), r * np.sin(angle), z])
+    return points[keep]
+
+
+def test_a_bowl_wider_than_the_stroke_is_pinched_by_its_rim_and_a_solid_one_is_not():
+    """Household bowls (10-13 cm) were never grasped: no contact pair spans a wall whose two
+    faces no camera sees together, and a prior across the whole bowl is wider than the stroke.
+    A round prior wider than the stroke proposes pinches across its rim; the collision check
+    keeps them on a hollow object and drops them on a solid one (the inner finger enters it)."""
+    rng = np.random.default_rng(3)
+    pose = np.eye(4)
+    pose[2, 3] = 0.02
+    prior = (ObjectPrior(pose, np.array([0.1, 0.1, 0.04]), "cylinder"),)
+    gripper = GripperGeometry()
+    generator = AntipodalGenerator(gripper=gripper)
+
+    bowl = _bowl_seen_from_plus_x(rng)
+    cloud = tabletop_cloud(rng, bowl)
+    assert len(generator.generate(cloud, 0.0, np.random.default_rng(1), focus_points_xyz=bowl)) == 0
+    pinches = generator.generate(
+        cloud, 0.0, np.random.default_rng(1), focus_points_xyz=bowl, priors=prior
+    )
+    assert len(pinches) > 0
+    np.testing.assert_allclose(pinches.width_m, 0.006, atol=1e-9)
+    for pose_tcp in pinches.tcp_poses:
+        assert abs(np.hypot(*pose_tcp[:2, 3]) - 0.047) < 0.002  # mid-wall
+        assert pose_tcp[2, 3] > 0.02  # near the rim, above the bottom
+        assert _points_in_gripper(pose_tcp, cloud, gripper) == 0
+
+    solid = cylinder_points(rng, 0.05, 0.04, (0.0, 0.0), 12000)
+    cloud = tabletop_cloud(rng, solid)
+    kept = generator.generate(
+        cloud, 0.0, np.random.default_rng(1), focus_points_xyz=solid, priors=prior
+    )
+    assert len(kept) == 0

@@ -54,6 +54,8 @@ _MAX_GRID_CELLS_PER_AXIS = 256
 _UP_ORIENT_COS = math.cos(math.radians(30.0))
 # Partner search looks at this many ray steps from the first outward-facing hit.
 _PARTNER_WINDOW = 3
+# Wall thickness assumed for a rim pinch (bowls 5-7 mm; the pads close on whatever is there).
+_RIM_WALL_M = 0.006
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,11 @@ class AntipodalGenerator:
                 contact_z = top_z - min(0.5 * extents[2], self.config.prior_contact_depth_m)
             if contact_z <= table_m:
                 continue
+            if prior.shape == "cylinder" and extents[1] > self.max_object_width_m:
+                first, second = self._rim_contacts(pose, extents, top_z)
+                firsts.extend(first)
+                seconds.extend(second)
+                continue
             if prior.shape == "box":
                 axes = [(pose[:3, 0], extents[0]), (pose[:3, 1], extents[1])]
             else:
@@ -349,6 +356,27 @@ class AntipodalGenerator:
         if not firsts:
             return np.zeros((0, 3)), np.zeros((0, 3))
         return np.array(firsts), np.array(seconds)
+
+    def _rim_contacts(
+        self, pose: FloatArray, extents: FloatArray, top_z: float
+    ) -> tuple[list[FloatArray], list[FloatArray]]:
+        """Pinches across the rim of a round object wider than the stroke, at eight places.
+
+        Only a hollow one (a bowl, a pot) can be held so, and only by its rim; its outer and
+        inner wall are never both seen where both cameras look from one side (the far wall's
+        inside and the near wall's outside face away from them), so the sampled contacts never
+        pair up across a wall. The collision check drops a pinch on a solid top: the inner
+        finger would enter it.
+        """
+        radius = 0.5 * float(extents[1])
+        depth = min(0.5 * self.gripper.finger_pad_depth_m, 0.4 * float(extents[2]))
+        center = np.array([pose[0, 3], pose[1, 3], top_z - depth])
+        firsts, seconds = [], []
+        for angle in np.radians(np.arange(0.0, 360.0, 45.0)):
+            outward = np.array([np.cos(angle), np.sin(angle), 0.0])
+            firsts.append(center + radius * outward)
+            seconds.append(center + (radius - _RIM_WALL_M) * outward)
+        return firsts, seconds
 
     def _antipodal_pairs(
         self, field: _NormalField, contacts: IntArray
