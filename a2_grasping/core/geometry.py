@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -172,3 +173,15 @@ def deproject(
     for axis in range(3):
         points[:, axis] = rays[axis][valid] * depth + origin[axis]
     return points, valid
+
+
+def points_with_neighbours(
+    points: NDArray[np.floating[Any]], radius_m: float, min_neighbours: int
+) -> NDArray[np.intp]:
+    """Indices of the points with at least `min_neighbours` others within `radius_m` (open3d's
+    radius outlier removal; it counts the point itself, hence the + 1)."""
+    import open3d as o3d  # deferred: 0.5 s import
+
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    _, kept = cloud.remove_radius_outlier(nb_points=min_neighbours + 1, radius=radius_m)
+    return np.asarray(kept, dtype=np.intp)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from a2_grasping.core.geometry import deproject, voxel_downsample
+from a2_grasping.core.geometry import deproject, points_with_neighbours, voxel_downsample
 from a2_grasping.core.occlusion import occlusion_shadows
 from a2_grasping.core.perception_config import PerceptionConfig
 from a2_grasping.core.scene import CameraView, Scene
@@ -113,18 +113,6 @@ def fuse_frames(
     )
 
 
-def _with_neighbours(
-    points: NDArray[np.float32], radius_m: float, min_neighbours: int
-) -> NDArray[np.intp]:
-    """Indices of the points with at least `min_neighbours` others within `radius_m` (open3d's
-    radius outlier removal; it counts the point itself, hence the + 1)."""
-    import open3d as o3d  # deferred: 0.5 s import
-
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
-    _, kept = cloud.remove_radius_outlier(nb_points=min_neighbours + 1, radius=radius_m)
-    return np.asarray(kept, dtype=np.intp)
-
-
 def collision_cloud(
     views: Sequence[CameraView],
     box_m: Sequence[float],
@@ -162,7 +150,7 @@ def collision_cloud(
         obstacle = ~robot_mask(points)
         points, view_index = points[obstacle], view_index[obstacle]
     if min_neighbours > 0 and len(points):
-        kept = _with_neighbours(points, 1.5 * voxel_m, min_neighbours)
+        kept = points_with_neighbours(points, 1.5 * voxel_m, min_neighbours)
         points, view_index = points[kept], view_index[kept]
     if occlusion_depth_m <= 0.0:
         return points

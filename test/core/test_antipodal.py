@@ -316,3 +316,34 @@ def test_a_bowl_wider_than_the_stroke_is_pinched_by_its_rim_and_a_solid_one_is_n
         cloud, 0.0, np.random.default_rng(1), focus_points_xyz=solid, priors=prior
     )
     assert len(kept) == 0
+
+
+def test_a_stray_point_blocks_no_grasp_but_a_small_obstacle_does():
+    """Under the D435 profile a single stray reading 1.7 cm off a 5.5 cm block's face was the
+    only obstacle of every grasp across it (language bench seed 7414: NO_CANDIDATES). Points
+    with fewer than collision_min_neighbours others within 1.5 voxels block nothing; a real
+    obstacle of the same place, even a 1 cm one, still does."""
+    rng = np.random.default_rng(9)
+    block = box_points(rng, (0.10, 0.055, 0.058), (0.0, 0.0), 8000)
+    stray = np.array([[0.0, 0.0445, 0.031]])
+    gripper = GripperGeometry()
+
+    def holding(candidates, points):
+        return [
+            i
+            for i, pose in enumerate(candidates.tcp_poses)
+            if _points_in_gripper(pose, points, gripper)
+        ]
+
+    cloud = tabletop_cloud(rng, block, stray)
+    strict = AntipodalGenerator(AntipodalConfig(collision_min_neighbours=0), gripper)
+    kept = strict.generate(cloud, 0.0, np.random.default_rng(2), focus_points_xyz=block)
+    assert holding(kept, stray) == []
+    tolerant = AntipodalGenerator(gripper=gripper)
+    candidates = tolerant.generate(cloud, 0.0, np.random.default_rng(2), focus_points_xyz=block)
+    assert holding(candidates, stray)  # the stray point is inside a finger's box: ignored
+
+    pebble = stray + rng.uniform(-0.005, 0.005, size=(40, 3))
+    cloud = tabletop_cloud(rng, block, pebble)
+    candidates = tolerant.generate(cloud, 0.0, np.random.default_rng(2), focus_points_xyz=block)
+    assert holding(candidates, pebble) == []

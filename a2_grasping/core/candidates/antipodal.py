@@ -38,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from a2_grasping.core.candidates.base import GraspCandidates, ObjectPrior, validate_cloud
 from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.geometry import points_with_neighbours
 from a2_grasping.core.gripper import GripperGeometry
 
 FloatArray = NDArray[np.float64]
@@ -180,6 +181,15 @@ class AntipodalConfig:
         min_value=0.0,
         max_value=1.0,
     )
+    collision_min_neighbours: int = config_field(
+        2,
+        "Scene points with fewer other points within 1.5 voxels are stray readings (flying "
+        "pixels that outlived perception's filters) and block no grasp; 0 keeps every point. A "
+        "single one beside a D435-seen block was the only obstacle of its top-down grasp. The "
+        "planner's collision cloud drops the same (executor collision_min_neighbours).",
+        min_value=0,
+        max_value=20,
+    )
     prior_contact_depth_m: float = config_field(
         0.02,
         "Inferred contacts lie at half the object's height, but at most this far below its top.",
@@ -298,7 +308,11 @@ class AntipodalGenerator:
             return GraspCandidates.empty()
 
         partial = cfg.weight_alignment * alignment[pair] + cfg.weight_verticality * verticality
-        checked, clearance_m = self._collision_free_best(poses, scene, partial)
+        obstacles = scene
+        if cfg.collision_min_neighbours > 0:
+            reach_m = 1.5 * max(cfg.voxel_size_m, 1e-3)
+            obstacles = scene[points_with_neighbours(scene, reach_m, cfg.collision_min_neighbours)]
+        checked, clearance_m = self._collision_free_best(poses, obstacles, partial)
         if len(checked) == 0:
             return GraspCandidates.empty()
         clearance_score = np.minimum(clearance_m, cfg.clearance_reference_m) / (
