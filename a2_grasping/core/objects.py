@@ -7,8 +7,9 @@ by RANSAC, DBSCAN clustering); numpy describes each cluster:
 - height above the table (the top of the cluster: the camera sees every top face);
 - colour: the median of the cluster's colours in CIELAB (robust to shading and stray edge pixels),
   named by `colors.name_color`;
-- shape class by fit residual: a sphere fit over all points (a ball shows a curved top), else the
-  outline's residual to the fitted circle against its residual to the rectangle (cylinder / box).
+- shape class: a sphere fit over all points (a ball shows a curved top), else round or square
+  by how much of its smallest enclosing rectangle the footprint's convex hull fills (cylinder /
+  box; see _ROUND_FILL); a narrow decision keeps the runner-up as `shape_doubt`.
 Centroid and box describe the whole object (footprint centre, half its height), not the mean of
 the visible points, which leans towards the cameras.
 """

@@ -39,21 +39,27 @@ def _heights(session: SimSession) -> dict[str, float]:
 
 
 def _select(session: SimSession, instruction: str) -> SelectGrasp.Response:
+    """/select_grasp's answer; STALE_SCENE (perception starved on a loaded machine) is asked
+    again once a fresh scene has come, as the executor does."""
     client = session.node.create_client(SelectGrasp, "/select_grasp")
     try:
-        deadline = time.monotonic() + 15.0
+        deadline = time.monotonic() + 60.0
         while not client.service_is_ready():
             assert time.monotonic() < deadline, "/select_grasp did not appear"
             time.sleep(0.05)
-        future = client.call_async(SelectGrasp.Request(instruction=instruction))
-        executor = session.node.executor
-        while not future.done():
-            assert time.monotonic() < deadline, "/select_grasp did not answer"
-            if executor is not None:
-                executor.spin_once(timeout_sec=0.05)
-            else:
-                time.sleep(0.05)
-        return future.result()
+        while True:
+            future = client.call_async(SelectGrasp.Request(instruction=instruction))
+            executor = session.node.executor
+            while not future.done():
+                assert time.monotonic() < deadline, "/select_grasp did not answer"
+                if executor is not None:
+                    executor.spin_once(timeout_sec=0.05)
+                else:
+                    time.sleep(0.05)
+            response = future.result()
+            if response.error_code != SelectErrorCode.STALE_SCENE or time.monotonic() > deadline:
+                return response
+            session.wait_for_fresh_scene(settle_s=0.0)
     finally:
         session.node.destroy_client(client)
 
