@@ -334,7 +334,7 @@ _DOUBT_SPHERE_RESIDUAL = 0.13
 # d = 4 mm. Outline residuals (which fit the smeared circle's straight sides as a rectangle)
 # named 13 % of boxes cylinders under D435 + 3 mm / 0.4 deg; the fill separates them: boxes
 # 0.83 (one 2.8 cm cube) / p5 0.89, cylinders p95 0.85 / 0.89 (one 2.5 cm cylinder), on 18
-# clutter and place scenes, 3 observations each (ideal: boxes >= 0.94, cylinders <= 0.80).
+# language and place scenes, 3 observations each (ideal: boxes >= 0.94, cylinders <= 0.80).
 _ROUND_FILL = 0.86
 # Within this of _ROUND_FILL the other shape is kept as a doubt.
 _ROUND_FILL_DOUBT = 0.015
