@@ -100,7 +100,10 @@ class PerceptionConfig:
     scene_topic: str = config_field("a2/scene", "Fused scene output (SceneSnapshot).")
     points_topic: str = config_field("a2/points", "Fused cloud for RViz (PointCloud2 xyz+rgb).")
     publish_rate_hz: float = config_field(
-        5.0, "Rate at which a new scene is built and published (Hz).", min_value=0.1, max_value=60.0
+        5.0,
+        "Rate at which a new scene is built and published (Hz, wall clock: it budgets CPU).",
+        min_value=0.1,
+        max_value=60.0,
     )
     workspace_box_m: tuple[float, ...] = config_field(
         (0.2, 0.8, -0.35, 0.35, -0.02, 0.4),

@@ -226,6 +226,30 @@ def test_stale_frames_produce_no_scene(start_node, ros_node, listener):
     assert "s old (max_frame_age_s=1.0)" in node.output()
 
 
+def test_frames_that_arrive_after_the_clock_stopped_are_fused(start_node, ros_node, listener):
+    """Under use_sim_time, the end of a replayed bag stops /clock. The scene timer runs on the
+    steady clock, so frames received by then still become a scene; on a sim-time timer they
+    never would (it fires once at the jump to the first /clock, before any frame)."""
+    from rosgraph_msgs.msg import Clock
+
+    start_node("perception_node", *_perception_args(LEFT), "-p", "use_sim_time:=true")
+    clock_publisher = ros_node.create_publisher(Clock, "/clock", 10)
+    stopped_at = conversions.seconds_to_time(1000.0)
+    # The clock jumps to 1000 s and stays there (re-sent: the node may subscribe late).
+    for _ in range(20):
+        clock_publisher.publish(Clock(clock=stopped_at))
+        listener.spin_while(None, lambda: False, 0.05)
+    publisher = SyntheticCameraPublisher(ros_node, {"left": render_frame(LEFT, (BOX,))})
+
+    def stamped_at_stop() -> bool:
+        clock_publisher.publish(Clock(clock=stopped_at))
+        publisher.publish(stopped_at)
+        return bool(listener.scenes)
+
+    assert listener.spin_while(None, stamped_at_stop, WAIT_S)
+    assert conversions.time_to_seconds(listener.scenes[-1].header.stamp) == pytest.approx(1000.0)
+
+
 def test_missing_extrinsics_stop_start_up_with_a_clear_error(start_node):
     process = start_node("perception_node", "-p", "camera_names:=[wrist]")
     deadline = time.monotonic() + WAIT_S

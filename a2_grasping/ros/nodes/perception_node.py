@@ -2,9 +2,15 @@
 
 Per camera, colour, depth and CameraInfo are matched by stamp (ApproximateSync); the newest
 matched triple is kept. A timer builds the scene from the newest frame of every camera, only
-when all of them are fresh and close in time, and publishes it. Bad input (unsupported
-encodings, sizes that disagree with CameraInfo, unregistered depth, missing extrinsics) is
-rejected per frame with a throttled log line and a diagnostics entry; the node keeps running.
+when all of them are fresh and close in time, and publishes it. The timer runs on the steady
+clock: its period budgets CPU, which is spent in wall time, while freshness is judged on the
+node's clock (simulated time under use_sim_time). On a sim-time timer the frames that arrive
+as a replayed bag ends would never be fused, because /clock stops with the bag and the timer
+with it (a loaded CI machine once ended a 1.5 s regression bag with no scene at all).
+
+Bad input (unsupported encodings, sizes that disagree with CameraInfo, unregistered depth,
+missing extrinsics) is rejected per frame with a throttled log line and a diagnostics entry; the
+node keeps running.
 
 A lifecycle node, as nav2's servers are: configure reads the parameters (they may change while
 unconfigured) and creates the cameras' subscriptions, extrinsics, filters and publishers;
@@ -23,6 +29,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
@@ -165,7 +172,12 @@ class PerceptionNode(LifecycleNode):
                 )
         self._scene_publisher = self.create_publisher(SceneSnapshot, config.scene_topic, SCENE_QOS)
         self._points_publisher = self.create_publisher(PointCloud2, config.points_topic, POINTS_QOS)
-        self.create_timer(1.0 / config.publish_rate_hz, self._publish_scene, self._output_group)
+        self.create_timer(
+            1.0 / config.publish_rate_hz,
+            self._publish_scene,
+            self._output_group,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
         # The extrinsics' own subscriptions (a TF listener) go with the rest at cleanup.
         self._made += [entity for entity in self._entities() if entity not in before]
         self._reset_counts()
