@@ -120,6 +120,22 @@ class SceneObject:
         """Radius of the circle around the centre that covers the footprint."""
         return 0.5 * float(np.hypot(self.extents_m[0], self.extents_m[1]))
 
+    def footprint_distance_m(self, xy_m: NDArray[np.floating]) -> FloatArray:
+        """Per point (N, 2), its distance to the footprint, 0 inside: the circle of a round
+        object, the rectangle of a box at its yaw (a box's circle reaches its corners' distance
+        on every side, up to 41 % beyond a face)."""
+        offset = np.atleast_2d(np.asarray(xy_m, dtype=np.float64)) - self.centroid_m[:2]
+        if self.shape is not ShapeClass.BOX:
+            radius = 0.5 * float(self.extents_m[0])
+            distance: FloatArray = np.maximum(np.linalg.norm(offset, axis=1) - radius, 0.0)
+            return distance
+        cos, sin = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
+        along = np.abs(cos * offset[:, 0] + sin * offset[:, 1]) - 0.5 * float(self.extents_m[0])
+        across = np.abs(cos * offset[:, 1] - sin * offset[:, 0]) - 0.5 * float(self.extents_m[1])
+        outside = np.column_stack([np.maximum(along, 0.0), np.maximum(across, 0.0)])
+        box_distance: FloatArray = np.linalg.norm(outside, axis=1)
+        return box_distance
+
     @property
     def footprint_area_m2(self) -> float:
         return float(self.extents_m[0] * self.extents_m[1])
@@ -297,6 +313,8 @@ def _describe(
         length = width = 2.0 * radius
     else:
         shape, residual = ShapeClass.BOX, rect_residual / scale
+        center_xy, sides = _trimmed_rectangle(xy, yaw)
+        length, width = max(sides), min(sides)
     doubt = _shape_doubt(
         shape,
         sphere_like=(
@@ -336,6 +354,13 @@ _DOUBT_SPHERE_RESIDUAL = 0.13
 # 0.83 (one 2.8 cm cube) / p5 0.89, cylinders p95 0.85 / 0.89 (one 2.5 cm cylinder), on 18
 # language and place scenes, 3 observations each (ideal: boxes >= 0.94, cylinders <= 0.80).
 _ROUND_FILL = 0.86
+# A box's sides leave out this share (%) of its footprint points on each side. The side faces
+# project onto the footprint's edges, so the trimmed bound stays on the edge while stray readings
+# beyond it go. Box sides minus the truth on 13 place scenes (26 boxes, D435 + 3 mm / 0.4 deg,
+# 5 frames): hull +7.0 / +4.1 mm mean (length / width), max +12.8 / +11.2; trimmed 0.5 %:
+# +4.9 / +2.3, max +7.8 / +5.5 (the rest is the two views' offset); ideal sensor: hull
+# +0.9 / +0.5, trimmed +0.4 / 0.0. The held object's inflated size left no free spot to place it.
+_TRIM_PERCENT = 0.5
 # Within this of _ROUND_FILL the other shape is kept as a doubt.
 _ROUND_FILL_DOUBT = 0.015
 # A top is flat when the points within this of it spread over this share of the half width: a
@@ -431,6 +456,20 @@ def _min_area_rectangle(hull: FloatArray) -> tuple[FloatArray, float, tuple[floa
     low, high = (x0[best], y0[best]), (x1[best], y1[best])
     corners = np.array([low, [high[0], low[1]], high, [low[0], high[1]]]) @ rotation
     return corners, float(angles[best]), (float(high[0] - low[0]), float(high[1] - low[1]))
+
+
+def _trimmed_rectangle(xy: FloatArray, yaw: float) -> tuple[FloatArray, tuple[float, float]]:
+    """(centre, (side along yaw, side across)) of the footprint's rectangle at `yaw` without its
+    outermost _TRIM_PERCENT of points on each side: the hull's rectangle spans every stray
+    reading at an edge."""
+    cos, sin = math.cos(yaw), math.sin(yaw)
+    along = cos * xy[:, 0] + sin * xy[:, 1]
+    across = cos * xy[:, 1] - sin * xy[:, 0]
+    low_along, high_along = np.percentile(along, (_TRIM_PERCENT, 100.0 - _TRIM_PERCENT))
+    low_across, high_across = np.percentile(across, (_TRIM_PERCENT, 100.0 - _TRIM_PERCENT))
+    mid_along, mid_across = 0.5 * (low_along + high_along), 0.5 * (low_across + high_across)
+    center = np.array([cos * mid_along - sin * mid_across, sin * mid_along + cos * mid_across])
+    return center, (float(high_along - low_along), float(high_across - low_across))
 
 
 def _rectangle_residual(

@@ -316,8 +316,9 @@ def place_spots(
 ) -> FloatArray:
     """(N, 2) free spots for the held object's centre, best first: IN from the receptacle's
     centre outwards; OUT from the reference outwards, then by clearance to other objects. A spot
-    is free when no object's footprint comes within PLACE_GAP_M of the held one's and the
-    cameras saw at least MIN_SEEN_SHARE of the support under it."""
+    is free when no object's footprint (its rectangle or circle) comes within PLACE_GAP_M of the
+    held one's circle (its yaw at release is not known here) and the cameras saw at least
+    MIN_SEEN_SHARE of the support under it."""
     if region.radius_min_m == 0.0:  # IN
         rings = [0.0, region.radius_max_m / 3.0]
     else:
@@ -349,8 +350,7 @@ def place_spots(
     for obj in objects:
         if obj is reference and region.radius_min_m == 0.0:
             continue  # IN: the receptacle is the support, not an obstacle
-        distance = np.linalg.norm(xy - obj.centroid_m[:2], axis=1)
-        free = distance - (held.footprint_radius_m + obj.footprint_radius_m + PLACE_GAP_M)
+        free = obj.footprint_distance_m(xy) - (held.footprint_radius_m + PLACE_GAP_M)
         clearance = np.minimum(clearance, free)
     keep &= clearance >= 0.0
     seen = seen_support_share(

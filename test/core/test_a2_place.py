@@ -195,7 +195,10 @@ def test_a2_puts_its_preferred_spot_first():
     ranked = _place(_selector(PrefersNear(near_ball)), "put it next to the blue ball")
     first = ranked.releases[0, :2, 3]
     distances = np.linalg.norm(ranked.releases[:, :2, 3] - near_ball, axis=1)
-    assert np.linalg.norm(first - near_ball) == pytest.approx(distances.min())
+    # Spots are ordered by distance to A2's best candidate, a sampled cell a few millimetres from
+    # near_ball, so by the triangle inequality the first is within twice that of the nearest.
+    assert np.linalg.norm(first - near_ball) <= distances.min() + 0.005
+    assert np.linalg.norm(first - near_ball) < 0.02
 
 
 def test_a_reference_noun_grounding_does_not_know_is_left_to_a2_among_fitting_objects():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -185,3 +186,56 @@ def test_small_cubes_and_cylinders_seen_by_two_disagreeing_views_keep_their_shap
     assert by_color["blue"].shape is ShapeClass.CYLINDER
     assert by_color["red"].shape_doubt is None
     assert by_color["blue"].shape_doubt is None
+
+
+def test_stray_readings_at_a_box_edge_do_not_widen_it():
+    """Ten readings (0.35 % of the box's points) 6 mm beyond one face, within the cluster
+    distance, as a flying pixel band leaves them: the hull's rectangle grows by 6 mm, the box's
+    trimmed sides do not."""
+    rng = np.random.default_rng(31)
+    box = box_points(rng, (0.06, 0.03, 0.05), (0.45, 0.10), 3000)
+    stray = np.column_stack(
+        [
+            np.full(10, 0.45 + 0.03 + 0.006),
+            rng.uniform(0.09, 0.11, 10),
+            rng.uniform(0.005, 0.045, 10),
+        ]
+    )
+    table = table_points(rng, 8000) + np.array([0.5, 0.0, 0.0])
+    points = np.vstack([box, stray, table]) + rng.normal(scale=3e-4, size=(11010, 3))
+    colors = np.vstack([_colored(box, RED), _colored(stray, RED), _colored(table, (120,) * 3)])
+    (obj,) = segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
+    assert np.isin(np.arange(3000, 3010), obj.point_indices).all()  # the strays are its points
+    np.testing.assert_allclose(obj.extents_m[:2], [0.06, 0.03], atol=0.0015)
+    np.testing.assert_allclose(obj.centroid_m[:2], [0.45, 0.10], atol=0.0015)
+
+
+def test_footprint_distance_is_to_the_rectangle_of_a_box_and_the_circle_of_a_round_object(
+    three_objects,
+):
+    points, colors = three_objects
+    by_color = {
+        o.color_name: o for o in segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
+    }
+    box, cylinder = by_color["red"], by_color["blue"]
+    box = dataclasses.replace(
+        box, centroid_m=np.array([0.45, 0.10, 0.025]), extents_m=np.array([0.06, 0.03, 0.05])
+    )
+    box = dataclasses.replace(box, yaw_rad=math.radians(30.0))
+    along = np.array([math.cos(math.radians(30.0)), math.sin(math.radians(30.0))])
+    across = np.array([-along[1], along[0]])
+    center = box.centroid_m[:2]
+    probes = np.array(
+        [
+            center,  # inside
+            center + (0.015 + 0.02) * across,  # 2 cm off the long face
+            center + (0.03 + 0.01) * along,  # 1 cm off the short face
+            center + (0.03 + 0.01) * along + (0.015 + 0.01) * across,  # 1 cm x 1 cm off a corner
+        ]
+    )
+    np.testing.assert_allclose(
+        box.footprint_distance_m(probes), [0.0, 0.02, 0.01, math.hypot(0.01, 0.01)], atol=1e-12
+    )
+    radius = 0.5 * cylinder.extents_m[0]
+    off = cylinder.centroid_m[:2] + np.array([[0.0, 0.0], [radius + 0.02, 0.0]])
+    np.testing.assert_allclose(cylinder.footprint_distance_m(off), [0.0, 0.02], atol=1e-12)

@@ -96,6 +96,25 @@ def test_points_the_robot_mask_removes_cast_no_shadow():
     assert len(points) > 0 and points[:, 2].max() <= VOXEL_M
 
 
+def test_no_shadow_falls_inside_the_robot():
+    """An obstacle just outside the robot mask (a stray reading in front of the arm) shadows
+    into the space behind it; where that space is the robot's, the shadow is dropped: the arm at
+    its current joints must not collide with unseen space it fills itself."""
+    center = np.array([*WALL.center_xy_m, WALL.size_m[2] / 2])
+
+    def the_back_half_is_the_robot(points: np.ndarray) -> np.ndarray:
+        in_back_half = points[:, 0] < center[0] - 0.01
+        return in_back_half & np.all(np.abs(points[:, 1:] - center[1:]) <= [0.06, 0.16], axis=1)
+
+    interior = _wall_interior()
+    back = interior[interior[:, 0] < center[0] - 0.02]
+    points = _cloud([FRONT], 0.15, robot_mask=the_back_half_is_the_robot)
+    assert not the_back_half_is_the_robot(points).any()
+    assert _covered(points, back).mean() < 0.3  # without the fix: > 0.98 (shadowed)
+    front = interior[interior[:, 0] > center[0] + 0.01]
+    assert _covered(points, front).mean() > 0.98  # the part in front stays an obstacle
+
+
 def test_seen_free_is_the_space_in_front_of_the_measured_depth():
     origin = FRONT.base_from_camera[:3, 3]
     on_face = np.array([WALL.center_xy_m[0] + WALL.size_m[0] / 2, 0.0, 0.15])

@@ -125,12 +125,28 @@ def test_spots_lie_in_the_region_free_and_seen():
     assert region.contains(spots).all()
     offset = spots - BALL.centroid_m[:2]
     assert np.all(np.abs(np.degrees(np.arctan2(offset[:, 1], offset[:, 0])) + 90.0) <= 30.0 + 1e-6)
-    for obj in SCENE:  # PLACE_GAP_M between footprints
-        gap = np.linalg.norm(spots - obj.centroid_m[:2], axis=1)
-        assert np.all(gap >= HELD.footprint_radius_m + obj.footprint_radius_m + 0.025 - 1e-9)
+    for obj in SCENE:  # PLACE_GAP_M between the held circle and each footprint
+        gap = obj.footprint_distance_m(spots)
+        assert np.all(gap >= HELD.footprint_radius_m + 0.025 - 1e-9)
     poses = release_poses(spots, region, HELD, 0.01)
     np.testing.assert_allclose(poses[:, 2, 3], 0.0 + 0.01 + HELD.tcp_above_bottom_m)
     np.testing.assert_allclose(poses[0, :3, :3], HELD.tcp_rotation)
+
+
+def test_a_spot_beside_a_long_box_face_is_free():
+    """A 12 x 3 cm block lying 15 cm from the ball, its long face towards it: the gap to that
+    face is what counts, not the block's 6.2 cm circle, which would cover every spot between."""
+    block = _object(3, "yellow", "box", (0.5, -0.15), size=(0.12, 0.03, 0.04))
+    parsed = parse_place("right of the blue ball")
+    region = place_region(parsed.relation, BALL, HELD, 0.0)
+    spots = place_spots(
+        region, BALL, (BALL, block), HELD, workspace_box_m=WORKSPACE, support_points_m=_table()
+    )
+    assert len(spots) > 0
+    face_gap = block.footprint_distance_m(spots)
+    assert np.all(face_gap >= HELD.footprint_radius_m + 0.025 - 1e-9)
+    circle_gap = np.linalg.norm(spots - block.centroid_m[:2], axis=1) - block.footprint_radius_m
+    assert np.any(circle_gap < HELD.footprint_radius_m + 0.025)  # the circle would refuse it
 
 
 def test_spots_where_the_support_was_not_seen_are_not_free():
