@@ -9,9 +9,9 @@ answer on it.
 2. records both cameras' colour, aligned depth and camera_info, /joint_states and /clock for
    RECORD_S of simulated time (`TopicRecorder` with use_sim_time: stamps are simulated time, as
    `ros2 bag record --use-sim-time` stamps), zstd-compressed, into the output directory;
-3. replays the bag through perception_node and inference_node (the shipped YAMLs,
-   use_sim_time, the player publishing /clock), calls /select_grasp once a scene is there and
-   writes the answer next to the bag as golden.json.
+3. replays the bag through perception_node and inference_node (the shipped YAMLs, reliable
+   image subscriptions, use_sim_time, the player publishing /clock), calls /select_grasp once a
+   scene is there and writes the answer next to the bag as golden.json.
 
 test/ros/test_bag_regression.py runs step 3 (`replay_and_select`) on the committed bag and
 compares with golden.json (`differences`).
@@ -161,8 +161,14 @@ def replay_and_select(bag: Path, log_dir: Path, domain_id: int) -> tuple[dict[st
 
     env = local_ros_environment(domain_id)
     env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
+    # Reliable image subscriptions: a regression replay must see every recorded frame. With the
+    # shipped best_effort, a loaded machine (CI, two test workers) lost every front_right triple
+    # of the 1.5 s bag and no scene was ever built; a live camera sends the next frame anyway.
+    replay_arguments = {"perception_node": ["-p", "image_reliability:=reliable"]}
     processes = [
-        NodeProcess(name, node_arguments(name), env, log_dir / f"{name}.log")
+        NodeProcess(
+            name, node_arguments(name, replay_arguments.get(name, [])), env, log_dir / f"{name}.log"
+        )
         for name in ("perception_node", "inference_node")
     ]
     context, node = _ros_context(domain_id, "a2_regression_player", use_sim_time=False)

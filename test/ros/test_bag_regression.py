@@ -1,7 +1,7 @@
 """Bag replay regression: the committed recording of the simulated cell (test/data/
 sim_single_seed37, made by `python -m a2_grasping.tools.regression_bag`) replayed through
-perception_node and inference_node (their own processes, shipped YAMLs, use_sim_time, /clock from
-the player) must give the golden /select_grasp answer.
+perception_node and inference_node (their own processes, shipped YAMLs, reliable image
+subscriptions, use_sim_time, /clock from the player) must give the golden /select_grasp answer.
 
 Tolerances (a2_grasping/tools/regression_bag.py): same error code and mode; selected grasp position
 within 5 mm, approach axis within 5 deg, width within 5 mm; the grounded target of the same colour
