@@ -73,6 +73,8 @@ class PlaceRequest:
     instruction: str
     held: HeldObject
     max_candidates: int
+    # Pick-and-place: (x, y) of the object to be moved, still on the table (None: in the hand).
+    moving_xy_m: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,23 @@ class PlaceSelector:
         region = place_region(
             parsed.relation, reference, request.held, self._selection.table_height_m
         )
+        cloud_m = scene.points_xyz[inside].astype(np.float64)
+        obstacles, support_m = objects, cloud_m
+        moving = _moving_object(objects, request.moving_xy_m)
+        if moving is not None and moving is not reference:
+            # It will be in the hand: no obstacle, and the table under it is free (the runner
+            # refuses a place relative to the object being moved).
+            obstacles = tuple(o for o in objects if o is not moving)
+            under = cloud_m[moving.point_indices].copy()
+            under[:, 2] = self._selection.table_height_m
+            support_m = np.concatenate([cloud_m, under])
         spots = place_spots(
             region,
             reference,
-            objects,
+            obstacles,
             request.held,
             workspace_box_m=scene.workspace_box_m,
-            support_points_m=scene.points_xyz[inside].astype(np.float64),
+            support_points_m=support_m,
         )
         if preferred_m is not None and len(spots):  # A2's choice first, then nearest to it
             order = np.argsort(
@@ -260,6 +272,20 @@ class PlaceSelector:
             )
         best = int(np.flatnonzero(keep)[np.argmax(scores[keep])])
         return objects[int(candidates.object_index[best])], candidates.positions_m[best]
+
+
+def _moving_object(
+    objects: tuple[SceneObject, ...], moving_xy_m: FloatArray | None
+) -> SceneObject | None:
+    """The object whose footprint holds the point (objects on a table never stand over each
+    other's footprint), the nearest centre among several; None when none does."""
+    if moving_xy_m is None:
+        return None
+    xy = np.asarray(moving_xy_m, dtype=np.float64).reshape(1, 2)
+    over = [o for o in objects if o.footprint_distance_m(xy)[0] == 0.0]
+    if not over:
+        return None
+    return min(over, key=lambda o: float(np.linalg.norm(o.centroid_m[:2] - xy[0])))
 
 
 def _size_text(held: HeldObject) -> str:

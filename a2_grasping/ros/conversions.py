@@ -541,6 +541,21 @@ def held_object_from_request(request: SelectPlace.Request) -> HeldObject:
     return HeldObject(size, above, rotation)
 
 
+def moving_object_from_request(request: SelectPlace.Request) -> NDArray[np.float64] | None:
+    """(x, y) of the object a pick-and-place will move, or None (a place from the hand).
+
+    Raises:
+        ValueError: the position is not finite.
+    """
+    if not request.has_moving_object:
+        return None
+    point = request.moving_object_m
+    xy = np.array([point.x, point.y], dtype=np.float64)
+    if not np.all(np.isfinite(xy)) or not np.isfinite(point.z):
+        raise ValueError(f"moving_object_m must be finite, got {[point.x, point.y, point.z]}")
+    return xy
+
+
 def fill_place_response(
     ranked: RankedPlaces, frame_id: str, stamp: Time, response: SelectPlace.Response
 ) -> SelectPlace.Response:

@@ -201,3 +201,45 @@ def test_an_object_floating_above_the_table_is_no_obstacle_or_reference():
     on_table = dataclasses.replace(on_table, point_indices=np.arange(20))
     held = dataclasses.replace(held, point_indices=np.arange(20, 40))
     assert resting_objects((on_table, held), points, 0.0) == (on_table,)
+
+
+def test_a_pick_and_place_may_put_the_object_where_it_stands_among_others():
+    """Pick-and-place chooses the place while the object to be moved still stands on the table,
+    in the only free part of the region ("right of the red box": every other spot is within
+    PLACE_GAP_M of the reference). As an obstacle it leaves no spot; as the object that will be
+    in the hand it is none, and the table it hides counts as seen."""
+    from a2_grasping.core.objects import SegmentationConfig
+    from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
+    from a2_grasping.core.scene import Scene
+    from a2_grasping.core.selection import SelectionConfig
+    from a2_grasping.tools.synthetic_clouds import box_points, table_points, top_down_camera
+
+    rng = np.random.default_rng(5)
+    red = box_points(rng, (0.04, 0.04, 0.04), (0.5, 0.0), 3000)
+    blue = box_points(rng, (0.04, 0.04, 0.04), (0.5, -0.10), 3000)
+    table = table_points(rng, 60000, half_extent=0.3) + np.array([0.5, 0.0, 0.0])
+    hidden = np.all(np.abs(table[:, :2] - (0.5, -0.10)) <= 0.02, axis=1)  # under the blue box
+    table = table[~hidden]
+    points = np.vstack([red, blue, table]) + rng.normal(scale=3e-4, size=(6000 + len(table), 3))
+    colors = np.vstack(
+        [
+            np.tile(np.array(rgb, np.uint8), (len(part), 1))
+            for part, rgb in ((red, (200, 25, 25)), (blue, (25, 60, 200)), (table, (128,) * 3))
+        ]
+    )
+    scene = Scene(
+        "base_link", 1.0, points.astype(np.float32), colors, WORKSPACE, (top_down_camera(),)
+    )
+    selector = PlaceSelector(SelectionConfig(), SegmentationConfig(), PlaceConfig())
+    held = HeldObject(np.array([0.04, 0.04, 0.04]), 0.02, np.diag([1.0, -1.0, -1.0]))
+    with pytest.raises(GraspSelectionError) as raised:
+        selector.select(scene, PlaceRequest("right of the red box", held, 10))
+    assert raised.value.code is SelectErrorCode.NO_CANDIDATES
+    ranked = selector.select(
+        scene, PlaceRequest("right of the red box", held, 10, np.array([0.5, -0.10]))
+    )
+    spots = ranked.releases[:, :2, 3]
+    assert len(spots) and ranked.reference.object.color_name == "red"
+    clear_m = ranked.reference.object.footprint_distance_m(spots)
+    assert np.all(clear_m >= held.footprint_radius_m + 0.025 - 1e-9)  # PLACE_GAP_M off the red
+    assert np.min(np.linalg.norm(spots - (0.5, -0.10), axis=1)) <= 0.021  # on its own spot

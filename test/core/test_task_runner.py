@@ -87,7 +87,7 @@ class NoService:
     def choose(self, instruction, canceled):
         raise AssertionError("the explicit choice must be used")
 
-    def choose_place(self, instruction, held, canceled):
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
         raise AssertionError("no place expected")
 
 
@@ -434,7 +434,7 @@ class PlaceBy:
     def __init__(self, reference: ObjectBox) -> None:
         self.reference = reference
 
-    def choose_place(self, instruction, held, canceled):
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
         from a2_grasping.core.place import PlaceRegion
         from a2_grasping.core.task.ports import PlaceChoice
 
@@ -485,3 +485,52 @@ def test_a_place_relative_to_another_object_goes_on_to_planning():
     except TaskError as error:  # the release pose may be unplannable; never the self-reference
         assert "the object being moved" not in error.message
     assert report.reference is other
+
+
+class PlaceAt:
+    """A place service that answers one release pose and records where the moving object is."""
+
+    def __init__(self, release: np.ndarray, reference: ObjectBox) -> None:
+        self.release, self.reference = release, reference
+        self.moving_xy_m = None
+
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
+        from a2_grasping.core.place import PlaceRegion
+        from a2_grasping.core.task.ports import PlaceChoice
+
+        self.moving_xy_m = moving_xy_m
+        region = PlaceRegion(self.reference.base_from_box[:2, 3], 0.05, 0.15, 0.0, np.pi, 0.0)
+        return PlaceChoice(self.release[None], self.reference, region)
+
+
+def test_a_pick_and_place_plans_its_place_without_the_object_it_moves():
+    """The place half is planned from the scene seen before the pick: the object's own points
+    must not block a release where it stands now (it will be in the hand), and the place service
+    is told where it stands."""
+    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+
+    block = Box((0.5, 0.0), (0.06, 0.03, 0.05), yaw_rad=0.0, color_rgb=(230, 80, 160))
+    pose, k = look_at((0.9, 0.4, 0.6), (0.5, 0.0, 0.02)), pinhole(320, 240, 69.0)
+    _, depth = render((block,), pose, k, (240, 320))
+    view = CameraView(np.zeros((240, 320, 3), np.uint8), depth, k, pose, name="front")
+    observation = Observation(
+        (view,), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8), 1.0, "base_link"
+    )
+    runner, arm, _gripper, plans = _runner(closes_at=0.4, observation=observation)
+    target = _box(0.5, 0.0, "pink box")
+    grasp = _top_down(0.5, 0.0, 0.03)
+    release = grasp.copy()
+    release[2, 3] += 0.01  # the object's underside 1 cm above the table, where it stood
+    places = PlaceAt(release, _box(0.5, 0.15, "blue box"))
+    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=places))
+    report = TaskReport()
+    runner.pick_and_place(
+        PickRequest("the pink block", Choice(grasp[None], target), True, 0.5),
+        "next to the blue box",
+        report,
+        lambda *_: None,
+        lambda: False,
+    )
+    np.testing.assert_allclose(places.moving_xy_m, (0.5, 0.0))
+    assert report.release_index == 0 and len(plans) == 1  # planned (a dry run: nothing moved)
+    assert arm.segments == []

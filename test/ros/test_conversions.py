@@ -119,3 +119,16 @@ def test_error_code_names_come_from_the_interface_constants():
     assert conversions.code_name(Pick.Result, 200) == "UNKNOWN(200)"
     names = conversions.constant_names(SelectGrasp.Response)
     assert len(names) == 13 and names[0] == "NONE"  # SLOT_TYPES and fields are not constants
+
+
+def test_the_moving_object_of_a_place_request_is_read_and_checked():
+    from a2_grasping.srv import SelectPlace
+
+    request = SelectPlace.Request(instruction="next to the blue ball")
+    assert conversions.moving_object_from_request(request) is None  # a place from the hand
+    request.has_moving_object = True
+    request.moving_object_m.x, request.moving_object_m.y = 0.45, -0.1
+    np.testing.assert_array_equal(conversions.moving_object_from_request(request), [0.45, -0.1])
+    request.moving_object_m.y = float("nan")
+    with pytest.raises(ValueError, match="moving_object_m must be finite"):
+        conversions.moving_object_from_request(request)

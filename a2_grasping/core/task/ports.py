@@ -141,9 +141,14 @@ class PlaceChoice:
 
 class PlaceSource(Protocol):
     def choose_place(
-        self, instruction: str, held: HeldObject, canceled: Callable[[], bool]
+        self,
+        instruction: str,
+        held: HeldObject,
+        canceled: Callable[[], bool],
+        moving_xy_m: FloatArray | None = None,
     ) -> PlaceChoice:
-        """Ask the place service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...)."""
+        """Ask the place service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...).
+        `moving_xy_m`: where the object to be moved stands (a pick-and-place, before the pick)."""
         ...
 
 

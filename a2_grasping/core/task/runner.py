@@ -366,10 +366,11 @@ class TaskRunner:
         report.chosen_index = pick_plan.chosen_index
         grasp = choice.poses[pick_plan.chosen_index]
         held = HeldRecord(choice.target, grasp)
+        moving_xy_m = choice.target.base_from_box[:2, 3]
         feedback("selecting_place", 0.1)
         place = self._selected(
             lambda _newer_s: self.ports.places.choose_place(
-                place_instruction, held.held_object(), canceled
+                place_instruction, held.held_object(), canceled, moving_xy_m
             )
         )
         report.reference = place.reference
@@ -382,11 +383,20 @@ class TaskRunner:
                 "being moved: name another object to place it by",
             )
         lifted = pick_plan.segment("lift").positions_rad[-1]
+        # The place half plans without the object's own points: it will be in the hand, and
+        # the spot it leaves may be where it goes.
+        place_checker = collision_world(
+            observation,
+            planner.config,
+            planner.gripper,
+            state.arm_rad,
+            held_at=(grasp, held.box_in_tcp()),
+        )
         place_plan = self._planned(
             lambda: planner.plan_place(
                 lifted,
                 place.releases,
-                checker,
+                place_checker,
                 held.box_in_tcp(),
                 velocity_scaling=pick.velocity_scaling,
                 home_rad=state.arm_rad,

@@ -23,8 +23,9 @@ def collision_world(
     """Table, the depth images' points inside collision_box_m minus the robot (at `arm_rad`),
     occlusion shadows, and the arm itself.
 
-    `held_at` = (base_from_tcp now, box in the TCP frame): the object in the hand, whose points
-    are taken out of the cloud (the planner moves it with the gripper instead).
+    `held_at` = (base_from_tcp, box in the TCP frame): the object in the hand (or, for the place
+    half of a pick-and-place, the object at its grasp), whose points are taken out of the cloud
+    (the planner moves it with the gripper instead).
     """
     checker = CollisionChecker(
         config.table_height_m,

@@ -40,7 +40,13 @@ from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
 from a2_grasping.core.task.placing import HeldRecord
-from a2_grasping.core.task.ports import Choice, Observation, PlaceChoice, RobotState
+from a2_grasping.core.task.ports import (
+    Choice,
+    FloatArray,
+    Observation,
+    PlaceChoice,
+    RobotState,
+)
 from a2_grasping.core.task.runner import (
     PickRequest,
     PlaceGoal,
@@ -550,10 +556,17 @@ class _PlaceService:
         self.last_reference_msg = Place.Result().reference
 
     def choose_place(
-        self, instruction: str, held: HeldObject, canceled: Callable[[], bool]
+        self,
+        instruction: str,
+        held: HeldObject,
+        canceled: Callable[[], bool],
+        moving_xy_m: FloatArray | None = None,
     ) -> PlaceChoice:
         cfg = self._node._config
         request = SelectPlace.Request(instruction=instruction)
+        if moving_xy_m is not None:
+            request.has_moving_object = True
+            request.moving_object_m.x, request.moving_object_m.y = (float(v) for v in moving_xy_m)
         (
             request.held_size_m.x,
             request.held_size_m.y,

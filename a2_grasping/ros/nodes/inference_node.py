@@ -508,6 +508,7 @@ class InferenceNode(LifecycleNode):
         )
         try:
             held = conversions.held_object_from_request(request)
+            moving_xy_m = conversions.moving_object_from_request(request)
         except ValueError as error:
             raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
         latest, age_s = self._fresh_scene(validated.max_input_age_s)
@@ -515,7 +516,8 @@ class InferenceNode(LifecycleNode):
         response.scene_age_s = age_s
         response.mode = selector.mode
         ranked = selector.select(
-            latest.scene, PlaceRequest(validated.instruction, held, validated.max_candidates)
+            latest.scene,
+            PlaceRequest(validated.instruction, held, validated.max_candidates, moving_xy_m),
         )
         conversions.fill_place_response(ranked, latest.scene.frame_id, latest.stamp, response)
 
