@@ -57,3 +57,25 @@ def test_the_placed_object_beside_a_look_alike_passes():
     check = check_placement(after, REGION, _held(), 0.0, SegmentationConfig(), before=before)
     assert check.in_region and check.placed is not None
     np.testing.assert_allclose(check.placed.centroid_m[:2], (0.5, 0.1), atol=0.01)
+
+
+def test_a_pick_and_place_may_put_the_object_back_where_it_was_picked():
+    """Pick-and-place verifies against the scene before the pick, which shows the held object
+    itself in the region (it already stood beside the reference); put back on that spot, it is
+    the placed object, not a look-alike. An identical box elsewhere in the region still is one."""
+    held = _held()
+    box = held.target.base_from_box.copy()
+    box[:2, 3] = (0.6, 0.0)
+    tcp = held.base_from_tcp_at_grasp.copy()
+    tcp[:2, 3] = (0.6, 0.0)
+    held_here = HeldRecord(ObjectBox(box, np.array(SIZE), "pink box", "pink"), tcp)
+    before = _observation((0.6, 0.0), (0.5, -0.1))
+    after = _observation((0.605, 0.003), (0.5, -0.1))
+    check = check_placement(after, REGION, held_here, 0.0, SegmentationConfig(), before=before)
+    assert check.in_region and check.placed is not None
+    np.testing.assert_allclose(check.placed.centroid_m[:2], (0.605, 0.003), atol=0.01)
+    dropped_elsewhere = _observation((0.5, -0.1))  # only the look-alike in the region
+    check = check_placement(
+        dropped_elsewhere, REGION, held_here, 0.0, SegmentationConfig(), before=before
+    )
+    assert not check.in_region and "stood there before the release" in check.message

@@ -79,7 +79,8 @@ def check_placement(  # noqa: PLR0917 - the region, what was held and both scene
 ) -> PlacementCheck:
     """Is an object that could be the held one (its colour name, its height) resting in the
     region, where no object rested in `before` (the scene planned on, before the release)? A
-    look-alike that already stood in the region is not the placed object. IN relations look
+    look-alike that already stood in the region is not the placed object (the held object itself,
+    where it was picked, is no look-alike). IN relations look
     only above the receptacle's top inside its disc, so the object and the plate it stands on
     are not one cluster."""
     objects = _region_objects(after, region, table_height_m, segmentation)
@@ -90,6 +91,9 @@ def check_placement(  # noqa: PLR0917 - the region, what was held and both scene
             o
             for o in _region_objects(before, region, table_height_m, segmentation)
             if _resting_in(o, region)
+            # A pick-and-place's `before` shows the held object where it was picked, and the
+            # place may put it back there.
+            and not (held is not None and held.target.footprint_contains(o.centroid_m[:2]))
         )
     )
     held_height = None if held is None else float(held.held_object().size_m[2])
