@@ -21,6 +21,7 @@ from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.kinematics import forward_kinematics
 from a2_grasping.core.objects import SegmentationConfig
+from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError, TaskPlan
 from a2_grasping.core.target_check import check_target_left
@@ -304,13 +305,8 @@ class TaskRunner:
         observation = self.fresh_observation()
         feedback("planning", 0.15)
         planner = self.ports.planner
-        base_from_tcp = base_from_tcp_at(state.arm_rad, planner)
-        checker = collision_world(
-            observation,
-            planner.config,
-            planner.gripper,
-            state.arm_rad,
-            held_at=(base_from_tcp, held.box_in_tcp()),
+        checker = self._world_holding(
+            observation, state.arm_rad, base_from_tcp_at(state.arm_rad, planner), held
         )
         plan = self._planned(
             lambda: planner.plan_place(
@@ -385,13 +381,7 @@ class TaskRunner:
         lifted = pick_plan.segment("lift").positions_rad[-1]
         # The place half plans without the object's own points: it will be in the hand, and
         # the spot it leaves may be where it goes.
-        place_checker = collision_world(
-            observation,
-            planner.config,
-            planner.gripper,
-            state.arm_rad,
-            held_at=(grasp, held.box_in_tcp()),
-        )
+        place_checker = self._world_holding(observation, state.arm_rad, grasp, held)
         place_plan = self._planned(
             lambda: planner.plan_place(
                 lifted,
@@ -419,6 +409,24 @@ class TaskRunner:
         self.held = held
         self.run_place_segments(
             place_plan, place, held, observation, report, feedback=feedback, canceled=canceled
+        )
+
+    def _world_holding(
+        self,
+        observation: Observation,
+        arm_rad: FloatArray,
+        base_from_tcp: FloatArray,
+        held: HeldRecord,
+    ) -> CollisionChecker:
+        """The collision world without the held object's points, the object in the hand at
+        `base_from_tcp` (the planner carries it with the gripper)."""
+        planner = self.ports.planner
+        return collision_world(
+            observation,
+            planner.config,
+            planner.gripper,
+            arm_rad,
+            held_at=(base_from_tcp, held.box_in_tcp()),
         )
 
     def run_place_segments(
