@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState
+from lifecycle_msgs.srv import ChangeState, GetState
 from numpy.typing import NDArray
 from rclpy.action import ActionClient
 from rclpy.context import Context
@@ -29,7 +29,13 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 
 from a2_grasping.action import Pick, PickAndPlace, Place
-from a2_grasping.bringup import PACKAGE, BringupOptions, NodeSpec, bringup_nodes
+from a2_grasping.bringup import (
+    PACKAGE,
+    BringupOptions,
+    NodeSpec,
+    bring_to_active,
+    bringup_nodes,
+)
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
@@ -135,25 +141,59 @@ class SimSession:
         self._scene = msg
 
     def _activate(self, name: str, deadline: float) -> None:
-        """configure -> activate, as the launch file's lifecycle events do."""
-        client = self.node.create_client(ChangeState, f"{name}/change_state")
+        """configure -> activate, trusting the state the node reports (bring_to_active): a
+        transition's response can be lost ("failed to send response (timeout)" when the server
+        has not yet matched this client; a fresh-clone suite once waited 180 s for a configure
+        that had long succeeded), so a call unanswered within CALL_TIMEOUT_S is followed by
+        get_state, not by a failure."""
+        get_client = self.node.create_client(GetState, f"{name}/get_state")
+        change_client = self.node.create_client(ChangeState, f"{name}/change_state")
+        transitions = {
+            "configure": Transition.TRANSITION_CONFIGURE,
+            "activate": Transition.TRANSITION_ACTIVATE,
+        }
         try:
-            while not client.service_is_ready():
+            while not (get_client.service_is_ready() and change_client.service_is_ready()):
                 self._check_processes()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{name}/change_state did not appear")
                 self._executor.spin_once(timeout_sec=0.1)
-            for transition, label, timeout_s in (
-                (Transition.TRANSITION_CONFIGURE, "configure", CONFIGURE_TIMEOUT_S),
-                (Transition.TRANSITION_ACTIVATE, "activate", CALL_TIMEOUT_S),
-            ):
-                request = ChangeState.Request(transition=Transition(id=transition))
-                response = self._wait(client.call_async(request), timeout_s, f"{name} {label}")
-                if not response.success:
-                    raise RuntimeError(f"{name} refused to {label}; see its log")
+
+            def get_state() -> str | None:
+                response = self._answer(get_client, GetState.Request(), CALL_TIMEOUT_S)
+                return None if response is None else str(response.current_state.label)
+
+            def change_state(transition: str) -> bool | None:
+                request = ChangeState.Request(transition=Transition(id=transitions[transition]))
+                response = self._answer(change_client, request, CALL_TIMEOUT_S)
+                return None if response is None else bool(response.success)
+
+            settle_by = time.monotonic() + CONFIGURE_TIMEOUT_S
+            outcome = bring_to_active(
+                name,
+                get_state,
+                change_state,
+                expired=lambda: time.monotonic() > settle_by,
+                pause=lambda: self.spin_for(0.5),
+            )
+            if not outcome.active:
+                raise RuntimeError(outcome.message)
             self._say(f"{name} configured and active")
         finally:
-            self.node.destroy_client(client)
+            self.node.destroy_client(get_client)
+            self.node.destroy_client(change_client)
+
+    def _answer(self, client: Any, request: Any, timeout_s: float) -> Any:
+        """The response, or None when none came within `timeout_s` (the request is dropped)."""
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout_s
+        while not future.done():
+            self._check_processes()
+            if time.monotonic() > deadline:
+                client.remove_pending_request(future)
+                return None
+            self._executor.spin_once(timeout_sec=0.05)
+        return future.result()
 
     def change_state(self, name: str, transition_id: int) -> bool:
         """One lifecycle transition of pipeline node `name` (lifecycle_msgs/Transition id);
