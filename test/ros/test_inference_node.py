@@ -285,7 +285,10 @@ def test_selection_failures_over_dds(start_node, ros_node, scene_fields, node_pa
     start_node("inference_node", "-p", "autostart:=true", *parameters)
     client = _client(ros_node)
     _publish_scene(ros_node, _now(ros_node), **scene_fields)
-    response = _select_once_scene_arrived(ros_node, client)
+    # One latched scene, selected on once it arrived: on a loaded machine that can be seconds
+    # after its stamp (a fresh-clone run beside two CPU hogs: 3.4 s, STALE_SCENE), and these
+    # cases are about other refusals, so the request accepts an older scene.
+    response = _select_once_scene_arrived(ros_node, client, max_input_age_s=60.0)
     assert response.error_code == code, response.error_message
     assert text in response.error_message
     assert list(response.candidates) == [] and response.selected_index == -1
