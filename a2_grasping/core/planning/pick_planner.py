@@ -426,7 +426,13 @@ def time_parameterise(
     algorithm = toppra.algorithm.TOPPRA(constraints, spline, parametrizer="ParametrizeConstAccel")
     trajectory = algorithm.compute_trajectory(0.0, 0.0)
     if trajectory is None:
-        raise PlanningError(PlanFailure.PLANNING_FAILED, "time parameterisation failed")
+        steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        raise PlanningError(
+            PlanFailure.PLANNING_FAILED,
+            f"time parameterisation failed: a path of {len(path)} points, "
+            f"{float(steps.sum()):.6f} rad long, shortest step {float(steps.min()):.2e} rad, "
+            f"last step {float(steps[-1]):.2e} rad",
+        )
     count = max(2, int(np.ceil(trajectory.duration / sample_period_s)) + 1)
     times = np.linspace(0.0, trajectory.duration, count)
     return TimedPath(times, np.asarray(trajectory(times)), np.asarray(trajectory(times, 1)))
