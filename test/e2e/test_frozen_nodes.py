@@ -55,35 +55,58 @@ def _frozen(session: SimSession, name: str) -> Iterator[None]:
         os.kill(process.pid, signal.SIGCONT)
 
 
-def _arrivals(session: SimSession, seconds: float) -> dict[str, int]:
-    """Messages per stream that reach this session's node within `seconds` (wall)."""
-    counts = {"joint_states": 0, "scene": 0}
+class _Arrivals:
+    """Counts messages per stream reaching this session's node.
 
-    def count(stream: str):
+    The subscriptions are made, and seen to match, before any node is frozen: matching a new
+    reader is discovery traffic to every participant, the frozen one included, which is not the
+    data flow this test is about (CI once counted 0 joint states in a window whose reader was
+    created during the freeze)."""
+
+    STREAMS = ("joint_states", "scene")
+
+    def __init__(self, session: SimSession) -> None:
+        self._session = session
+        self.counts = dict.fromkeys(self.STREAMS, 0)
+        self._subscriptions = [
+            session.node.create_subscription(
+                JointState, "joint_states", self._count("joint_states"), 50
+            ),
+            session.node.create_subscription(SceneSnapshot, "a2/scene", self._count("scene"), 1),
+        ]
+        deadline = time.monotonic() + 30.0
+        while min(self.counts.values()) == 0 and time.monotonic() < deadline:
+            session.spin_for(0.2)
+        assert min(self.counts.values()) > 0, f"streams never arrived: {self.counts}"
+
+    def _count(self, stream: str):
         def on_message(_msg: object) -> None:
-            counts[stream] += 1
+            self.counts[stream] += 1
 
         return on_message
 
-    subscriptions = [
-        session.node.create_subscription(JointState, "joint_states", count("joint_states"), 50),
-        session.node.create_subscription(SceneSnapshot, "a2/scene", count("scene"), 1),
-    ]
-    try:
-        session.spin_for(seconds)
-    finally:
-        for subscription in subscriptions:
-            session.node.destroy_subscription(subscription)
-    return counts
+    def within(self, seconds: float) -> dict[str, int]:
+        """Messages per stream that arrive within the next `seconds` (wall)."""
+        start = dict(self.counts)
+        self._session.spin_for(seconds)
+        return {stream: self.counts[stream] - start[stream] for stream in self.STREAMS}
+
+    def close(self) -> None:
+        for subscription in self._subscriptions:
+            self._session.node.destroy_subscription(subscription)
 
 
 @pytest.mark.parametrize("frozen", ["perception_node", "inference_node", "executor_node"])
 def test_a_frozen_node_stalls_no_other(session, frozen):
     session.reset(0, "single")
     session.wait_for_fresh_scene()
-    before = _arrivals(session, WINDOW_S)
-    with _frozen(session, frozen):
-        during = _arrivals(session, WINDOW_S)
+    arrivals = _Arrivals(session)
+    try:
+        before = arrivals.within(WINDOW_S)
+        with _frozen(session, frozen):
+            during = arrivals.within(WINDOW_S)
+    finally:
+        arrivals.close()
     assert before["joint_states"] > 0 and before["scene"] > 0, before
     assert during["joint_states"] >= KEPT_RATE * before["joint_states"], (before, during)
     if frozen != "perception_node":
