@@ -17,9 +17,9 @@ import a2_grasping.core
 from a2_grasping.bringup import node_parameters
 from a2_grasping.core.config_fields import describe
 from a2_grasping.core.inference_config import InferenceConfig
-from a2_grasping.core.objects import SegmentationConfig
-from a2_grasping.core.place_selection import PlaceConfig
-from a2_grasping.core.selection import SelectionConfig
+from a2_grasping.core.selection.grasp import SelectionConfig
+from a2_grasping.core.selection.objects import SegmentationConfig
+from a2_grasping.core.selection.place import PlaceConfig
 from a2_grasping.tools.node_process import install_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def test_core_imports_no_ros():
     modules = [
         m.name for m in pkgutil.walk_packages(a2_grasping.core.__path__, "a2_grasping.core.")
     ]
-    assert "a2_grasping.core.request" in modules
+    assert "a2_grasping.core.selection.request" in modules
     script = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"

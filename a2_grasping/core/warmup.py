@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.errors import GraspSelectionError
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.selection.request import SelectRequest
 
 WARM_UP_INSTRUCTION = "pick the red box"
 WARM_UP_IMAGE_HW = (480, 640)

@@ -21,11 +21,11 @@ from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointFie
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import GraspSelectionError
-from a2_grasping.core.place import HeldObject, PlaceRegion
-from a2_grasping.core.place_selection import RankedPlaces
 from a2_grasping.core.scene import CameraView, Scene
-from a2_grasping.core.selection import GraspTarget as CoreGraspTarget
-from a2_grasping.core.selection import RankedGrasps
+from a2_grasping.core.selection.grasp import GraspTarget as CoreGraspTarget
+from a2_grasping.core.selection.grasp import RankedGrasps
+from a2_grasping.core.selection.place import RankedPlaces
+from a2_grasping.core.selection.place_regions import HeldObject, PlaceRegion
 from a2_grasping.core.task.ports import ObjectBox
 from a2_grasping.msg import GraspCandidate, GraspTarget, SceneSnapshot
 from a2_grasping.srv import SelectGrasp, SelectPlace

@@ -61,9 +61,9 @@ def node_configs(config_dir: Path | None) -> tuple[Any, Any, float]:
     import yaml
 
     from a2_grasping.bringup import node_parameters
-    from a2_grasping.core.objects import SegmentationConfig
     from a2_grasping.core.perception_config import PerceptionConfig
-    from a2_grasping.core.selection import SelectionConfig
+    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.objects import SegmentationConfig
     from a2_grasping.tools.node_process import install_prefix
 
     directory = config_dir or install_prefix() / "share" / "a2_grasping" / "config"
@@ -101,7 +101,7 @@ def evaluate_scene(  # noqa: PLR0917 - the benchmark's settings, passed straight
     """Render `frames` frames per camera of one seeded scene, build the scene as perception_node
     does and segment it as inference_node does; the match against ground truth."""
     from a2_grasping.core.frame_filters import CameraFilterBank
-    from a2_grasping.core.objects import segment_objects
+    from a2_grasping.core.selection.objects import segment_objects
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
 
@@ -161,7 +161,7 @@ def judge_lift_checks(  # noqa: PLR0917 - one scene's state, passed straight thr
     left) and on its nearest neighbour raised instead (it must say the target stayed). The
     object is teleported up LIFT_HEIGHT_M and the cameras see it there for two frames (the
     executor waits for one scene newer than the lift)."""
-    from a2_grasping.core.target_check import check_target_left
+    from a2_grasping.core.task.target_check import check_target_left
 
     states = cell.object_states()
     centres = {s.spec.name: s.base_from_object[:2, 3] for s in states}

@@ -38,13 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from a2_grasping.core.candidates.factory import make_candidate_generator
     from a2_grasping.core.errors import GraspSelectionError
     from a2_grasping.core.inference_config import InferenceConfig
     from a2_grasping.core.kinematics import UR5eReachability
     from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.core.request import SelectRequest
-    from a2_grasping.core.selection import GraspSelector, SelectionConfig
+    from a2_grasping.core.selection.candidates import make_candidate_generator
+    from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig
+    from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig

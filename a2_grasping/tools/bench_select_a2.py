@@ -76,7 +76,6 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     import numpy as np
     import torch
 
-    from a2_grasping.core.candidates.factory import make_candidate_generator
     from a2_grasping.core.errors import GraspSelectionError
     from a2_grasping.core.geometry import voxel_downsample
     from a2_grasping.core.inference_config import InferenceConfig
@@ -87,12 +86,13 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     from a2_grasping.core.policy.fusion_config import FusionConfig
     from a2_grasping.core.policy.fusion_model import A2FusionModel
     from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
-    from a2_grasping.core.request import SelectRequest
-    from a2_grasping.core.selection import (
+    from a2_grasping.core.selection.candidates import make_candidate_generator
+    from a2_grasping.core.selection.grasp import (
         GraspSelector,
         SelectionConfig,
         workspace_object_points,
     )
+    from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig

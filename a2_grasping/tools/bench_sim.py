@@ -342,11 +342,12 @@ def plan_episodes(first_seed: int, count: int, scene: str) -> list[LanguageEpiso
 
 def truth_scene_objects(objects: Sequence[TruthObject]) -> tuple[Any, ...]:
     """Ground truth as grounding's SceneObjects (true colour name, shape class, box, position):
-    `core.grounding.ground` on them says which object an instruction names, free of perception."""
+    `core.selection.grounding.ground` on them says which object an instruction names, free of
+    perception."""
     import numpy as np
 
-    from a2_grasping.core.colors import rgb_to_lab
-    from a2_grasping.core.objects import SceneObject, ShapeClass
+    from a2_grasping.core.selection.colors import rgb_to_lab
+    from a2_grasping.core.selection.objects import SceneObject, ShapeClass
     from a2_grasping.sim.objects import COLORS
 
     described = []
@@ -375,7 +376,7 @@ def named_by_truth(instruction: str, objects: Sequence[TruthObject]) -> tuple[st
     Raises:
         GraspSelectionError: the instruction names nothing, or is ambiguous, on the true scene.
     """
-    from a2_grasping.core.grounding import ground, parse_instruction
+    from a2_grasping.core.selection.grounding import ground, parse_instruction
 
     described = truth_scene_objects(objects)
     grounding = ground(parse_instruction(instruction), described)

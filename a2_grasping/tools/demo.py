@@ -239,7 +239,7 @@ def _goal(task: str, instruction: str) -> Any:
 
 def _pick_part(args: argparse.Namespace) -> str:
     """The instruction's pick half (the whole instruction for the pick task)."""
-    from a2_grasping.core.place import split_pick_and_place
+    from a2_grasping.core.selection.place_regions import split_pick_and_place
 
     if args.task == "pick":
         return str(args.instruction)
@@ -272,7 +272,11 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
 def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
     """(relation, reference object name) of the instruction's place half on the ground truth;
     the relation in `bench_place.RELATIONS` terms."""
-    from a2_grasping.core.place import ground_reference, parse_place, split_pick_and_place
+    from a2_grasping.core.selection.place_regions import (
+        ground_reference,
+        parse_place,
+        split_pick_and_place,
+    )
     from a2_grasping.tools.bench_sim import truth_scene_objects
 
     truth = truth_objects(args.seed, args.scene)

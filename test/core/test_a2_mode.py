@@ -19,14 +19,14 @@ from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import (
+from a2_grasping.core.selection.grasp import (
     GraspSelector,
     SelectionConfig,
     SelectionMode,
     workspace_object_points,
 )
+from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud, top_down_camera
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

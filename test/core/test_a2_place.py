@@ -10,22 +10,22 @@ import numpy as np
 import pytest
 import torch
 
-from a2_grasping.core.a2_place import (
+from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.geometry import crop_to_box
+from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
+from a2_grasping.core.policy.fusion_config import FusionConfig
+from a2_grasping.core.policy.fusion_model import A2FusionModel
+from a2_grasping.core.scene import Scene
+from a2_grasping.core.selection.a2_place import (
     MIN_BOX_PX,
     SAMPLES_PER_REGION,
     a2_place_candidates,
     annulus_radii_px,
 )
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.geometry import crop_to_box
-from a2_grasping.core.objects import SegmentationConfig, segment_objects
-from a2_grasping.core.place import HeldObject
-from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
-from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
-from a2_grasping.core.policy.fusion_config import FusionConfig
-from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import SelectionConfig
+from a2_grasping.core.selection.grasp import SelectionConfig
+from a2_grasping.core.selection.objects import SegmentationConfig, segment_objects
+from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
+from a2_grasping.core.selection.place_regions import HeldObject
 from a2_grasping.tools.synthetic_clouds import (
     box_points,
     sphere_points,

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from a2_grasping.core.colors import COLOR_WORDS, name_color, rgb_to_lab
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.grounding import Relation, Selector, ground, parse_instruction
-from a2_grasping.core.objects import SceneObject, ShapeClass
+from a2_grasping.core.selection.colors import COLOR_WORDS, name_color, rgb_to_lab
+from a2_grasping.core.selection.grounding import Relation, Selector, ground, parse_instruction
+from a2_grasping.core.selection.objects import SceneObject, ShapeClass
 
 
 def _object(index, color, shape, xy, size=(0.04, 0.04, 0.04)):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from a2_grasping.core.objects import SegmentationConfig, ShapeClass, segment_objects
+from a2_grasping.core.selection.objects import SegmentationConfig, ShapeClass, segment_objects
 from a2_grasping.tools.synthetic_clouds import (
     box_points,
     cylinder_points,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.objects import SceneObject, ShapeClass
-from a2_grasping.core.place import (
+from a2_grasping.core.selection.objects import SceneObject, ShapeClass
+from a2_grasping.core.selection.place_regions import (
     HeldObject,
     ground_reference,
     parse_place,
@@ -190,7 +190,7 @@ def test_the_held_footprint_is_the_objects_own_not_its_base_aligned_box():
 
 def test_an_object_floating_above_the_table_is_no_obstacle_or_reference():
     """The block in the gripper, seen 15-22 cm up when /place selects, is not on the table."""
-    from a2_grasping.core.place_selection import resting_objects
+    from a2_grasping.core.selection.place import resting_objects
 
     points = np.array(
         [[0.5, 0.0, z] for z in np.linspace(0.0, 0.05, 20)]
@@ -208,10 +208,10 @@ def test_a_pick_and_place_may_put_the_object_where_it_stands_among_others():
     in the only free part of the region ("right of the red box": every other spot is within
     PLACE_GAP_M of the reference). As an obstacle it leaves no spot; as the object that will be
     in the hand it is none, and the table it hides counts as seen."""
-    from a2_grasping.core.objects import SegmentationConfig
-    from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
     from a2_grasping.core.scene import Scene
-    from a2_grasping.core.selection import SelectionConfig
+    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.objects import SegmentationConfig
+    from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
     from a2_grasping.tools.synthetic_clouds import box_points, table_points, top_down_camera
 
     rng = np.random.default_rng(5)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from a2_grasping.core.objects import SegmentationConfig
-from a2_grasping.core.place import PlaceRegion
+from a2_grasping.core.selection.objects import SegmentationConfig
+from a2_grasping.core.selection.place_regions import PlaceRegion
 from a2_grasping.core.task.placing import HeldRecord, check_placement
 from a2_grasping.core.task.ports import ObjectBox, Observation
 from a2_grasping.tools.synthetic_clouds import box_points, table_points

@@ -4,7 +4,11 @@ import pytest
 
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.inference_config import InferenceConfig
-from a2_grasping.core.request import MAX_INSTRUCTION_CHARS, check_scene_age, validate_request
+from a2_grasping.core.selection.request import (
+    MAX_INSTRUCTION_CHARS,
+    check_scene_age,
+    validate_request,
+)
 
 
 def _validate(**overrides):

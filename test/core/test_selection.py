@@ -8,9 +8,9 @@ import pytest
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.policy.a2_scorer import tcp_poses_to_actions
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import CameraView, Scene
-from a2_grasping.core.selection import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.synthetic_clouds import box_points, table_points, tabletop_cloud
 
 WORKSPACE = np.array([-0.3, 0.3, -0.3, 0.3, -0.01, 0.4])

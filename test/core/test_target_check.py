@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from a2_grasping.core.target_check import check_target_left, target_region_mask
+from a2_grasping.core.task.target_check import check_target_left, target_region_mask
 from a2_grasping.tools.synthetic_clouds import box_points, table_points
 
 LIFT_M = 0.10

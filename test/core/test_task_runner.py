@@ -435,7 +435,7 @@ class PlaceBy:
         self.reference = reference
 
     def choose_place(self, instruction, held, canceled, moving_xy_m=None):
-        from a2_grasping.core.place import PlaceRegion
+        from a2_grasping.core.selection.place_regions import PlaceRegion
         from a2_grasping.core.task.ports import PlaceChoice
 
         centre = self.reference.base_from_box[:2, 3]
@@ -495,7 +495,7 @@ class PlaceAt:
         self.moving_xy_m = None
 
     def choose_place(self, instruction, held, canceled, moving_xy_m=None):
-        from a2_grasping.core.place import PlaceRegion
+        from a2_grasping.core.selection.place_regions import PlaceRegion
         from a2_grasping.core.task.ports import PlaceChoice
 
         self.moving_xy_m = moving_xy_m

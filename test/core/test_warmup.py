@@ -15,9 +15,9 @@ from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.policy.a2_scorer import A2Scorer
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import GraspSelector, SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig
+from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.core.warmup import (
     WARM_UP_BOX_CENTRE_XY_M,
     WARM_UP_BOX_SIZE_M,

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from a2_grasping.core.grounding import (
+from a2_grasping.core.selection.grounding import (
     NEXT_TO_MARGIN_M,
     POSITION_MARGIN_M,
     RELATION_SIDE_MARGIN_M,

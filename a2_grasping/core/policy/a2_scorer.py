@@ -40,7 +40,7 @@ def tcp_poses_to_actions(base_from_tcp: NDArray[np.float64]) -> NDArray[np.float
 
 
 class A2Scorer:
-    """Scores candidates for an instruction; satisfies core.selection.GraspScorer."""
+    """Scores candidates for an instruction; satisfies core.selection.grasp.GraspScorer."""
 
     def __init__(self, clip: ClipFeatureExtractor, fusion: A2FusionModel) -> None:
         if clip.feature_dim != fusion.config.width:

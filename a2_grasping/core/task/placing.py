@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
-from a2_grasping.core.place import HeldObject, PlaceRegion
+from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.selection.place_regions import HeldObject, PlaceRegion
 from a2_grasping.core.task.ports import FloatArray, HeldBox, ObjectBox, Observation
 
 # The placed object's centre may lie this far outside the region (segmentation error).

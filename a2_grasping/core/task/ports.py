@@ -16,12 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.gripper import GripperGeometry
-from a2_grasping.core.place import HeldObject, PlaceRegion
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.scene import CameraView
+from a2_grasping.core.selection.place_regions import HeldObject, PlaceRegion
 
 FloatArray = NDArray[np.float64]
 HeldBox = tuple[FloatArray, FloatArray]  # (lower, upper) in the TCP frame

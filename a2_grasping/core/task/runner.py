@@ -20,11 +20,10 @@ import numpy as np
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.kinematics import forward_kinematics
-from a2_grasping.core.objects import SegmentationConfig
 from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError, TaskPlan
-from a2_grasping.core.target_check import check_target_left
+from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.task.codes import TaskError, TaskErrorCode
 from a2_grasping.core.task.hold import GripperReading
 from a2_grasping.core.task.placing import HeldRecord, check_placement
@@ -43,6 +42,7 @@ from a2_grasping.core.task.ports import (
     RobotStateSource,
     Scenes,
 )
+from a2_grasping.core.task.target_check import check_target_left
 from a2_grasping.core.task.world import collision_world
 
 _PLAN_CODES = {

@@ -34,9 +34,9 @@ from trajectory_msgs.msg import JointTrajectory
 from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.executor_config import ExecutorConfig
-from a2_grasping.core.place import HeldObject, split_pick_and_place
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.plans import TaskPlan
+from a2_grasping.core.selection.place_regions import HeldObject, split_pick_and_place
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
 from a2_grasping.core.task.placing import HeldRecord

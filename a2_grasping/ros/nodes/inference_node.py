@@ -29,17 +29,17 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import MarkerArray
 
-from a2_grasping.core.candidates.factory import make_candidate_generator
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import RELOADABLE_PARAMETERS, InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
-from a2_grasping.core.objects import SegmentationConfig
-from a2_grasping.core.place_selection import PlaceConfig, PlaceRequest, PlaceSelector
 from a2_grasping.core.policy.hardware import InferenceHardware, resolve_hardware
-from a2_grasping.core.request import check_scene_age, validate_request
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import GraspScorer, GraspSelector, SelectionConfig
+from a2_grasping.core.selection.candidates import make_candidate_generator
+from a2_grasping.core.selection.grasp import GraspScorer, GraspSelector, SelectionConfig
+from a2_grasping.core.selection.objects import SegmentationConfig
+from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
+from a2_grasping.core.selection.request import check_scene_age, validate_request
 from a2_grasping.core.stats import EventCounts, RollingPercentiles
 from a2_grasping.core.warmup import WarmUpResult, warm_up
 from a2_grasping.msg import SceneSnapshot

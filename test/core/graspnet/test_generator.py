@@ -8,15 +8,15 @@ import torch
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
 from a2_grasping.core.candidates.base import CandidateGenerator
-from a2_grasping.core.candidates.factory import make_candidate_generator
 from a2_grasping.core.graspnet import GraspNetArchitecture, GraspNetConfig, GraspNetGenerator
 from a2_grasping.core.graspnet.filters import collision_mask
 from a2_grasping.core.graspnet.processing import BaseFrameGrasps, voxel_downsample_open3d
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.policy.checkpoints import CheckpointError
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.candidates import make_candidate_generator
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.random_graspnet import random_graspnet, three_object_scene
 
 # Reduced sampling (same weights layout): 4000 input points, 256 seeds.

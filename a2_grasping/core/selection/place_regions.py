@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.grounding import ObjectPhrase, ParsedInstruction, ground, phrase_of
-from a2_grasping.core.objects import SceneObject
+from a2_grasping.core.selection.grounding import ObjectPhrase, ParsedInstruction, ground, phrase_of
+from a2_grasping.core.selection.objects import SceneObject
 
 FloatArray = NDArray[np.float64]
 

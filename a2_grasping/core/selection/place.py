@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.a2_place import a2_place_candidates
 from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import crop_to_box
-from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
-from a2_grasping.core.place import (
+from a2_grasping.core.scene import Scene
+from a2_grasping.core.selection.a2_place import a2_place_candidates
+from a2_grasping.core.selection.grasp import (
+    GraspScorer,
+    GraspTarget,
+    ReachabilityFilter,
+    SelectionConfig,
+)
+from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.selection.place_regions import (
     HeldObject,
     ParsedPlace,
     PlaceRegion,
@@ -31,13 +38,6 @@ from a2_grasping.core.place import (
     place_spots,
     reference_candidates,
     release_poses,
-)
-from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection import (
-    GraspScorer,
-    GraspTarget,
-    ReachabilityFilter,
-    SelectionConfig,
 )
 
 FloatArray = NDArray[np.float64]

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2_grasping.core.colors import COLOR_WORDS
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.objects import SceneObject, ShapeClass
+from a2_grasping.core.selection.colors import COLOR_WORDS
+from a2_grasping.core.selection.objects import SceneObject, ShapeClass
 
 # A superlative decides only when the winner beats the runner-up by this much; otherwise the
 # choice would hang on measurement noise, and the instruction is ambiguous.

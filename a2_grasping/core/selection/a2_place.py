@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import maximum_filter
 
-from a2_grasping.core.objects import SceneObject
-from a2_grasping.core.place import MAX_DISTANCE_M, MIN_DISTANCE_M
+from a2_grasping.core.selection.objects import SceneObject
+from a2_grasping.core.selection.place_regions import MAX_DISTANCE_M, MIN_DISTANCE_M
 
 FloatArray = NDArray[np.float64]
 PIXEL_SIZE_M = 0.002  # spec §2.7: 2 mm grid for place (ORIG uses 3 mm in pick-and-place)

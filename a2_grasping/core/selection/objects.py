@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.colors import name_color, rgb_to_lab
 from a2_grasping.core.config_fields import config_field, validate_ranges
+from a2_grasping.core.selection.colors import name_color, rgb_to_lab
 
 FloatArray = NDArray[np.float64]
 

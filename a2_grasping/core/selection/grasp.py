@@ -29,10 +29,10 @@ from a2_grasping.core.config_fields import config_field, validate_ranges
 from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
 from a2_grasping.core.geometry import crop_to_box
 from a2_grasping.core.gripper import GripperGeometry
-from a2_grasping.core.grounding import ground, parse_instruction
-from a2_grasping.core.objects import SceneObject, SegmentationConfig, segment_objects
-from a2_grasping.core.request import SelectRequest
 from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.selection.grounding import ground, parse_instruction
+from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.selection.request import SelectRequest
 
 # A candidate closes on an object when at least this share of the cloud points between its pads
 # belongs to that object (the rest: a neighbour's edge, flying pixels).
