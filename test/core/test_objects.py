@@ -188,6 +188,42 @@ def test_small_cubes_and_cylinders_seen_by_two_disagreeing_views_keep_their_shap
     assert by_color["blue"].shape_doubt is None
 
 
+@pytest.mark.parametrize("corner_radius_m", [0.009, 0.0095, 0.01, 0.0105])
+def test_a_footprint_between_square_and_round_keeps_the_other_shape_as_a_doubt(corner_radius_m):
+    """A 2.7 cm block whose corners noise has rounded (corner radius 9-10.5 mm: its hull fills
+    0.84-0.88 of its rectangle, 0.86 decides) is where measured cubes and cylinders overlap under
+    a D435: whichever shape it is named, the other stays as its doubt, so a shape word that would
+    decide on it is refused rather than guessed."""
+    rng = np.random.default_rng(41)
+    side_m, height_m = 0.027, 0.027
+    inner = 0.5 * side_m - corner_radius_m
+    # Top face (uniform in the rounded square) and side wall points.
+    top = (rng.random((20000, 2)) - 0.5) * side_m
+    outside = np.clip(np.abs(top) - inner, 0.0, None)
+    top = top[np.hypot(outside[:, 0], outside[:, 1]) <= corner_radius_m][:2500]
+    angle = rng.random(1500) * 2.0 * math.pi
+    direction = np.column_stack([np.cos(angle), np.sin(angle)])
+    # The rounded square's boundary point in each direction: its support along the ray.
+    step = np.linspace(0.0, 0.5 * side_m * math.sqrt(2.0), 400)
+    rays = direction[:, None, :] * step[None, :, None]
+    ray_outside = np.clip(np.abs(rays) - inner, 0.0, None)
+    inside = np.hypot(ray_outside[..., 0], ray_outside[..., 1]) <= corner_radius_m
+    wall = rays[np.arange(1500), inside.sum(axis=1) - 1]
+    block = np.vstack(
+        [
+            np.column_stack([top, np.full(len(top), height_m)]),
+            np.column_stack([wall, rng.random(1500) * height_m]),
+        ]
+    ) + np.array([0.45, 0.0, 0.0])
+    table = table_points(rng, 8000) + np.array([0.5, 0.0, 0.0])
+    points = np.vstack([block, table]) + rng.normal(scale=3e-4, size=(len(block) + 8000, 3))
+    colors = np.vstack([_colored(block, RED), _colored(table, (120,) * 3)])
+    (obj,) = segment_objects(points, colors, 0.0, 0.003, SegmentationConfig())
+    assert obj.shape in (ShapeClass.BOX, ShapeClass.CYLINDER)
+    other = ShapeClass.CYLINDER if obj.shape is ShapeClass.BOX else ShapeClass.BOX
+    assert obj.shape_doubt is other
+
+
 def test_stray_readings_at_a_box_edge_do_not_widen_it():
     """Ten readings (0.35 % of the box's points) 6 mm beyond one face, within the cluster
     distance, as a flying pixel band leaves them: the hull's rectangle grows by 6 mm, the box's
