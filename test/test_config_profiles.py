@@ -72,7 +72,7 @@ def test_real_cell_profile_names_only_declared_parameters_and_builds_valid_confi
     PlannerConfig(**{k: v for k, v in executor.items() if k in planner_fields})
     assert config.controller_interface == "action"
 
-    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.common import SelectionConfig
 
     inference = tuples(_real_parameters("inference_node"))
     inference_fields = {f.name for f in dataclasses.fields(InferenceConfig)}
@@ -102,7 +102,7 @@ def test_the_executor_waits_at_least_the_selection_budget_in_every_profile():
         ExecutorConfig,
         select_timeout_covers,
     )
-    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.common import SelectionConfig
 
     default_budget = SelectionConfig().time_budget_s
     default_timeout = ExecutorConfig().select_timeout_s

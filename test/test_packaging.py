@@ -17,7 +17,7 @@ import a2_grasping.core
 from a2_grasping.bringup import node_parameters
 from a2_grasping.core.config_fields import describe
 from a2_grasping.core.inference_config import InferenceConfig
-from a2_grasping.core.selection.grasp import SelectionConfig
+from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place import PlaceConfig
 from a2_grasping.tools.node_process import install_prefix

@@ -1,4 +1,5 @@
-"""Typed failures of grasp selection, one per error code of the SelectGrasp contract."""
+"""Typed failures of selection (grasp and place), one per error code of the SelectGrasp contract
+(SelectPlace shares the numbering)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ class SelectErrorCode(enum.IntEnum):
     AMBIGUOUS_TARGET = 12
 
 
-class GraspSelectionError(Exception):
+class SelectionError(Exception):
     """A refusal with its code; the message must say what to fix, not only what went wrong."""
 
     def __init__(self, code: SelectErrorCode, message: str) -> None:
         if code is SelectErrorCode.NONE:
-            raise ValueError("GraspSelectionError needs a failure code, not NONE")
+            raise ValueError("SelectionError needs a failure code, not NONE")
         super().__init__(message)
         self.code = code
         self.message = message

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.errors import GraspSelectionError
+from a2_grasping.core.errors import SelectionError
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection.request import SelectRequest
 
@@ -142,6 +142,6 @@ def warm_up(
     started_s = clock()
     try:
         select(scene, request)
-    except GraspSelectionError as error:
+    except SelectionError as error:
         return WarmUpResult(clock() - started_s, error.code.name, error.message)
     return WarmUpResult(clock() - started_s, "NONE")

@@ -20,9 +20,9 @@ from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from a2_grasping.core.errors import GraspSelectionError
+from a2_grasping.core.errors import SelectionError
 from a2_grasping.core.scene import CameraView, Scene
-from a2_grasping.core.selection.grasp import GraspTarget as CoreGraspTarget
+from a2_grasping.core.selection.common import ChosenObject
 from a2_grasping.core.selection.grasp import RankedGrasps
 from a2_grasping.core.selection.place import RankedPlaces
 from a2_grasping.core.selection.place_regions import HeldObject, PlaceRegion
@@ -479,7 +479,7 @@ def fill_selection_response(
     return response
 
 
-def grasp_target_to_msg(target: CoreGraspTarget | None) -> GraspTarget:
+def grasp_target_to_msg(target: ChosenObject | None) -> GraspTarget:
     """The object a grasp closes on; an empty message (no description) for None."""
     msg = GraspTarget()
     if target is None:
@@ -511,9 +511,7 @@ def object_box_from_msg(msg: GraspTarget) -> ObjectBox | None:
     return ObjectBox(pose_to_matrix(msg.box_pose), extents, msg.description, msg.color)
 
 
-def error_response(
-    error: GraspSelectionError, response: SelectGrasp.Response
-) -> SelectGrasp.Response:
+def error_response(error: SelectionError, response: SelectGrasp.Response) -> SelectGrasp.Response:
     """Fill a refusal: code and message set, no candidates, selected_index -1."""
     response.error_code = int(error.code)
     response.error_message = error.message
@@ -593,7 +591,7 @@ def place_region_from_msg(response: SelectPlace.Response) -> PlaceRegion:
 
 
 def place_error_response(
-    error: GraspSelectionError, response: SelectPlace.Response
+    error: SelectionError, response: SelectPlace.Response
 ) -> SelectPlace.Response:
     """Fill a refusal: code and message set, no releases."""
     response.error_code = int(error.code)

@@ -99,11 +99,8 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one 
     from a2_grasping.core.policy.fusion_config import FusionConfig
     from a2_grasping.core.policy.fusion_model import A2FusionModel
     from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.core.selection.grasp import (
-        GraspSelector,
-        SelectionConfig,
-        workspace_object_points,
-    )
+    from a2_grasping.core.selection.common import SelectionConfig
+    from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.tools.bench_model import (
         CAMERA_EYES_M,

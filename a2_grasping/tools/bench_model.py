@@ -90,11 +90,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
     from a2_grasping.core.policy.fusion_model import A2FusionModel
     from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
-    from a2_grasping.core.selection.grasp import (
-        GraspSelector,
-        SelectionConfig,
-        workspace_object_points,
-    )
+    from a2_grasping.core.selection.common import SelectionConfig
+    from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.tools.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
     from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene

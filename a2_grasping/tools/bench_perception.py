@@ -62,7 +62,7 @@ def node_configs(config_dir: Path | None) -> tuple[Any, Any, float]:
 
     from a2_grasping.bringup import node_parameters
     from a2_grasping.core.perception_config import PerceptionConfig
-    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.objects import SegmentationConfig
     from a2_grasping.tools.node_process import install_prefix
 

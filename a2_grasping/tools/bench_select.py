@@ -38,12 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from a2_grasping.core.errors import GraspSelectionError
+    from a2_grasping.core.errors import SelectionError
     from a2_grasping.core.inference_config import InferenceConfig
     from a2_grasping.core.kinematics import UR5eReachability
     from a2_grasping.core.policy.hardware import read_cpu_info
     from a2_grasping.core.selection.candidates import make_candidate_generator
-    from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig
+    from a2_grasping.core.selection.common import SelectionConfig
+    from a2_grasping.core.selection.grasp import GraspSelector
     from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             started_s = time.perf_counter()
             try:
                 timings_ms = selector.select(scene, request).timings_ms
-            except GraspSelectionError as error:
+            except SelectionError as error:
                 outcome, timings_ms = error.code.name, {}
             elapsed_ms = (time.perf_counter() - started_s) * 1e3
             if run_index == 0:

@@ -76,7 +76,7 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     import numpy as np
     import torch
 
-    from a2_grasping.core.errors import GraspSelectionError
+    from a2_grasping.core.errors import SelectionError
     from a2_grasping.core.geometry import voxel_downsample
     from a2_grasping.core.inference_config import InferenceConfig
     from a2_grasping.core.kinematics import UR5eReachability
@@ -87,11 +87,8 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     from a2_grasping.core.policy.fusion_model import A2FusionModel
     from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
     from a2_grasping.core.selection.candidates import make_candidate_generator
-    from a2_grasping.core.selection.grasp import (
-        GraspSelector,
-        SelectionConfig,
-        workspace_object_points,
-    )
+    from a2_grasping.core.selection.common import SelectionConfig
+    from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
@@ -138,7 +135,7 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
         try:
             ranked = chosen.select(scene, request)
             outcome, stages = "NONE", ranked.timings_ms
-        except GraspSelectionError as error:
+        except SelectionError as error:
             outcome, stages = error.code.name, {}
         return {
             "ms": round((time.perf_counter() - started) * 1e3, 1),

@@ -374,7 +374,7 @@ def named_by_truth(instruction: str, objects: Sequence[TruthObject]) -> tuple[st
     """Names of the objects `instruction` names when grounded on ground truth.
 
     Raises:
-        GraspSelectionError: the instruction names nothing, or is ambiguous, on the true scene.
+        SelectionError: the instruction names nothing, or is ambiguous, on the true scene.
     """
     from a2_grasping.core.selection.grounding import ground, parse_instruction
 

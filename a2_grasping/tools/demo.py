@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from a2_grasping.core.errors import GraspSelectionError
+from a2_grasping.core.errors import SelectionError
 from a2_grasping.tools.bench_sim import LIFT_SUCCESS_M as LIFT_M
 from a2_grasping.tools.bench_sim import named_by_truth, truth_objects
 from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
@@ -245,7 +245,7 @@ def _pick_part(args: argparse.Namespace) -> str:
         return str(args.instruction)
     try:
         return split_pick_and_place(args.instruction)[0]
-    except GraspSelectionError as error:
+    except SelectionError as error:
         raise SystemExit(f"--instruction: {error}") from error
 
 
@@ -262,7 +262,7 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
     pick_text = _pick_part(args)
     try:
         return list(named_by_truth(pick_text, truth)), "ground truth"
-    except GraspSelectionError as error:
+    except SelectionError as error:
         raise SystemExit(
             f"on the true scene of '{args.scene}' seed {args.seed}, {pick_text!r} names "
             f"nothing unambiguously ({error}); give --target NAME"
@@ -283,7 +283,7 @@ def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
     try:
         parsed = parse_place(split_pick_and_place(args.instruction)[1])
         reference = ground_reference(parsed, truth_scene_objects(truth))
-    except GraspSelectionError as error:
+    except SelectionError as error:
         raise SystemExit(
             f"on the true scene of '{args.scene}' seed {args.seed}, the place of "
             f"{args.instruction!r} names no one object ({error})"

@@ -15,17 +15,13 @@ import pytest
 import torch
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection.grasp import (
-    GraspSelector,
-    SelectionConfig,
-    SelectionMode,
-    workspace_object_points,
-)
+from a2_grasping.core.selection.common import SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode, workspace_object_points
 from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud, top_down_camera
 
@@ -102,7 +98,7 @@ def test_instruction_changes_the_scores(scorer):
 
 def test_a2_mode_without_camera_images_is_refused(scorer):
     selector = GraspSelector(AntipodalGenerator(), SelectionConfig(), scorer=scorer)
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         selector.select(_scene(views=()), _request())
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
     assert "camera images" in raised.value.message
@@ -180,13 +176,13 @@ def test_without_the_guard_the_wrong_head_picks_the_wrong_object():
 
 
 def test_a_guarded_a2_refuses_what_is_not_on_the_table():
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         _guarded(PrefersOrange()).select(_two_box_scene(), _request("pick the red ball"))
     assert raised.value.code is SelectErrorCode.TARGET_NOT_FOUND
 
 
 def test_a_guarded_a2_refuses_an_ambiguous_instruction():
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         _guarded(PrefersOrange()).select(_two_box_scene(), _request("pick the box"))
     assert raised.value.code is SelectErrorCode.AMBIGUOUS_TARGET
 

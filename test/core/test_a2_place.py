@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.geometry import crop_to_box
 from a2_grasping.core.policy.a2_scorer import A2Scorer, tcp_poses_to_actions
 from a2_grasping.core.policy.fusion_config import FusionConfig
@@ -22,7 +22,7 @@ from a2_grasping.core.selection.a2_place import (
     a2_place_candidates,
     annulus_radii_px,
 )
-from a2_grasping.core.selection.grasp import SelectionConfig
+from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig, segment_objects
 from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
 from a2_grasping.core.selection.place_regions import HeldObject
@@ -210,7 +210,7 @@ def test_a_reference_noun_grounding_does_not_know_is_left_to_a2_among_fitting_ob
 
 
 def test_a_guarded_a2_place_refuses_an_absent_reference():
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         _place(_selector(PrefersNear(CUBE_XY)), "put it next to the purple ball")
     assert raised.value.code is SelectErrorCode.TARGET_NOT_FOUND
 

@@ -7,9 +7,10 @@ import pytest
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
 from a2_grasping.core.candidates.base import ObjectPrior
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.common import SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode
 from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.synthetic_clouds import (
     box_points,
@@ -98,7 +99,7 @@ def test_the_target_reports_the_words(scene):
     ],
 )
 def test_refusals_name_what_is_wrong(scene, instruction, code, text):
-    with pytest.raises(GraspSelectionError) as caught:
+    with pytest.raises(SelectionError) as caught:
         _select(scene, instruction)
     assert caught.value.code is code and text in caught.value.message
 

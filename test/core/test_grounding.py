@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.selection.colors import COLOR_WORDS, name_color, rgb_to_lab
 from a2_grasping.core.selection.grounding import Relation, Selector, ground, parse_instruction
 from a2_grasping.core.selection.objects import SceneObject, ShapeClass
@@ -44,8 +44,8 @@ def _targets(instruction: str) -> list[int]:
     return sorted(o.index for o in ground(parse_instruction(instruction), SCENE).targets)
 
 
-def _refusal(instruction: str) -> GraspSelectionError:
-    with pytest.raises(GraspSelectionError) as caught:
+def _refusal(instruction: str) -> SelectionError:
+    with pytest.raises(SelectionError) as caught:
         ground(parse_instruction(instruction), SCENE)
     return caught.value
 
@@ -162,7 +162,7 @@ def test_a_superlative_within_measurement_noise_is_ambiguous():
         _object(0, "red", "box", (0.45, 0.10), size=(0.040, 0.040, 0.040)),
         _object(1, "red", "box", (0.45, -0.10), size=(0.041, 0.041, 0.041)),
     )
-    with pytest.raises(GraspSelectionError) as caught:
+    with pytest.raises(SelectionError) as caught:
         ground(parse_instruction("pick the biggest red cube"), twins)
     assert caught.value.code is SelectErrorCode.AMBIGUOUS_TARGET
     assert "'largest' does not decide" in caught.value.message
@@ -193,14 +193,14 @@ def test_a_relation_to_a_missing_or_ambiguous_reference_is_refused():
     ],
 )
 def test_contradictory_descriptions_name_the_words(instruction, words):
-    with pytest.raises(GraspSelectionError) as caught:
+    with pytest.raises(SelectionError) as caught:
         parse_instruction(instruction)
     assert caught.value.code is SelectErrorCode.INVALID_REQUEST
     assert words in caught.value.message
 
 
 def test_no_objects_on_the_table_is_not_found():
-    with pytest.raises(GraspSelectionError) as caught:
+    with pytest.raises(SelectionError) as caught:
         ground(parse_instruction("pick the red cube"), ())
     assert caught.value.code is SelectErrorCode.TARGET_NOT_FOUND
     assert "seen: nothing" in caught.value.message
@@ -216,7 +216,7 @@ def test_an_answer_that_depends_on_a_doubtful_shape_is_refused_not_guessed():
         shape_doubt=ShapeClass.SPHERE,
     )
     cylinder = _object(1, "yellow", "cylinder", (0.64, 0.03), size=(0.063, 0.063, 0.061))
-    with pytest.raises(GraspSelectionError) as refused:
+    with pytest.raises(SelectionError) as refused:
         ground(parse_instruction("pick the shortest yellow cylinder"), (ball, cylinder))
     assert refused.value.code is SelectErrorCode.AMBIGUOUS_TARGET
     assert "might be a ball" in refused.value.message
@@ -249,7 +249,7 @@ def test_the_only_object_that_can_be_meant_is_picked_though_its_shape_is_in_doub
     # a competitor the loose reading admits (a green cylinder that might be a box) still refuses
     rival = dataclasses.replace(cylinder, shape_doubt=ShapeClass.BOX)
     rival = dataclasses.replace(rival, centroid_m=np.array([0.43, -0.03, 0.019]))
-    with pytest.raises(GraspSelectionError) as refused:
+    with pytest.raises(SelectionError) as refused:
         ground(parse_instruction("get the green box"), (cube, rival, reference))
     assert refused.value.code is SelectErrorCode.AMBIGUOUS_TARGET
 
@@ -267,6 +267,6 @@ def test_any_object_of_a_shape_is_picked_among_those_whose_shape_is_sure():
     assert ground(parse_instruction("grasp a box"), only_doubtful).targets == (doubtful,)
     assert ground(parse_instruction("grasp the yellow cube"), only_doubtful).targets == (doubtful,)
     sure_cylinder = dataclasses.replace(doubtful, shape_doubt=None)
-    with pytest.raises(GraspSelectionError) as refused:  # nothing is even possibly a box
+    with pytest.raises(SelectionError) as refused:  # nothing is even possibly a box
         ground(parse_instruction("grasp a box"), (sure_cylinder, only_doubtful[1]))
     assert refused.value.code is SelectErrorCode.TARGET_NOT_FOUND

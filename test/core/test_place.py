@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.selection.objects import SceneObject, ShapeClass
 from a2_grasping.core.selection.place_regions import (
     HeldObject,
@@ -80,14 +80,14 @@ def test_one_sentence_splits_at_the_last_place_relation():
         "place the cube left of the ball",
         "on the plate",
     )
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         split_pick_and_place("pick up the red block")
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
 
 
 def test_a_named_place_with_an_unknown_object_is_refused_for_that_object():
     """'next to the banana' names a place; what fails is the banana, not a missing place."""
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         split_pick_and_place("put the pink block next to the banana")
     assert raised.value.code is SelectErrorCode.TARGET_NOT_FOUND
     assert "'banana'" in str(raised.value) and "not where to put it" not in str(raised.value)
@@ -108,7 +108,7 @@ def test_regions_follow_the_spec():
 
 
 def test_things_go_on_flat_objects_only():
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         place_region(parse_place("on the ball").relation, BALL, HELD, 0.0)
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
 
@@ -209,7 +209,7 @@ def test_a_pick_and_place_may_put_the_object_where_it_stands_among_others():
     PLACE_GAP_M of the reference). As an obstacle it leaves no spot; as the object that will be
     in the hand it is none, and the table it hides counts as seen."""
     from a2_grasping.core.scene import Scene
-    from a2_grasping.core.selection.grasp import SelectionConfig
+    from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.objects import SegmentationConfig
     from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
     from a2_grasping.tools.synthetic_clouds import box_points, table_points, top_down_camera
@@ -232,7 +232,7 @@ def test_a_pick_and_place_may_put_the_object_where_it_stands_among_others():
     )
     selector = PlaceSelector(SelectionConfig(), SegmentationConfig(), PlaceConfig())
     held = HeldObject(np.array([0.04, 0.04, 0.04]), 0.02, np.diag([1.0, -1.0, -1.0]))
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         selector.select(scene, PlaceRequest("right of the red box", held, 10))
     assert raised.value.code is SelectErrorCode.NO_CANDIDATES
     ranked = selector.select(

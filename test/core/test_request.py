@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.selection.request import (
     MAX_INSTRUCTION_CHARS,
@@ -51,7 +51,7 @@ def test_explicit_fields_are_kept():
     ],
 )
 def test_invalid_fields_are_refused_by_name(overrides, fragment):
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         _validate(**overrides)
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
     assert fragment in raised.value.message
@@ -72,7 +72,7 @@ def test_scene_age():
     ],
 )
 def test_scene_age_refusals(stamp_s, code, fragment):
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         check_scene_age(stamp_s, 100.0, 2.0, max_future_s=0.5)
     assert raised.value.code is code
     assert fragment in raised.value.message
@@ -80,7 +80,7 @@ def test_scene_age_refusals(stamp_s, code, fragment):
 
 def test_error_needs_a_failure_code():
     with pytest.raises(ValueError, match="NONE"):
-        GraspSelectionError(SelectErrorCode.NONE, "fine")
+        SelectionError(SelectErrorCode.NONE, "fine")
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.policy.a2_scorer import tcp_poses_to_actions
 from a2_grasping.core.scene import CameraView, Scene
-from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.common import SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode
 from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.synthetic_clouds import box_points, table_points, tabletop_cloud
 
@@ -160,7 +161,7 @@ def test_reachability_is_tested_only_as_far_down_the_ranking_as_needed(box_scene
     ids=["empty", "too-wide", "unreachable", "timeout"],
 )
 def test_refusals(make_selector, make_scene, code):
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         make_selector().select(make_scene(np.random.default_rng(0)), _request())
     assert raised.value.code is code
     assert raised.value.message
@@ -188,7 +189,7 @@ def test_a_slow_scorer_is_stopped_by_the_budget_between_its_steps(box_scene):
         scorer=TenSecondScorer(),
         clock=lambda: now_s[0],
     )
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         selector.select(box_scene, _request())
     assert raised.value.code is SelectErrorCode.TIMEOUT
     assert "during stage 'scoring'" in raised.value.message
@@ -203,7 +204,7 @@ def test_scorer_returning_nan_is_internal_not_a_guess(box_scene):
             return np.full(len(base_from_tcp), np.nan)
 
     selector = GraspSelector(AntipodalGenerator(), SelectionConfig(), scorer=NanScorer())
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         selector.select(box_scene, _request())
     assert raised.value.code is SelectErrorCode.INTERNAL
 
@@ -218,7 +219,7 @@ def test_unknown_camera_is_invalid_request(box_scene):
     )
     scene = Scene(**{**box_scene.__dict__, "views": (view,)})
     selector = GraspSelector(AntipodalGenerator(), SelectionConfig())
-    with pytest.raises(GraspSelectionError) as raised:
+    with pytest.raises(SelectionError) as raised:
         selector.select(scene, _request(camera_names=("wrist",)))
     assert raised.value.code is SelectErrorCode.INVALID_REQUEST
     assert "wrist" in raised.value.message

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from a2_grasping.core.candidates.antipodal import AntipodalGenerator
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.policy.a2_scorer import A2Scorer
 from a2_grasping.core.policy.fusion_config import FusionConfig
 from a2_grasping.core.policy.fusion_model import A2FusionModel
 from a2_grasping.core.scene import Scene
-from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig
+from a2_grasping.core.selection.common import SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector
 from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.core.warmup import (
     WARM_UP_BOX_CENTRE_XY_M,
@@ -98,7 +99,7 @@ def test_a_refusal_is_reported_not_raised():
 
     def refuse(scene: Scene, request: SelectRequest) -> None:
         assert request.instruction == WARM_UP_INSTRUCTION and len(scene.views) == 1
-        raise GraspSelectionError(SelectErrorCode.TIMEOUT, "over budget")
+        raise SelectionError(SelectErrorCode.TIMEOUT, "over budget")
 
     result = warm_up(refuse, clock=lambda: next(ticks))
     assert (result.seconds, result.outcome, result.message) == (2.5, "TIMEOUT", "over budget")

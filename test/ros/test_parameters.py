@@ -11,7 +11,7 @@ from a2_grasping.core.config_fields import config_field
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.selection.grasp import SelectionConfig
+from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place import PlaceConfig
 from a2_grasping.ros.parameters import declare_config

@@ -14,7 +14,7 @@ import torch
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.geometry import voxel_downsample
 from a2_grasping.core.policy.clip_features import (
     BudgetCheck,
@@ -40,7 +40,7 @@ def tcp_poses_to_actions(base_from_tcp: NDArray[np.float64]) -> NDArray[np.float
 
 
 class A2Scorer:
-    """Scores candidates for an instruction; satisfies core.selection.grasp.GraspScorer."""
+    """Scores candidates for an instruction; satisfies core.selection.grasp.PoseScorer."""
 
     def __init__(self, clip: ClipFeatureExtractor, fusion: A2FusionModel) -> None:
         if clip.feature_dim != fusion.config.width:
@@ -67,7 +67,7 @@ class A2Scorer:
         check_budget: BudgetCheck,
     ) -> NDArray[np.float64]:
         if not views:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.INVALID_REQUEST,
                 "a2 mode needs camera images in the scene; none were selected",
             )
@@ -76,7 +76,7 @@ class A2Scorer:
         try:
             sampled = self._clip.network_inputs(sparse, views, instruction, check_budget)
         except ValueError as error:  # e.g. an instruction longer than CLIP's context
-            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
+            raise SelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
         clip_done_s = time.perf_counter()
         timings_ms["clip"] = (clip_done_s - started_s) * 1e3
 

@@ -4,7 +4,7 @@ Stages: crop the cloud to the workspace -> segment it into objects -> (attribute
 the instruction to the named object(s) -> generate collision-checked candidates (on the named
 object only, in attributes mode) -> (a2 mode) score them with the language-conditioned policy ->
 filter by reachability -> rank -> report the object the best grasp closes on. Every failure
-raises GraspSelectionError with its code; no stage ever substitutes a pose or a target of its own.
+raises SelectionError with its code; no stage ever substitutes a pose or a target of its own.
 
 Modes: `a2` (fusion network scores, the published weights), `attributes` (no weights: the
 instruction is grounded to objects by colour, shape, size and position words, see grounding.py),
@@ -25,13 +25,20 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from a2_grasping.core.candidates.base import CandidateGenerator, GraspCandidates, ObjectPrior
-from a2_grasping.core.config_fields import config_field, validate_ranges
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.geometry import crop_to_box
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.scene import CameraView, Scene
+from a2_grasping.core.selection.common import (
+    ChosenObject,
+    PoseScorer,
+    ReachabilityFilter,
+    SelectionConfig,
+    Stopwatch,
+    segment_workspace,
+)
 from a2_grasping.core.selection.grounding import ground, parse_instruction
-from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig
 from a2_grasping.core.selection.request import SelectRequest
 
 # A candidate closes on an object when at least this share of the cloud points between its pads
@@ -45,77 +52,6 @@ class SelectionMode(enum.StrEnum):
     GEOMETRIC = "geometric"
 
 
-class GraspScorer(Protocol):
-    """Language-conditioned scoring of candidates (the A2 policy); higher scores are better."""
-
-    def score(
-        self,
-        object_points_xyz: NDArray[np.float64],
-        views: tuple[CameraView, ...],
-        base_from_tcp: NDArray[np.float64],
-        instruction: str,
-        timings_ms: dict[str, float],
-        *,
-        check_budget: Callable[[], None],
-    ) -> NDArray[np.float64]:
-        """Scores (K,) for the K candidate TCP poses; record stage timings in `timings_ms`.
-
-        Call `check_budget` between long steps (it raises TIMEOUT once the selection is over its
-        budget), so a slow scorer overruns the budget by at most one step.
-        """
-        ...
-
-
-# Mask (K,) of candidates the arm can reach collision-free; supplied by the executor's kinematics.
-ReachabilityFilter = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.bool_]]
-
-
-@dataclass(frozen=True)
-class SelectionConfig:
-    """How a scene is prepared for candidate generation and when selection gives up."""
-
-    table_height_m: float = config_field(
-        0.0,
-        "Height of the table top in the base frame (m); points at or below it are the table.",
-        min_value=-2.0,
-        max_value=2.0,
-    )
-    table_margin_m: float = config_field(
-        0.003,
-        "Points less than this above the table count as table (depth noise), m.",
-        min_value=0.0,
-        max_value=0.05,
-    )
-    min_object_points: int = config_field(
-        30,
-        "Fewer points than this above the table inside the workspace is an empty workspace.",
-        min_value=1,
-        max_value=100_000,
-    )
-    time_budget_s: float = config_field(
-        10.0,
-        "Selection that has not finished within this many seconds is refused with TIMEOUT.",
-        min_value=0.01,
-        max_value=600.0,
-    )
-    seed: int = config_field(
-        0, "Seed of the candidate sampler: the same scene gives the same grasps.", min_value=0
-    )
-
-    def __post_init__(self) -> None:
-        validate_ranges(self)
-
-
-@dataclass(frozen=True)
-class GraspTarget:
-    """The object the selected grasp closes on, and how the instruction named it."""
-
-    object: SceneObject
-    matched_words: tuple[str, ...] = ()  # instruction words grounding used
-    unknown_words: tuple[str, ...] = ()  # words it did not understand (ignored)
-    reference: SceneObject | None = None  # the object a relation ("next to ...") referred to
-
-
 @dataclass(frozen=True)
 class RankedGrasps:
     """Candidates sorted best first by `score`; `candidates.quality` is mode-independent."""
@@ -125,7 +61,7 @@ class RankedGrasps:
     score: NDArray[np.float64]  # (K,) a2: fusion logits; geometric: equal to quality
     instruction_used: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
-    target: GraspTarget | None = None  # None: the best grasp closes on no segmented object
+    target: ChosenObject | None = None  # None: the best grasp closes on no segmented object
     objects: tuple[SceneObject, ...] = ()  # everything segmented in the workspace
 
     @property
@@ -134,42 +70,166 @@ class RankedGrasps:
         return 0 if len(self.score) else -1
 
 
-class _Stopwatch:
-    """Stage timings of one selection and its budget: TIMEOUT once the budget is spent."""
+@dataclass(frozen=True)
+class NamedObjects:
+    """What an instruction names among the segmented objects, and in which mode it is answered."""
 
-    def __init__(self, clock: Callable[[], float], budget_s: float) -> None:
-        self._clock = clock
-        self._budget_s = budget_s
-        self.started_s = clock()
-        self.timings_ms: dict[str, float] = {}
+    mode: SelectionMode
+    targets: tuple[SceneObject, ...] = ()  # empty: no restriction
+    matched_words: tuple[str, ...] = ()
+    unknown_words: tuple[str, ...] = ()
+    reference: SceneObject | None = None
 
-    def lap(self, stage: str, since_s: float) -> float:
-        """Record `stage` as the time since `since_s`; refuse if over budget. Returns now."""
-        now_s = self._clock()
-        self.timings_ms[stage] = (now_s - since_s) * 1e3
-        self._refuse_if_over(now_s, f"after stage '{stage}'")
-        return now_s
 
-    def check(self, where: str) -> None:
-        """The budget check inside a long stage (between CLIP tiles)."""
-        self._refuse_if_over(self._clock(), where)
+@dataclass(frozen=True)
+class ScoringInput:
+    """What a mode may score candidates on."""
 
-    def _refuse_if_over(self, now_s: float, where: str) -> None:
-        if now_s - self.started_s > self._budget_s:
-            raise GraspSelectionError(
-                SelectErrorCode.TIMEOUT,
-                f"selection exceeded its {self._budget_s:.2f} s budget {where}",
-            )
+    candidates: GraspCandidates
+    object_points_m: NDArray[np.float64]
+    views: tuple[CameraView, ...]
+    instruction: str
+
+
+class GraspMode(Protocol):
+    """How one selection mode names objects and scores candidates: chosen once, when the
+    selector is built (at configure), never per request."""
+
+    mode: SelectionMode
+    grounds: bool  # parses and grounds the instruction (a 'grounding' stage)
+
+    def name_objects(
+        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
+    ) -> NamedObjects: ...
+
+    def priors_from(
+        self, named: NamedObjects, objects: tuple[SceneObject, ...]
+    ) -> tuple[SceneObject, ...]:
+        """The objects whose shape the candidate generator samples around (empty: none)."""
+        ...
+
+    def score(self, scoring: ScoringInput, watch: Stopwatch) -> NDArray[np.float64]: ...
+
+
+class GeometricMode:
+    """The instruction is not used: the best antipodal grasp anywhere."""
+
+    mode = SelectionMode.GEOMETRIC
+    grounds = False
+
+    def name_objects(
+        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
+    ) -> NamedObjects:
+        return NamedObjects(self.mode)
+
+    def priors_from(
+        self, named: NamedObjects, objects: tuple[SceneObject, ...]
+    ) -> tuple[SceneObject, ...]:
+        return objects
+
+    def score(self, scoring: ScoringInput, watch: Stopwatch) -> NDArray[np.float64]:
+        return scoring.candidates.quality.astype(np.float64)
+
+
+class AttributesMode(GeometricMode):
+    """No weights: the instruction is grounded to objects by colour, shape, size and position
+    words; a generic request ("pick anything") is answered geometric."""
+
+    mode = SelectionMode.ATTRIBUTES
+    grounds = True
+
+    def name_objects(
+        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
+    ) -> NamedObjects:
+        return _grounded(instruction, objects, point_count, self.mode, open_nouns=False)
+
+    def priors_from(
+        self, named: NamedObjects, objects: tuple[SceneObject, ...]
+    ) -> tuple[SceneObject, ...]:
+        return named.targets or objects
+
+
+class A2Mode:
+    """The fusion network scores the candidates. Guarded (ground_instructions), the words the
+    parser understands restrict A2 to the objects they fit, with attributes mode's refusals; an
+    object noun grounding does not know ("the banana") restricts nothing: A2 decides alone, and
+    `matched_words` say which words were checked."""
+
+    mode = SelectionMode.A2
+
+    def __init__(self, scorer: PoseScorer, *, guard: bool) -> None:
+        self._scorer = scorer
+        self.grounds = guard
+
+    def name_objects(
+        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
+    ) -> NamedObjects:
+        if not self.grounds:
+            return NamedObjects(self.mode)
+        return _grounded(instruction, objects, point_count, self.mode, open_nouns=True)
+
+    def priors_from(
+        self, named: NamedObjects, objects: tuple[SceneObject, ...]
+    ) -> tuple[SceneObject, ...]:
+        # A2 scores whatever candidates it gets; once grounding named the objects, they are
+        # sampled as in attributes mode (targets only: the others would be dropped anyway).
+        return named.targets
+
+    def score(self, scoring: ScoringInput, watch: Stopwatch) -> NDArray[np.float64]:
+        return self._scorer.score(
+            scoring.object_points_m,
+            scoring.views,
+            scoring.candidates.tcp_poses,
+            scoring.instruction,
+            watch.timings_ms,
+            check_budget=lambda: watch.check("during stage 'scoring'"),
+        )
+
+
+def grasp_mode(scorer: PoseScorer | None, *, ground_instructions: bool) -> GraspMode:
+    """The mode a configuration asks for: a2 with a scorer (guarded by grounding when
+    ground_instructions), else attributes with grounding, else geometric."""
+    if scorer is not None:
+        return A2Mode(scorer, guard=ground_instructions)
+    return AttributesMode() if ground_instructions else GeometricMode()
+
+
+def _grounded(
+    instruction: str,
+    objects: tuple[SceneObject, ...],
+    point_count: int,
+    mode: SelectionMode,
+    *,
+    open_nouns: bool,
+) -> NamedObjects:
+    """The objects the instruction's words fit; a generic request names none (attributes mode
+    then answers geometric)."""
+    parsed = parse_instruction(instruction, open_nouns=open_nouns)
+    words = (parsed.matched_words, parsed.unknown_words)
+    if parsed.generic:
+        generic_mode = SelectionMode.GEOMETRIC if mode is SelectionMode.ATTRIBUTES else mode
+        return NamedObjects(generic_mode, (), *words)
+    if not objects:
+        raise SelectionError(
+            SelectErrorCode.TARGET_NOT_FOUND,
+            f"no {parsed.target.summary()}: no object could be segmented from the "
+            f"{point_count} points above the table",
+        )
+    grounding = ground(parsed, objects)
+    return NamedObjects(mode, grounding.targets, *words, grounding.reference)
 
 
 class GraspSelector:
-    """Runs the stages; holds the generator, the optional scorer and reachability filter."""
+    """Runs the stages; holds the generator, the mode and the reachability filter.
+
+    Implements Selector[SelectRequest, RankedGrasps].
+    """
 
     def __init__(
         self,
         generator: CandidateGenerator,
         config: SelectionConfig,
-        scorer: GraspScorer | None = None,
+        scorer: PoseScorer | None = None,
         reachability: ReachabilityFilter | None = None,
         clock: Callable[[], float] = time.perf_counter,
         *,
@@ -180,68 +240,87 @@ class GraspSelector:
         self._clock = clock  # injectable, so budget behaviour is testable without real delays
         self._generator = generator
         self._config = config
-        self._scorer = scorer
+        self._mode = grasp_mode(scorer, ground_instructions=ground_instructions)
         self._reachability = reachability
-        self._ground = ground_instructions and scorer is None
-        # A2 guarded by grounding: the words the parser understands restrict A2 to the objects
-        # they fit (the same refusals as attributes mode); A2 ranks among those alone.
-        self._guard_a2 = ground_instructions and scorer is not None
         self._segmentation = segmentation or SegmentationConfig()
         self._gripper = gripper or GripperGeometry()
 
     @property
     def mode(self) -> SelectionMode:
         """The configured mode; a generic request in attributes mode is answered geometric."""
-        if self._scorer is not None:
-            return SelectionMode.A2
-        return SelectionMode.ATTRIBUTES if self._ground else SelectionMode.GEOMETRIC
+        return self._mode.mode
 
     def select(self, scene: Scene, request: SelectRequest) -> RankedGrasps:
-        watch = _Stopwatch(self._clock, self._config.time_budget_s)
-        timings_ms = watch.timings_ms
-        lap = watch.lap
-        started_s = watch.started_s
-
+        watch = Stopwatch(self._config.time_budget_s, "selection", self._clock)
         try:
             views = scene.view_subset(request.camera_names)
         except KeyError as error:
-            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error.args[0])) from None
+            raise SelectionError(SelectErrorCode.INVALID_REQUEST, str(error.args[0])) from None
         object_points = workspace_object_points(scene, self._config)
-        workspace = crop_to_box(scene.points_xyz, scene.workspace_box_m)
-        workspace_points = scene.points_xyz[workspace].astype(np.float64)
-        stage_s = lap("prepare", started_s)
+        watch.lap("prepare")
+        workspace = segment_workspace(scene, self._config, self._segmentation)
+        objects = workspace.objects
+        watch.lap("segmentation")
 
-        objects = segment_objects(
-            workspace_points,
-            scene.colors_rgb[workspace],
-            self._config.table_height_m,
-            self._config.table_margin_m,
-            self._segmentation,
+        named = self._mode.name_objects(request.instruction, objects, len(object_points))
+        if self._mode.grounds:
+            watch.lap("grounding")
+        targets = named.targets
+        if targets:
+            object_points = object_points[self._within_reach_of(object_points, targets)]
+        candidates, on_object = self._candidates(object_points, workspace.points_m, named, objects)
+        watch.lap("candidates")
+
+        score = self._mode.score(
+            ScoringInput(candidates, object_points, views, request.instruction), watch
         )
-        stage_s = lap("segmentation", stage_s)
+        if self._mode.mode is SelectionMode.A2:
+            watch.lap("scoring")
+        order = _ranking(score, len(candidates))
+        if self._reachability is not None:
+            order = self._first_reachable(order, candidates, request.max_candidates)
+            watch.lap("reachability")
+        else:
+            order = order[: request.max_candidates]
+        best_object = on_object[int(order[0])] if len(order) else -1
+        target = (
+            ChosenObject(
+                objects[best_object], named.matched_words, named.unknown_words, named.reference
+            )
+            if best_object >= 0
+            else None
+        )
+        return RankedGrasps(
+            mode=named.mode,
+            candidates=candidates.take(order),
+            score=score[order],
+            instruction_used=named.mode in (SelectionMode.A2, SelectionMode.ATTRIBUTES),
+            timings_ms=watch.finish(),
+            target=target,
+            objects=objects,
+        )
 
-        named = self._named_objects(request.instruction, objects, len(object_points))
-        if self.mode is SelectionMode.ATTRIBUTES or self._guard_a2:
-            stage_s = lap("grounding", stage_s)
-        mode, targets = named.mode, named.targets
+    def _candidates(
+        self,
+        object_points: NDArray[np.float64],
+        workspace_points: NDArray[np.float64],
+        named: NamedObjects,
+        objects: tuple[SceneObject, ...],
+    ) -> tuple[GraspCandidates, list[int]]:
+        """Collision-checked candidates and, per candidate, the object it closes on; once
+        grounding named targets, only candidates that close on one of them."""
+        targets = named.targets
         focus = (
             workspace_points[np.concatenate([t.point_indices for t in targets])]
             if targets
             else None
         )
-
-        if targets:
-            object_points = object_points[self._within_reach_of(object_points, targets)]
         candidates = self._generator.generate(
             object_points,
             self._config.table_height_m,
             np.random.default_rng(self._config.seed),
             focus_points_xyz=focus,
-            # A2 scores whatever candidates it gets; once grounding named the objects, they are
-            # sampled as in attributes mode (targets only: the others would be dropped anyway).
-            priors=tuple(_prior(o) for o in (targets or objects))
-            if mode is not SelectionMode.A2 or targets
-            else (),
+            priors=tuple(_prior(o) for o in self._mode.priors_from(named, objects)),
         )
         on_object = _objects_between_pads(
             candidates, workspace_points, objects, self._gripper, self._config.table_height_m
@@ -257,48 +336,10 @@ class GraspSelector:
                 if targets
                 else f" on {len(object_points)} object points"
             )
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.NO_CANDIDATES, f"no collision-free grasp found{where}"
             )
-        stage_s = lap("candidates", stage_s)
-
-        if self._scorer is not None:
-            score = self._scorer.score(
-                object_points,
-                views,
-                candidates.tcp_poses,
-                request.instruction,
-                timings_ms,
-                check_budget=lambda: watch.check("during stage 'scoring'"),
-            )
-            stage_s = lap("scoring", stage_s)
-        else:
-            score = candidates.quality.astype(np.float64)
-
-        order = _ranking(score, len(candidates))
-        if self._reachability is not None:
-            order = self._first_reachable(order, candidates, request.max_candidates)
-            stage_s = lap("reachability", stage_s)
-        else:
-            order = order[: request.max_candidates]
-        best_object = on_object[int(order[0])] if len(order) else -1
-        target = (
-            GraspTarget(
-                objects[best_object], named.matched_words, named.unknown_words, named.reference
-            )
-            if best_object >= 0
-            else None
-        )
-        timings_ms["total"] = (self._clock() - started_s) * 1e3
-        return RankedGrasps(
-            mode=mode,
-            candidates=candidates.take(order),
-            score=score[order],
-            instruction_used=mode in (SelectionMode.A2, SelectionMode.ATTRIBUTES),
-            timings_ms=timings_ms,
-            target=target,
-            objects=objects,
-        )
+        return candidates, on_object
 
     def _first_reachable(
         self, order: NDArray[np.intp], candidates: GraspCandidates, wanted: int
@@ -321,7 +362,7 @@ class GraspSelector:
             if found >= wanted:
                 break
         if found == 0:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.NO_REACHABLE_CANDIDATE,
                 f"none of the {len(order)} candidates is reachable by the arm",
             )
@@ -341,51 +382,19 @@ class GraspSelector:
             keep |= np.linalg.norm(points_m - target.centroid_m, axis=1) <= radius_m
         return keep
 
-    def _named_objects(
-        self, instruction: str, objects: tuple[SceneObject, ...], point_count: int
-    ) -> _NamedObjects:
-        """What the instruction names: attributes mode, and a2 mode guarded by grounding (an
-        object noun grounding does not know, "the banana", restricts nothing: A2 decides alone,
-        and `matched_words` say which words were checked); nothing in geometric mode."""
-        guarded = self.mode is SelectionMode.A2 and self._guard_a2
-        if self.mode is not SelectionMode.ATTRIBUTES and not guarded:
-            return _NamedObjects(self.mode)
-        parsed = parse_instruction(instruction, open_nouns=guarded)
-        words = (parsed.matched_words, parsed.unknown_words)
-        if parsed.generic:
-            mode = SelectionMode.A2 if guarded else SelectionMode.GEOMETRIC
-            return _NamedObjects(mode, (), *words)
-        if not objects:
-            raise GraspSelectionError(
-                SelectErrorCode.TARGET_NOT_FOUND,
-                f"no {parsed.target.summary()}: no object could be segmented from the "
-                f"{point_count} points above the table",
-            )
-        grounding = ground(parsed, objects)
-        return _NamedObjects(self.mode, grounding.targets, *words, grounding.reference)
-
-
-@dataclass(frozen=True)
-class _NamedObjects:
-    mode: SelectionMode
-    targets: tuple[SceneObject, ...] = ()  # empty: no restriction
-    matched_words: tuple[str, ...] = ()
-    unknown_words: tuple[str, ...] = ()
-    reference: SceneObject | None = None
-
 
 def workspace_object_points(scene: Scene, config: SelectionConfig) -> NDArray[np.float64]:
     """Workspace points above the table: what grasps may touch.
 
     Raises:
-        GraspSelectionError: EMPTY_WORKSPACE when too few remain.
+        SelectionError: EMPTY_WORKSPACE when too few remain.
     """
     points = scene.points_xyz
     inside = crop_to_box(points, scene.workspace_box_m)
     above = points[:, 2] > config.table_height_m + config.table_margin_m
     selected = points[inside & above].astype(np.float64)
     if len(selected) < config.min_object_points:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.EMPTY_WORKSPACE,
             f"{len(selected)} points above the table inside the workspace "
             f"(at least {config.min_object_points} needed); is anything on the table?",
@@ -396,7 +405,7 @@ def workspace_object_points(scene: Scene, config: SelectionConfig) -> NDArray[np
 def _ranking(score: NDArray[np.float64], count: int) -> NDArray[np.intp]:
     """Candidate indices, best score first."""
     if score.shape != (count,) or not np.all(np.isfinite(score)):
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.INTERNAL,
             f"scorer returned {score.shape} scores (all finite: {bool(np.all(np.isfinite(score)))})"
             f" for {count} candidates",

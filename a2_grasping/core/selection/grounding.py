@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.selection.colors import COLOR_WORDS
 from a2_grasping.core.selection.objects import SceneObject, ShapeClass
 
@@ -233,7 +233,7 @@ def parse_instruction(text: str, *, open_nouns: bool = False) -> ParsedInstructi
     otherwise it describes the target ("the near cube").
 
     Raises:
-        GraspSelectionError: INVALID_REQUEST for contradictory words ("the red blue cube");
+        SelectionError: INVALID_REQUEST for contradictory words ("the red blue cube");
             TARGET_NOT_FOUND for an object noun grounding does not know ("the banana"), since no
             object could be found for it.
     """
@@ -246,7 +246,7 @@ def parse_instruction(text: str, *, open_nouns: bool = False) -> ParsedInstructi
             scratch: list[str] = []
             try:
                 reference = phrase_of(tokens[end:], scratch, f"'{relation}'", open_nouns=open_nouns)
-            except GraspSelectionError:
+            except SelectionError:
                 reference = None  # not a relation after all ("the cube near ..." with no object)
             if reference is None or not reference.has_content:
                 continue  # e.g. "the near cube": 'near' describes the target
@@ -328,7 +328,7 @@ def _unknown_head_noun(unknown: list[str], role: str, open_nouns: bool) -> str:
     noun = unknown[-1]
     if open_nouns:
         return noun
-    raise GraspSelectionError(
+    raise SelectionError(
         SelectErrorCode.TARGET_NOT_FOUND,
         f"'{noun}' ({role}) is not an object grounding knows: it recognises blocks, cubes, "
         "boxes, cylinders, cans, balls, spheres, plates and trays by shape, and any object "
@@ -359,8 +359,8 @@ def _refuse_contradictions(
             )
 
 
-def _invalid(message: str) -> GraspSelectionError:
-    return GraspSelectionError(SelectErrorCode.INVALID_REQUEST, message)
+def _invalid(message: str) -> SelectionError:
+    return SelectionError(SelectErrorCode.INVALID_REQUEST, message)
 
 
 # ---- matching ----
@@ -379,7 +379,7 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
     might be a box) that answer stands, with no sure object competing.
 
     Raises:
-        GraspSelectionError: TARGET_NOT_FOUND or AMBIGUOUS_TARGET (messages list the objects).
+        SelectionError: TARGET_NOT_FOUND or AMBIGUOUS_TARGET (messages list the objects).
     """
     uses_shape = parsed.target.shape is not None or (
         parsed.reference is not None and parsed.reference.shape is not None
@@ -391,14 +391,14 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
         # "any box", "a cylinder": any object surely of that shape will do; pick among those.
         try:
             return _ground(parsed, objects, "strict")
-        except GraspSelectionError:
+        except SelectionError:
             pass  # none is sure: the answer depends on the doubt, decided below
     answers: list[Grounding] = []
-    not_found: GraspSelectionError | None = None
+    not_found: SelectionError | None = None
     for reading in ("fitted", "strict", "loose"):
         try:
             answers.append(_ground(parsed, objects, reading))
-        except GraspSelectionError as error:
+        except SelectionError as error:
             if error.code is not SelectErrorCode.TARGET_NOT_FOUND:
                 if reading == "fitted":
                     raise  # ambiguous as seen, whatever the doubt
@@ -416,13 +416,13 @@ def ground(parsed: ParsedInstruction, objects: Sequence[SceneObject]) -> Groundi
     return first
 
 
-def _depends_on_doubt(doubtful: Sequence[SceneObject]) -> GraspSelectionError:
+def _depends_on_doubt(doubtful: Sequence[SceneObject]) -> SelectionError:
     unclear = ", ".join(
         f"{o.description} might be a {_NOUNS[o.shape_doubt]}"
         for o in doubtful
         if o.shape_doubt is not None
     )
-    return GraspSelectionError(
+    return SelectionError(
         SelectErrorCode.AMBIGUOUS_TARGET,
         f"which object is meant depends on shapes that are unclear from here ({unclear}); "
         "name it by colour, size or position instead",
@@ -445,7 +445,7 @@ def _ground(parsed: ParsedInstruction, objects: Sequence[SceneObject], reading: 
             parsed.relation, reference, [c for c in candidates if c is not reference]
         )
         if not candidates:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.TARGET_NOT_FOUND,
                 f"no {parsed.target.summary()} {parsed.relation} the {reference.color_name} "
                 f"{reference.noun}; seen: {_seen(objects)}",
@@ -485,7 +485,7 @@ def _resolve(
 ) -> list[SceneObject]:
     """Apply the phrase's selectors; refuse when nothing matches or a selector cannot decide."""
     if not candidates:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.TARGET_NOT_FOUND,
             f"no {phrase.summary()} on the table; seen: {_seen(objects)}",
         )
@@ -506,7 +506,7 @@ def _select_extreme(
     decided = best >= runner_up * margin if relative else best - runner_up >= margin
     if not decided:
         tied = [candidates[i] for i in order[:2]]
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.AMBIGUOUS_TARGET,
             f"'{selector}' does not decide between {_listing(tied)}: they differ by less than "
             f"{_margin_text(selector)}; {_deciding_hint(tied)}",
@@ -579,8 +579,8 @@ def _nearest_to(reference: SceneObject, candidates: list[SceneObject]) -> list[S
 
 def _ambiguous(
     phrase: ObjectPhrase, candidates: Sequence[SceneObject], role: str
-) -> GraspSelectionError:
-    return GraspSelectionError(
+) -> SelectionError:
+    return SelectionError(
         SelectErrorCode.AMBIGUOUS_TARGET,
         f"'{phrase.summary()}' ({role}) fits {len(candidates)} objects: {_listing(candidates)}; "
         f"{_deciding_hint(candidates)}",

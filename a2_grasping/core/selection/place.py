@@ -11,22 +11,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from a2_grasping.core.config_fields import config_field, validate_ranges
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
-from a2_grasping.core.geometry import crop_to_box
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection.a2_place import a2_place_candidates
-from a2_grasping.core.selection.grasp import (
-    GraspScorer,
-    GraspTarget,
+from a2_grasping.core.selection.common import (
+    ChosenObject,
+    PoseScorer,
     ReachabilityFilter,
     SelectionConfig,
+    Stopwatch,
+    Workspace,
+    segment_workspace,
 )
-from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig, segment_objects
+from a2_grasping.core.selection.objects import SceneObject, SegmentationConfig
 from a2_grasping.core.selection.place_regions import (
     HeldObject,
     ParsedPlace,
@@ -82,177 +85,85 @@ class RankedPlaces:
     releases: FloatArray  # (K, 4, 4) base_from_tcp, best first
     region: PlaceRegion
     relation: PlaceRelation
-    reference: GraspTarget
+    reference: ChosenObject
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "attributes"  # "a2": the fusion network chose the reference and the spot
 
 
-class PlaceSelector:
-    def __init__(
-        self,
-        selection: SelectionConfig,
-        segmentation: SegmentationConfig,
-        config: PlaceConfig,
-        reachability: ReachabilityFilter | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        *,
-        scorer: GraspScorer | None = None,
-        guard: bool = True,
-    ) -> None:
-        """`scorer`: a2 mode, A2's place candidates (spec §2.7) scored by the fusion network
-        choose the reference and where in its region to place; `guard` (ground_instructions)
-        keeps that choice on the objects the reference's known words fit, with the same
-        refusals as attributes mode (off: A2 alone chooses among all objects)."""
-        self._selection = selection
-        self._segmentation = segmentation
-        self._config = config
-        self._reachability = reachability
-        self._clock = clock
+@dataclass(frozen=True)
+class PlaceInput:
+    """One place request on its scene, after the prelude: what the stages work on."""
+
+    scene: Scene
+    workspace: Workspace
+    objects: tuple[SceneObject, ...]  # resting on the table (the held object is not)
+    request: PlaceRequest
+    parsed: ParsedPlace
+
+
+class PlaceMode(Protocol):
+    """How the reference object (and A2's preferred spot in its region) is chosen: chosen once,
+    when the selector is built (at configure)."""
+
+    name: str
+    open_nouns: bool  # object nouns grounding does not know are left to the mode
+
+    def choose(self, place: PlaceInput, watch: Stopwatch) -> tuple[SceneObject, FloatArray | None]:
+        """(the reference, the position to prefer in its region or None)."""
+        ...
+
+
+class AttributesPlaceMode:
+    """The reference is the object the instruction's words fit (grounding's refusals)."""
+
+    name = "attributes"
+    open_nouns = False
+
+    def choose(self, place: PlaceInput, watch: Stopwatch) -> tuple[SceneObject, FloatArray | None]:
+        return ground_reference(place.parsed, place.objects), None
+
+
+class A2PlaceMode:
+    """A2's place candidates (spec §2.7) scored by the fusion network choose the reference and
+    where in its region to place; `guard` (ground_instructions) keeps that choice on the objects
+    the reference's known words fit, with attributes mode's refusals (off: A2 alone chooses
+    among all objects)."""
+
+    name = "a2"
+    open_nouns = True
+
+    def __init__(self, scorer: PoseScorer, table_height_m: float, *, guard: bool) -> None:
         self._scorer = scorer
+        self._table_height_m = table_height_m
         self._guard = guard
 
-    @property
-    def mode(self) -> str:
-        return "a2" if self._scorer is not None else "attributes"
-
-    def select(self, scene: Scene, request: PlaceRequest) -> RankedPlaces:
-        started_s = self._clock()
-        timings_ms: dict[str, float] = {}
-        parsed = parse_place(request.instruction, open_nouns=self._scorer is not None)
-        inside = crop_to_box(scene.points_xyz, scene.workspace_box_m)
-        objects = segment_objects(
-            scene.points_xyz[inside].astype(np.float64),
-            scene.colors_rgb[inside],
-            self._selection.table_height_m,
-            self._selection.table_margin_m,
-            self._segmentation,
-        )
-        objects = resting_objects(objects, scene.points_xyz[inside], self._selection.table_height_m)
-        timings_ms["segmentation"] = (self._clock() - started_s) * 1e3
-        if not objects:
-            raise GraspSelectionError(
-                SelectErrorCode.EMPTY_WORKSPACE,
-                f"no object on the table to place {' '.join(parsed.relation.words)}",
-            )
-        preferred_m: FloatArray | None = None
-        if self._scorer is None:
-            reference = ground_reference(parsed, objects)
-        else:
-            allowed = reference_candidates(parsed, objects) if self._guard else objects
-            reference, preferred_m = self._a2_choice(
-                scene,
-                request,
-                parsed,
-                objects=objects,
-                allowed=allowed,
-                started_s=started_s,
-                timings_ms=timings_ms,
-            )
-        region = place_region(
-            parsed.relation, reference, request.held, self._selection.table_height_m
-        )
-        cloud_m = scene.points_xyz[inside].astype(np.float64)
-        obstacles, support_m = objects, cloud_m
-        moving = _moving_object(objects, request.moving_xy_m)
-        if moving is not None and moving is not reference:
-            # It will be in the hand: no obstacle, and the table under it is free (the runner
-            # refuses a place relative to the object being moved).
-            obstacles = tuple(o for o in objects if o is not moving)
-            under = cloud_m[moving.point_indices].copy()
-            under[:, 2] = self._selection.table_height_m
-            support_m = np.concatenate([cloud_m, under])
-        spots = place_spots(
-            region,
-            reference,
-            obstacles,
-            request.held,
-            workspace_box_m=scene.workspace_box_m,
-            support_points_m=support_m,
-        )
-        if preferred_m is not None and len(spots):  # A2's choice first, then nearest to it
-            order = np.argsort(
-                np.linalg.norm(spots[:, :2] - preferred_m[:2], axis=1), kind="stable"
-            )
-            spots = spots[order]
-        spots = spots[: self._config.max_place_spots]
-        if len(spots) == 0:
-            raise GraspSelectionError(
-                SelectErrorCode.NO_CANDIDATES,
-                f"no free spot {' '.join(parsed.relation.words)} the {reference.description} "
-                f"fits the held object ({_size_text(request.held)}) where the cameras see the "
-                f"support; others: {_others(objects, reference)}",
-            )
-        releases = release_poses(spots, region, request.held, self._config.release_clearance_m)
-        if self._reachability is not None:
-            keep = self._reachability(releases, np.zeros(len(releases)))
-            if not keep.any():
-                raise GraspSelectionError(
-                    SelectErrorCode.NO_REACHABLE_CANDIDATE,
-                    f"none of the {len(releases)} free spots {' '.join(parsed.relation.words)} "
-                    f"the {reference.description} is reachable by the arm",
-                )
-            releases = releases[keep]
-        timings_ms["total"] = (self._clock() - started_s) * 1e3
-        if timings_ms["total"] > self._selection.time_budget_s * 1e3:
-            raise GraspSelectionError(
-                SelectErrorCode.TIMEOUT,
-                f"place selection exceeded its {self._selection.time_budget_s:.2f} s budget",
-            )
-        return RankedPlaces(
-            releases=releases[: request.max_candidates],
-            region=region,
-            relation=parsed.relation,
-            reference=GraspTarget(reference, parsed.reference.words, parsed.unknown_words, None),
-            timings_ms=timings_ms,
-            mode=self.mode,
-        )
-
-    def _a2_choice(
-        self,
-        scene: Scene,
-        request: PlaceRequest,
-        parsed: ParsedPlace,
-        *,
-        objects: tuple[SceneObject, ...],
-        allowed: tuple[SceneObject, ...],
-        started_s: float,
-        timings_ms: dict[str, float],
-    ) -> tuple[SceneObject, FloatArray]:
+    def choose(self, place: PlaceInput, watch: Stopwatch) -> tuple[SceneObject, FloatArray | None]:
         """The reference object and the position A2 prefers: the best-scoring of its place
         candidates (the whole §2.7 set is scored, as the network was trained) that is of the
         relation's kind (IN / OUT), belongs to an allowed object and lies in that object's region
         for the relation (a direction's sector included)."""
-        assert self._scorer is not None
-        inside = crop_to_box(scene.points_xyz, scene.workspace_box_m)
-        cloud_m = scene.points_xyz[inside].astype(np.float64)  # the table kept (spec §2.7)
-        table_m = self._selection.table_height_m
+        scene, request, parsed, objects = place.scene, place.request, place.parsed, place.objects
+        allowed = reference_candidates(parsed, objects) if self._guard else objects
+        table_m = self._table_height_m
         candidates = a2_place_candidates(
             objects,
-            cloud_m,
+            place.workspace.points_m,  # the table kept (spec §2.7)
             request.held.size_m,
             table_height_m=table_m,
             workspace_box_m=scene.workspace_box_m,
         )
         if len(candidates) == 0:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.NO_CANDIDATES,
                 f"no A2 place candidate: the {len(objects)} objects are too small on the grid",
             )
-        budget_s = self._selection.time_budget_s
-
-        def check_budget() -> None:
-            if self._clock() - started_s > budget_s:
-                raise GraspSelectionError(
-                    SelectErrorCode.TIMEOUT, f"place selection exceeded its {budget_s:.2f} s budget"
-                )
-
         scores = self._scorer.score(
-            cloud_m,
+            place.workspace.points_m,
             scene.views,
             candidates.poses(),
             request.instruction,
-            timings_ms,
-            check_budget=check_budget,
+            watch.timings_ms,
+            check_budget=lambda: watch.check("during stage 'scoring'"),
         )
         allowed_positions = {o.index for o in allowed}
         keep = candidates.inside == parsed.relation.inside
@@ -264,7 +175,7 @@ class PlaceSelector:
             region = place_region(parsed.relation, obj, request.held, table_m)
             keep[k] = bool(region.contains(candidates.positions_m[k, :2])[0])
         if not keep.any():
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.NO_CANDIDATES,
                 f"none of A2's {len(candidates)} place candidates is "
                 f"{' '.join(parsed.relation.words)} "
@@ -272,6 +183,112 @@ class PlaceSelector:
             )
         best = int(np.flatnonzero(keep)[np.argmax(scores[keep])])
         return objects[int(candidates.object_index[best])], candidates.positions_m[best]
+
+
+class PlaceSelector:
+    """Runs the place stages. Implements Selector[PlaceRequest, RankedPlaces]."""
+
+    def __init__(
+        self,
+        selection: SelectionConfig,
+        segmentation: SegmentationConfig,
+        config: PlaceConfig,
+        reachability: ReachabilityFilter | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        *,
+        scorer: PoseScorer | None = None,
+        guard: bool = True,
+    ) -> None:
+        """`scorer`: a2 mode (A2PlaceMode, guarded by grounding when `guard`); else attributes."""
+        self._selection = selection
+        self._segmentation = segmentation
+        self._config = config
+        self._reachability = reachability
+        self._clock = clock
+        self._mode: PlaceMode = (
+            AttributesPlaceMode()
+            if scorer is None
+            else A2PlaceMode(scorer, selection.table_height_m, guard=guard)
+        )
+
+    @property
+    def mode(self) -> str:
+        return self._mode.name
+
+    def select(self, scene: Scene, request: PlaceRequest) -> RankedPlaces:
+        watch = Stopwatch(self._selection.time_budget_s, "place selection", self._clock)
+        parsed = parse_place(request.instruction, open_nouns=self._mode.open_nouns)
+        workspace = segment_workspace(scene, self._selection, self._segmentation)
+        table_m = self._selection.table_height_m
+        objects = resting_objects(workspace.objects, workspace.points_m, table_m)
+        watch.lap("segmentation")
+        if not objects:
+            raise SelectionError(
+                SelectErrorCode.EMPTY_WORKSPACE,
+                f"no object on the table to place {' '.join(parsed.relation.words)}",
+            )
+        place = PlaceInput(scene, workspace, objects, request, parsed)
+        reference, preferred_m = self._mode.choose(place, watch)
+        watch.lap("reference")
+        region = place_region(parsed.relation, reference, request.held, table_m)
+        spots = self._free_spots(place, reference, region)
+        if preferred_m is not None and len(spots):  # A2's choice first, then nearest to it
+            order = np.argsort(
+                np.linalg.norm(spots[:, :2] - preferred_m[:2], axis=1), kind="stable"
+            )
+            spots = spots[order]
+        spots = spots[: self._config.max_place_spots]
+        if len(spots) == 0:
+            raise SelectionError(
+                SelectErrorCode.NO_CANDIDATES,
+                f"no free spot {' '.join(parsed.relation.words)} the {reference.description} "
+                f"fits the held object ({_size_text(request.held)}) where the cameras see the "
+                f"support; others: {_others(objects, reference)}",
+            )
+        watch.lap("spots")
+        releases = release_poses(spots, region, request.held, self._config.release_clearance_m)
+        if self._reachability is not None:
+            keep = self._reachability(releases, np.zeros(len(releases)))
+            if not keep.any():
+                raise SelectionError(
+                    SelectErrorCode.NO_REACHABLE_CANDIDATE,
+                    f"none of the {len(releases)} free spots {' '.join(parsed.relation.words)} "
+                    f"the {reference.description} is reachable by the arm",
+                )
+            releases = releases[keep]
+            watch.lap("reachability")
+        return RankedPlaces(
+            releases=releases[: request.max_candidates],
+            region=region,
+            relation=parsed.relation,
+            reference=ChosenObject(reference, parsed.reference.words, parsed.unknown_words, None),
+            timings_ms=watch.finish(),
+            mode=self.mode,
+        )
+
+    def _free_spots(
+        self, place: PlaceInput, reference: SceneObject, region: PlaceRegion
+    ) -> FloatArray:
+        """Spots in the region where the held object fits among the obstacles, over support the
+        cameras see."""
+        objects, workspace, request = place.objects, place.workspace, place.request
+        obstacles, support_m = objects, workspace.points_m
+        moving = _moving_object(objects, request.moving_xy_m)
+        if moving is not None and moving is not reference:
+            # It will be in the hand: no obstacle, and the table under it is free (the runner
+            # refuses a place relative to the object being moved).
+            obstacles = tuple(o for o in objects if o is not moving)
+            under = workspace.points_m[moving.point_indices].copy()
+            under[:, 2] = self._selection.table_height_m
+            support_m = np.concatenate([workspace.points_m, under])
+        return place_spots(
+            region,
+            reference,
+            obstacles,
+            request.held,
+            workspace_box_m=place.scene.workspace_box_m,
+            support_points_m=support_m,
+        )
 
 
 def _moving_object(

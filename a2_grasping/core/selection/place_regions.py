@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.selection.grounding import ObjectPhrase, ParsedInstruction, ground, phrase_of
 from a2_grasping.core.selection.objects import SceneObject
 
@@ -145,18 +145,18 @@ def split_pick_and_place(text: str) -> tuple[str, str]:
     relation followed by an object phrase.
 
     Raises:
-        GraspSelectionError: INVALID_REQUEST when the sentence has no place part; the place
+        SelectionError: INVALID_REQUEST when the sentence has no place part; the place
             part's own refusal (TARGET_NOT_FOUND for an object grounding does not know, e.g.
             "next to the banana") when its relation names an object that cannot be grounded.
     """
     tokens = re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("-", ""))
-    refusal: GraspSelectionError | None = None  # why the last relation's object failed
+    refusal: SelectionError | None = None  # why the last relation's object failed
     for start in range(len(tokens) - 1, 0, -1):
         if _relation_at(tokens, start) is None:
             continue
         try:
             parse_place(" ".join(tokens[start:]))
-        except GraspSelectionError as error:
+        except SelectionError as error:
             # "next to the banana": a place is named, its object is not one grounding knows;
             # that, not a missing place, is what the user must hear.
             if refusal is None and error.code is not SelectErrorCode.INVALID_REQUEST:
@@ -165,7 +165,7 @@ def split_pick_and_place(text: str) -> tuple[str, str]:
         return " ".join(tokens[:start]), " ".join(tokens[start:])
     if refusal is not None:
         raise refusal
-    raise GraspSelectionError(
+    raise SelectionError(
         SelectErrorCode.INVALID_REQUEST,
         f"'{text}' says what to pick but not where to put it; add a place, e.g. 'next to the "
         "blue ball' or 'on the plate'",
@@ -177,7 +177,7 @@ def parse_place(text: str, *, open_nouns: bool = False) -> ParsedPlace:
     grounding does not know, "the bowl", is kept for a learned policy instead of refused).
 
     Raises:
-        GraspSelectionError: INVALID_REQUEST without a relation or a reference; the reference
+        SelectionError: INVALID_REQUEST without a relation or a reference; the reference
             phrase's own refusals (contradictions, unknown nouns).
     """
     tokens = re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("-", ""))
@@ -196,7 +196,7 @@ def parse_place(text: str, *, open_nouns: bool = False) -> ParsedPlace:
         if not reference.has_content and not reference.open_noun:
             continue
         return ParsedPlace(relation, reference, tuple(unknown))
-    raise GraspSelectionError(
+    raise SelectionError(
         SelectErrorCode.INVALID_REQUEST,
         f"no place relation with an object in '{text}': say e.g. 'next to the blue ball', "
         "'left of the red cube', 'on the plate' or 'in the tray'",
@@ -232,7 +232,7 @@ def reference_candidates(
     if parsed.relation.inside:
         fitting = tuple(o for o in fitting if o.is_flat)
         if not fitting:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.TARGET_NOT_FOUND,
                 f"'{' '.join(parsed.relation.words)}' needs a plate or a tray (a flat object); "
                 "none fits the reference",
@@ -260,7 +260,7 @@ def place_region(
 ) -> PlaceRegion:
     center = np.asarray(reference.centroid_m[:2], dtype=np.float64)
     if relation.inside and not reference.is_flat:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.INVALID_REQUEST,
             f"'{' '.join(relation.words)}' the {reference.description}: things can be put on or "
             "in a plate or a tray (a flat object), not on a solid; say 'next to' to put it beside",

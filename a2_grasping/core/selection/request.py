@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 
 MAX_INSTRUCTION_CHARS = 512
 
@@ -37,7 +37,7 @@ def validate_request(
     """Check the request fields; 0 in a numeric field selects the server default.
 
     Raises:
-        GraspSelectionError: INVALID_REQUEST, naming the field and the value.
+        SelectionError: INVALID_REQUEST, naming the field and the value.
     """
     text = instruction.strip()
     if not text:
@@ -78,27 +78,27 @@ def check_scene_age(
     replayed bag without sim time; acting on it would hide real staleness, so it is refused too.
 
     Raises:
-        GraspSelectionError: NO_SCENE or STALE_SCENE.
+        SelectionError: NO_SCENE or STALE_SCENE.
     """
     if scene_stamp_s is None:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.NO_SCENE,
             "no scene received yet; is perception_node running and publishing the scene topic?",
         )
     age_s = now_s - scene_stamp_s
     if age_s < -max_future_s:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.STALE_SCENE,
             f"scene stamp is {-age_s:.3f} s in the future of this node's clock; "
             "check clock synchronisation and use_sim_time",
         )
     if age_s > max_age_s:
-        raise GraspSelectionError(
+        raise SelectionError(
             SelectErrorCode.STALE_SCENE,
             f"newest scene is {age_s:.3f} s old; at most {max_age_s:.3f} s is accepted",
         )
     return max(age_s, 0.0)
 
 
-def _invalid(message: str) -> GraspSelectionError:
-    return GraspSelectionError(SelectErrorCode.INVALID_REQUEST, message)
+def _invalid(message: str) -> SelectionError:
+    return SelectionError(SelectErrorCode.INVALID_REQUEST, message)

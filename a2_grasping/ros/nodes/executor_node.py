@@ -32,7 +32,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.action import Pick, PickAndPlace, Place
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.plans import TaskPlan
@@ -364,7 +364,7 @@ class ExecutorNode(LifecycleNode):
         if goal.instruction.strip():
             try:
                 return split_pick_and_place(goal.instruction)
-            except GraspSelectionError as error:
+            except SelectionError as error:
                 raise TaskError(TaskErrorCode.INVALID_GOAL, error.message) from None
         if not goal.pick_instruction.strip() or not goal.place_instruction.strip():
             raise TaskError(

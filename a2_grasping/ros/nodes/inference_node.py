@@ -29,14 +29,15 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import MarkerArray
 
-from a2_grasping.core.errors import GraspSelectionError, SelectErrorCode
+from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import RELOADABLE_PARAMETERS, InferenceConfig
 from a2_grasping.core.kinematics import UR5eReachability
 from a2_grasping.core.policy.hardware import InferenceHardware, resolve_hardware
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection.candidates import make_candidate_generator
-from a2_grasping.core.selection.grasp import GraspScorer, GraspSelector, SelectionConfig
+from a2_grasping.core.selection.common import PoseScorer, SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector
 from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
 from a2_grasping.core.selection.request import check_scene_age, validate_request
@@ -85,7 +86,7 @@ class InferenceNode(LifecycleNode):
         self._own_recordings: set[Path] = set()  # bags this process wrote (reopen: path_<n>)
         self._hardware: InferenceHardware | None = None  # resolved device + precision
         self._warm_up: WarmUpResult | None = None
-        self._scorer: GraspScorer | None = None  # a2 mode's scorer (its CLIP cache counters)
+        self._scorer: PoseScorer | None = None  # a2 mode's scorer (its CLIP cache counters)
         # True from the start of configure until cleanup: the reloadable parameters are locked.
         self._configured = False
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -159,7 +160,7 @@ class InferenceNode(LifecycleNode):
                 f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
             )
         device = str(self._hardware.device) if self._hardware is not None else "cpu"
-        scorer: GraspScorer | None = None
+        scorer: PoseScorer | None = None
         if self._config.a2_mode_configured:
             try:
                 assert self._hardware is not None  # resolved above whenever models are set
@@ -322,7 +323,7 @@ class InferenceNode(LifecycleNode):
                 f"dropped, {recorder.failed} failed {recorder.last_error}"
             )
 
-    def _load_a2_scorer(self, hardware: InferenceHardware) -> GraspScorer:
+    def _load_a2_scorer(self, hardware: InferenceHardware) -> PoseScorer:
         from a2_grasping.core.policy.a2_scorer import load_a2_scorer
 
         rows, cols = self._config.clip_tiles
@@ -351,7 +352,7 @@ class InferenceNode(LifecycleNode):
                 scene, msg.header.stamp, msg if self._recorder is not None else None
             )
 
-    def _take_turn(self) -> GraspSelectionError | None:
+    def _take_turn(self) -> SelectionError | None:
         """Acquire the one selection slot (both services share it), or the BUSY refusal."""
         queue_timeout_s = self._config.queue_timeout_s
         acquired = (
@@ -363,7 +364,7 @@ class InferenceNode(LifecycleNode):
             return None
         waited = f" (waited {queue_timeout_s:.1f} s)" if queue_timeout_s else ""
         self._answers[SelectErrorCode.BUSY.name] += 1
-        return GraspSelectionError(
+        return SelectionError(
             SelectErrorCode.BUSY, f"another selection is running{waited}; retry later"
         )
 
@@ -378,12 +379,12 @@ class InferenceNode(LifecycleNode):
         served: _ReceivedScene | None = None
         try:
             served = self._select(request, response)
-        except GraspSelectionError as error:
+        except SelectionError as error:
             conversions.error_response(error, response)
         except Exception as error:  # a request must never take the node down
             self.get_logger().error(f"select_grasp failed: {error!r}")
             conversions.error_response(
-                GraspSelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
+                SelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
                 response,
             )
         finally:
@@ -416,11 +417,11 @@ class InferenceNode(LifecycleNode):
     def _select(
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
     ) -> _ReceivedScene:
-        """Fill `response` from the newest scene and return that scene (GraspSelectionError on
+        """Fill `response` from the newest scene and return that scene (SelectionError on
         refusal)."""
         selector = self._selector
         if not self._active or selector is None:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.MODEL_NOT_READY,
                 "inference_node is not active; configure and activate it (lifecycle) first",
             )
@@ -472,12 +473,12 @@ class InferenceNode(LifecycleNode):
             return conversions.place_error_response(busy, response)
         try:
             self._select_place(request, response)
-        except GraspSelectionError as error:
+        except SelectionError as error:
             conversions.place_error_response(error, response)
         except Exception as error:  # a request must never take the node down
             self.get_logger().error(f"select_place failed: {error!r}")
             conversions.place_error_response(
-                GraspSelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
+                SelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
                 response,
             )
         finally:
@@ -494,7 +495,7 @@ class InferenceNode(LifecycleNode):
     def _select_place(self, request: SelectPlace.Request, response: SelectPlace.Response) -> None:
         selector = self._place_selector
         if not self._active or selector is None:
-            raise GraspSelectionError(
+            raise SelectionError(
                 SelectErrorCode.MODEL_NOT_READY,
                 "inference_node is not active; configure and activate it (lifecycle) first",
             )
@@ -510,7 +511,7 @@ class InferenceNode(LifecycleNode):
             held = conversions.held_object_from_request(request)
             moving_xy_m = conversions.moving_object_from_request(request)
         except ValueError as error:
-            raise GraspSelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
+            raise SelectionError(SelectErrorCode.INVALID_REQUEST, str(error)) from None
         latest, age_s = self._fresh_scene(validated.max_input_age_s)
         response.scene_stamp = latest.stamp
         response.scene_age_s = age_s

@@ -15,7 +15,8 @@ from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.policy.checkpoints import CheckpointError
 from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection.candidates import make_candidate_generator
-from a2_grasping.core.selection.grasp import GraspSelector, SelectionConfig, SelectionMode
+from a2_grasping.core.selection.common import SelectionConfig
+from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode
 from a2_grasping.core.selection.request import SelectRequest
 from a2_grasping.tools.random_graspnet import random_graspnet, three_object_scene
 
