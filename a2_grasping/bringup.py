@@ -23,6 +23,9 @@ URDF_FILE = ("urdf", "a2_cell.urdf")
 RVIZ_FILE = ("config", "a2_grasping.rviz")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 DDS_PROFILE_FILE = ("config", "fastdds_large_data.xml")
+# What every pipeline node of a profile must agree on (the table, segmentation): loaded before
+# each node's own file.
+CELL_PARAMETERS_FILE = "cell.yaml"
 # Jazzy's Fast DDS 2.x reads the FASTRTPS name, 3.x the FASTDDS one.
 DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
 # The process that drives the lifecycle nodes to active and checks that they got there.
@@ -115,12 +118,24 @@ class NodeSpec:
 
 def node_parameters(document: Mapping[str, object], node: str) -> dict[str, object]:
     """A node's ros__parameters from a parameter file's content: the package's files key them
-    `/**/<node>` (any namespace); a user's file may also say `<node>` or `/<node>`."""
-    for key in (f"/**/{node}", node, f"/{node}"):
+    `/**/<node>` (any namespace) or, for every node, `/**` (cell.yaml); a user's file may also
+    say `<node>` or `/<node>`."""
+    for key in (f"/**/{node}", node, f"/{node}", "/**"):
         block = document.get(key)
         if isinstance(block, dict) and isinstance(block.get("ros__parameters"), dict):
             return dict(block["ros__parameters"])
     raise KeyError(f"no ros__parameters for {node} (keys: {sorted(document)})")
+
+
+def profile_parameters(config_dir: Path, node: str) -> dict[str, object]:
+    """A pipeline node's parameters as bringup gives them from a profile's directory: the cell's
+    shared values (cell.yaml), then the node's own file. A node declares only some of the cell's
+    names and ignores the rest."""
+    import yaml
+
+    cell = yaml.safe_load((config_dir / CELL_PARAMETERS_FILE).read_text())
+    own = yaml.safe_load((config_dir / f"{node}.yaml").read_text())
+    return {**node_parameters(cell, node), **node_parameters(own, node)}
 
 
 def dds_profile_environment(share: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -183,7 +198,7 @@ def bringup_nodes(share: Path, options: BringupOptions) -> list[NodeSpec]:
                 PACKAGE,
                 name,
                 name,
-                (config / f"{name}.yaml", *overlay),
+                (config / CELL_PARAMETERS_FILE, config / f"{name}.yaml", *overlay),
                 parameters,
                 lifecycle=name in LIFECYCLE_NODES,
                 namespace=options.namespace,

@@ -125,6 +125,13 @@ class ExecutorConfig:
         min_value=0.0,
         max_value=60.0,
     )
+    table_margin_m: float = config_field(
+        0.003,
+        "Points less than this above the table count as table (depth noise) when place "
+        "verification segments the scene, m; the same value as selection's (config/cell.yaml).",
+        min_value=0.0,
+        max_value=0.05,
+    )
     max_scene_age_s: float = config_field(
         5.0,
         "A scene older than this (s) is not used as the collision environment.",

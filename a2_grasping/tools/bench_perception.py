@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config-dir",
         type=Path,
         default=None,
-        help="directory with perception_node.yaml and inference_node.yaml (default: the "
+        help="directory with cell.yaml, perception_node.yaml and inference_node.yaml (default: the "
         "installed config/, the simulated cell's)",
     )
     parser.add_argument(
@@ -58,9 +58,7 @@ def node_configs(config_dir: Path | None) -> tuple[Any, Any, float]:
     """(PerceptionConfig, SegmentationConfig, table_margin_m) from the nodes' parameter files."""
     import dataclasses
 
-    import yaml
-
-    from a2_grasping.bringup import node_parameters
+    from a2_grasping.bringup import profile_parameters
     from a2_grasping.core.perception_config import PerceptionConfig
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.objects import SegmentationConfig
@@ -75,8 +73,7 @@ def node_configs(config_dir: Path | None) -> tuple[Any, Any, float]:
         )
 
     def load(name: str) -> dict[str, Any]:
-        document = yaml.safe_load((directory / f"{name}.yaml").read_text())
-        return dict(node_parameters(document, name))
+        return profile_parameters(directory, name)
 
     perception_values = load("perception_node")
     inference_values = load("inference_node")

@@ -44,17 +44,23 @@ def test_a_look_alike_already_in_the_region_is_not_the_placed_object():
     fell elsewhere. The region shows a pink box of the right height: it must not pass."""
     before = _observation((0.6, 0.0))
     after = _observation((0.6, 0.0))
-    check = check_placement(after, REGION, _held(), 0.0, SegmentationConfig(), before=before)
+    check = check_placement(
+        after, REGION, _held(), 0.0, SegmentationConfig(), before=before, table_margin_m=0.003
+    )
     assert not check.in_region
     assert "stood there before the release" in check.message
     # without the scene before the release, the look-alike passes (the defect)
-    assert check_placement(after, REGION, _held(), 0.0, SegmentationConfig()).in_region
+    assert check_placement(
+        after, REGION, _held(), 0.0, SegmentationConfig(), table_margin_m=0.003
+    ).in_region
 
 
 def test_the_placed_object_beside_a_look_alike_passes():
     before = _observation((0.6, 0.0))
     after = _observation((0.6, 0.0), (0.5, 0.1))
-    check = check_placement(after, REGION, _held(), 0.0, SegmentationConfig(), before=before)
+    check = check_placement(
+        after, REGION, _held(), 0.0, SegmentationConfig(), before=before, table_margin_m=0.003
+    )
     assert check.in_region and check.placed is not None
     np.testing.assert_allclose(check.placed.centroid_m[:2], (0.5, 0.1), atol=0.01)
 
@@ -71,11 +77,19 @@ def test_a_pick_and_place_may_put_the_object_back_where_it_was_picked():
     held_here = HeldRecord(ObjectBox(box, np.array(SIZE), "pink box", "pink"), tcp)
     before = _observation((0.6, 0.0), (0.5, -0.1))
     after = _observation((0.605, 0.003), (0.5, -0.1))
-    check = check_placement(after, REGION, held_here, 0.0, SegmentationConfig(), before=before)
+    check = check_placement(
+        after, REGION, held_here, 0.0, SegmentationConfig(), before=before, table_margin_m=0.003
+    )
     assert check.in_region and check.placed is not None
     np.testing.assert_allclose(check.placed.centroid_m[:2], (0.605, 0.003), atol=0.01)
     dropped_elsewhere = _observation((0.5, -0.1))  # only the look-alike in the region
     check = check_placement(
-        dropped_elsewhere, REGION, held_here, 0.0, SegmentationConfig(), before=before
+        dropped_elsewhere,
+        REGION,
+        held_here,
+        0.0,
+        SegmentationConfig(),
+        before=before,
+        table_margin_m=0.003,
     )
     assert not check.in_region and "stood there before the release" in check.message

@@ -19,6 +19,7 @@ from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
 from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.scene import CameraView
+from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.task.codes import TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
 from a2_grasping.core.task.ports import Choice, ObjectBox, Observation, RobotState
@@ -127,7 +128,7 @@ def _runner(closes_at: float, observation: Observation | None = None, gripper_ra
         publish_plan=plans.append,
         log=lambda _text: None,
     )
-    return TaskRunner(CONFIG, ports), arm, gripper, plans
+    return TaskRunner(CONFIG, ports, SegmentationConfig()), arm, gripper, plans
 
 
 def _top_down(x: float, y: float, z: float) -> np.ndarray:
@@ -311,7 +312,7 @@ def _retrying_runner(closes: list[float], poses=(FIRST, SECOND), **config):
     gripper = ClosesOn(robot, closes)
     grasps = RankedGrasps(np.stack(poses), robot)
     ports = dataclasses.replace(runner.ports, gripper=gripper, grasps=grasps)
-    runner = TaskRunner(dataclasses.replace(CONFIG, **config), ports)
+    runner = TaskRunner(dataclasses.replace(CONFIG, **config), ports, SegmentationConfig())
     return runner, arm, grasps, plans
 
 
@@ -390,7 +391,7 @@ def _stale_once_runner(first_code: SelectErrorCode, observation_after: bool, ref
     if not observation_after:
         scenes = FixedScenes(None)
     ports = dataclasses.replace(runner.ports, grasps=grasps, scenes=scenes)
-    return TaskRunner(CONFIG, ports), arm, grasps
+    return TaskRunner(CONFIG, ports, SegmentationConfig()), arm, grasps
 
 
 def test_a_stale_scene_answer_is_asked_again_on_a_scene_captured_after_it():
@@ -455,7 +456,9 @@ def test_a_place_relative_to_the_object_being_moved_is_refused_before_any_motion
     runner, arm, gripper, plans = _runner(closes_at=0.4)
     target = _box(0.5, 0.0, "pink box (6.0 x 3.0 x 5.0 cm at x 0.50 y 0.00)")
     same = _box(0.503, -0.002, "pink box (6.0 x 3.0 x 5.0 cm at x 0.50 y -0.00)")
-    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=PlaceBy(same)))
+    runner = TaskRunner(
+        CONFIG, dataclasses.replace(runner.ports, places=PlaceBy(same)), SegmentationConfig()
+    )
     request = PickRequest(
         "the pink block", Choice(_top_down(0.5, 0.0, 0.03)[None], target), False, 0.5
     )
@@ -473,7 +476,9 @@ def test_a_place_relative_to_another_object_goes_on_to_planning():
     target = _box(0.5, 0.0, "pink box")
     other = _box(0.5, 0.12, "pink box 2")
     places = PlaceBy(other)
-    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=places))
+    runner = TaskRunner(
+        CONFIG, dataclasses.replace(runner.ports, places=places), SegmentationConfig()
+    )
     request = PickRequest(
         "the pink block", Choice(_top_down(0.5, 0.0, 0.03)[None], target), True, 0.5
     )
@@ -522,7 +527,9 @@ def test_a_pick_and_place_plans_its_place_without_the_object_it_moves():
     release = grasp.copy()
     release[2, 3] += 0.01  # the object's underside 1 cm above the table, where it stood
     places = PlaceAt(release, _box(0.5, 0.15, "blue box"))
-    runner = TaskRunner(CONFIG, dataclasses.replace(runner.ports, places=places))
+    runner = TaskRunner(
+        CONFIG, dataclasses.replace(runner.ports, places=places), SegmentationConfig()
+    )
     report = TaskReport()
     runner.pick_and_place(
         PickRequest("the pink block", Choice(grasp[None], target), True, 0.5),

@@ -41,7 +41,7 @@ def test_a_name_declared_by_two_configurations_is_refused_naming_it(ros_node):
     "configs",
     [
         (InferenceConfig, SelectionConfig, SegmentationConfig, PlaceConfig),  # inference_node
-        (ExecutorConfig, PlannerConfig),  # executor_node
+        (ExecutorConfig, PlannerConfig, SegmentationConfig),  # executor_node
     ],
     ids=["inference_node", "executor_node"],
 )

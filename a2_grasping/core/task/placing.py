@@ -76,6 +76,8 @@ def check_placement(  # noqa: PLR0917 - the region, what was held and both scene
     table_height_m: float,
     segmentation: SegmentationConfig,
     before: Observation | None = None,
+    *,
+    table_margin_m: float,
 ) -> PlacementCheck:
     """Is an object that could be the held one (its colour name, its height) resting in the
     region, where no object rested in `before` (the scene planned on, before the release)? A
@@ -83,13 +85,13 @@ def check_placement(  # noqa: PLR0917 - the region, what was held and both scene
     where it was picked, is no look-alike). IN relations look
     only above the receptacle's top inside its disc, so the object and the plate it stands on
     are not one cluster."""
-    objects = _region_objects(after, region, table_height_m, segmentation)
+    objects = _region_objects(after, region, table_height_m, table_margin_m, segmentation)
     already = (
         ()
         if before is None
         else tuple(
             o
-            for o in _region_objects(before, region, table_height_m, segmentation)
+            for o in _region_objects(before, region, table_height_m, table_margin_m, segmentation)
             if _resting_in(o, region)
             # A pick-and-place's `before` shows the held object where it was picked, and the
             # place may put it back there.
@@ -105,6 +107,7 @@ def _region_objects(
     observation: Observation,
     region: PlaceRegion,
     table_height_m: float,
+    table_margin_m: float,
     segmentation: SegmentationConfig,
 ) -> tuple[SceneObject, ...]:
     points = np.asarray(observation.points_xyz, dtype=np.float64)
@@ -116,7 +119,7 @@ def _region_objects(
         )
         points, colors = points[near], colors[near]
         segmentation = SegmentationConfig(**{**segmentation.__dict__, "refine_table_plane": False})
-    return segment_objects(points, colors, support_z, 0.003, segmentation)
+    return segment_objects(points, colors, support_z, table_margin_m, segmentation)
 
 
 def _resting_in(obj: SceneObject, region: PlaceRegion) -> bool:

@@ -118,7 +118,11 @@ class TaskPorts:
 
 
 class TaskRunner:
-    def __init__(self, config: ExecutorConfig, ports: TaskPorts) -> None:
+    def __init__(
+        self, config: ExecutorConfig, ports: TaskPorts, segmentation: SegmentationConfig
+    ) -> None:
+        """`segmentation`: how place verification cuts objects out of a scene, the settings
+        selection uses (config/cell.yaml), so both see the same objects."""
         self.config = config
         self.ports = ports
         self.reading = GripperReading(
@@ -129,7 +133,7 @@ class TaskRunner:
         )
         # What the gripper holds since the last successful pick (None: nothing known).
         self.held: HeldRecord | None = None
-        self.segmentation = SegmentationConfig()
+        self.segmentation = segmentation
 
     # ---- pick ----
 
@@ -468,6 +472,7 @@ class TaskRunner:
             self.ports.planner.config.table_height_m,
             self.segmentation,
             before=before,
+            table_margin_m=self.config.table_margin_m,
         )
         if not check.in_region or check.placed is None:
             raise TaskError(TaskErrorCode.PLACE_FAILED, f"released, but {check.message}")

@@ -36,6 +36,7 @@ from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.plans import TaskPlan
+from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place_regions import HeldObject, split_pick_and_place
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
@@ -76,6 +77,7 @@ class ExecutorNode(LifecycleNode):
         super().__init__("executor_node")
         self._config = declare_config(self, ExecutorConfig)
         planner_config = declare_config(self, PlannerConfig)
+        segmentation = declare_config(self, SegmentationConfig)
         cfg = self._config
         self._monitor = JointStateMonitor(cfg.joint_names, cfg.gripper_joint)
         self._observation: Observation | None = None
@@ -120,6 +122,7 @@ class ExecutorNode(LifecycleNode):
                 publish_plan=self._publish_plan,
                 log=lambda text: self.get_logger().info(text),
             ),
+            segmentation,
         )
         self._arm = backends.arm
         self._backends = backends
