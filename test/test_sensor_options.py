@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from a2_grasping.tools.bench_sim import HOUSEHOLD_TEMPLATES, plan_episodes
+from a2_grasping.tools.language_episodes import HOUSEHOLD_TEMPLATES, plan_episodes
 from a2_grasping.tools.sensor_options import (
     SensorSetting,
     add_sensor_arguments,

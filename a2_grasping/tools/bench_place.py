@@ -169,7 +169,7 @@ def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
     records: list[dict[str, Any]] = []
     failures: dict[str, Any] = {}
     wall_start = time.monotonic()
-    from a2_grasping.tools.bench_sim import BENCH_EXECUTOR_ARGUMENTS
+    from a2_grasping.tools.bench_protocol import BENCH_EXECUTOR_ARGUMENTS
 
     with SimSession(
         domain_id,

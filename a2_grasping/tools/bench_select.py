@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
-    from a2_grasping.tools.bench_sim import plan_episodes
+    from a2_grasping.tools.language_episodes import plan_episodes
 
     if args.scenes < 1 or args.runs < 1:
         raise SystemExit("--scenes and --runs must be at least 1")

@@ -93,7 +93,7 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
-    from a2_grasping.tools.bench_sim import plan_episodes
+    from a2_grasping.tools.language_episodes import plan_episodes
     from a2_grasping.tools.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
 
     cpu = read_cpu_info()

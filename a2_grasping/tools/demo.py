@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from a2_grasping.core.errors import SelectionError
-from a2_grasping.tools.bench_sim import LIFT_SUCCESS_M as LIFT_M
-from a2_grasping.tools.bench_sim import named_by_truth, truth_objects
+from a2_grasping.tools.bench_protocol import LIFT_SUCCESS_M as LIFT_M
+from a2_grasping.tools.language_episodes import named_by_truth, truth_objects
 from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
 
 # Per task: (scene, seed, instruction).
@@ -277,7 +277,7 @@ def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
         parse_place,
         split_pick_and_place,
     )
-    from a2_grasping.tools.bench_sim import truth_scene_objects
+    from a2_grasping.tools.language_episodes import truth_scene_objects
 
     truth = truth_objects(args.seed, args.scene)
     try:

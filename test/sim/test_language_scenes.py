@@ -29,7 +29,8 @@ from a2_grasping.sim.objects import (
     Shape,
     generate_objects,
 )
-from a2_grasping.tools import bench_sim
+from a2_grasping.tools import bench_sim_report
+from a2_grasping.tools import language_episodes as truth
 
 SEEDS = range(100)
 # Largest small-mode and smallest large-mode box volumes (sim/objects.py SIZE_MODES).
@@ -112,29 +113,29 @@ def test_colours_repeat_close_hues_are_common_and_sizes_come_in_two_modes():
 
 # ---- the benchmark's instructions ----
 
-EPISODES = bench_sim.plan_episodes(5000, 90, "language")
+EPISODES = truth.plan_episodes(5000, 90, "language")
 
 
 def test_every_template_is_planned_deterministically():
     templates = Counter(e.template for e in EPISODES)
-    assert set(templates) == set(bench_sim.TEMPLATES)
+    assert set(templates) == set(truth.TEMPLATES)
     assert min(templates.values()) >= 10
-    assert bench_sim.plan_episodes(5000, 90, "language") == EPISODES
+    assert truth.plan_episodes(5000, 90, "language") == EPISODES
 
 
 @pytest.mark.parametrize("episode", EPISODES, ids=lambda e: f"{e.seed}-{e.template}")
 def test_instruction_names_exactly_its_targets_on_ground_truth(episode):
-    objects = bench_sim.truth_objects(episode.seed, episode.scene)
-    assert set(bench_sim.named_by_truth(episode.instruction, objects)) == set(episode.targets)
+    objects = truth.truth_objects(episode.seed, episode.scene)
+    assert set(truth.named_by_truth(episode.instruction, objects)) == set(episode.targets)
     definite = not re.search(r"\b(a|an|any)\b", episode.instruction)
     assert definite == (len(episode.targets) == 1) or episode.template in ("color", "shape")
 
 
 def test_superlatives_and_relations_keep_margins_above_groundings():
-    assert bench_sim.SIZE_RATIO_MARGIN >= SIZE_RATIO_MARGIN + 0.2
-    assert bench_sim.POSITION_MARGIN_M >= POSITION_MARGIN_M + 0.02
-    assert bench_sim.POSITION_MARGIN_M >= NEXT_TO_MARGIN_M + 0.02
-    assert bench_sim.SIDE_CLEAR_M <= RELATION_SIDE_MARGIN_M - 0.03
+    assert truth.SIZE_RATIO_MARGIN >= SIZE_RATIO_MARGIN + 0.2
+    assert truth.POSITION_MARGIN_M >= POSITION_MARGIN_M + 0.02
+    assert truth.POSITION_MARGIN_M >= NEXT_TO_MARGIN_M + 0.02
+    assert truth.SIDE_CLEAR_M <= RELATION_SIDE_MARGIN_M - 0.03
     for episode in EPISODES:
         if episode.template not in ("size", "spatial", "relation"):
             continue
@@ -145,14 +146,14 @@ def test_superlatives_and_relations_keep_margins_above_groundings():
 
 def test_a_scene_without_a_decidable_superlative_gets_another_template():
     two_alike = (
-        bench_sim.TruthObject("red cube", "red", "box", "cube", (0.03, 0.03, 0.03), 0.5, 0.0),
-        bench_sim.TruthObject("red cube 2", "red", "box", "cube", (0.032, 0.032, 0.032), 0.5, 0.03),
+        truth.TruthObject("red cube", "red", "box", "cube", (0.03, 0.03, 0.03), 0.5, 0.0),
+        truth.TruthObject("red cube 2", "red", "box", "cube", (0.032, 0.032, 0.032), 0.5, 0.03),
     )
     rng = __import__("random").Random(0)
-    assert bench_sim.template_options(two_alike, "size", rng) == []  # 1.2x: below 1.4x
-    assert bench_sim.template_options(two_alike, "spatial", rng) == []  # 3 cm: below 5 cm
-    assert bench_sim.template_options(two_alike, "relation", rng) == []  # no unique reference
-    named = bench_sim.template_options(two_alike, "color_shape", rng)
+    assert truth.template_options(two_alike, "size", rng) == []  # 1.2x: below 1.4x
+    assert truth.template_options(two_alike, "spatial", rng) == []  # 3 cm: below 5 cm
+    assert truth.template_options(two_alike, "relation", rng) == []  # no unique reference
+    named = truth.template_options(two_alike, "color_shape", rng)
     assert [(phrase.split()[0], len(targets)) for phrase, targets, _ in named] in (
         [("a", 2)],
         [("any", 2)],
@@ -176,14 +177,14 @@ def test_language_summary_counts_first_attempts_steps_and_wrong_picks():
         {"template": "size", "success": False, "first_attempt": False, "step_count": 2,
          "steps": [step("AMBIGUOUS_TARGET"), step("AMBIGUOUS_TARGET")]},
     ]  # fmt: skip
-    summary = bench_sim.language_summary(records, max_steps=8)
+    summary = bench_sim_report.language_summary(records, max_steps=8)
     assert summary["success_rate"] == summary["first_attempt_success_rate"] == pytest.approx(1 / 3)
     assert summary["success_rate_within_steps"] == pytest.approx(2 / 3)
     assert summary["mean_steps"] == 1.5
     assert summary["mean_steps_failures_as_max"] == pytest.approx((1 + 2 + 8) / 3)
     assert summary["wrong_picks"] == 1 and summary["wrong_picks_reported_wrong_object"] == 1
     assert summary["per_template"]["size"]["success_rate_within_steps"] == 0.0
-    assert "color" in bench_sim.format_table({"attributes": summary})
+    assert "color" in bench_sim_report.format_table({"attributes": summary})
 
 
 # ---- taking objects off the table ----
