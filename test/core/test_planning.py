@@ -14,7 +14,12 @@ from a2_grasping.core.kinematics import (
 )
 from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.planning.pick_planner import EmbeddedPlanner, _densify, time_parameterise
+from a2_grasping.core.planning.pick_planner import (
+    EmbeddedPlanner,
+    _densify,
+    distinct_states,
+    time_parameterise,
+)
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError
 from a2_grasping.tools.synthetic_clouds import box_points
 
@@ -213,6 +218,28 @@ def test_straight_paths_of_any_length_are_timed_near_the_optimum(length_rad, sca
     np.testing.assert_allclose(timed.positions_rad[[0, -1]], [start, start + offset], atol=1e-9)
     np.testing.assert_allclose(timed.velocities_rad_s[[0, -1]], 0.0, atol=1e-6)
     assert np.max(np.abs(timed.velocities_rad_s)) <= v * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("length_rad", [1.1e-9, 1.7e-9, 3e-9, 5e-8])
+def test_a_path_shorter_than_a_joint_can_resolve_is_a_still_path(length_rad):
+    """TOPP-RA cannot time a straight path of a few 1e-9 rad (it reports the path not
+    controllable); a pick whose candidate was sent twice met one of 1.7e-9 rad and failed. Below
+    SAME_STATE_RAD the arm is where it should be: the path stands still there."""
+    start = np.array([0.1, -1.2, 1.3, -1.6, -1.57, 0.2])
+    offset = np.random.default_rng(3).normal(size=6)
+    offset *= length_rad / np.max(np.abs(offset))
+    timed = time_parameterise(np.array([start, start + offset]), CONFIG, 1.0)
+    np.testing.assert_array_equal(timed.positions_rad, [start, start])
+    np.testing.assert_array_equal(timed.velocities_rad_s, 0.0)
+
+
+def test_states_closer_than_a_joint_can_resolve_are_dropped_and_the_goal_is_kept():
+    start = np.zeros(6)
+    path = np.array(
+        [start, start + 4e-8, start + 0.01, start + 0.01 + 3e-8, start + 0.02, start + 0.02 + 6e-8]
+    )
+    kept = distinct_states(path)
+    np.testing.assert_array_equal(kept, [start, start + 0.01, start + 0.02 + 6e-8])
 
 
 def test_a_pick_from_its_own_pre_grasp_is_planned():

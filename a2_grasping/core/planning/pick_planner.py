@@ -390,10 +390,31 @@ def path_spline(path: FloatArray) -> toppra.SplineInterpolator:
     return toppra.SplineInterpolator(arc, path, bc_type="clamped")
 
 
+# Joint states closer than this (every joint, rad) are one state: far below any encoder's
+# resolution, and TOPP-RA cannot time a path shorter than about 1e-8 rad (measured: every
+# straight path of 1.1e-9 to 3e-9 rad "not controllable", every one from 1e-8 rad timed). A
+# candidate sent twice left a transit of 1.7e-9 rad that failed the pick.
+SAME_STATE_RAD = 1e-7
+
+
+def distinct_states(path: FloatArray) -> FloatArray:
+    """The path without states within SAME_STATE_RAD of the one kept before them; it still
+    ends exactly at the path's last state."""
+    kept = [path[0]]
+    for state in path[1:]:
+        if np.max(np.abs(state - kept[-1])) > SAME_STATE_RAD:
+            kept.append(state)
+    last = path[-1]
+    while len(kept) > 1 and np.max(np.abs(last - kept[-2])) <= SAME_STATE_RAD:
+        kept.pop()
+    if len(kept) > 1:
+        kept[-1] = last
+    return np.asarray(kept)
+
+
 def sample_path_spline(path: FloatArray, max_step_rad: float) -> FloatArray:
     """States along path_spline at most `max_step_rad` of arc length apart."""
-    keep = np.r_[True, np.any(np.abs(np.diff(path, axis=0)) > 1e-9, axis=1)]
-    path = path[keep]
+    path = distinct_states(path)
     if len(path) < 2:
         return path
     spline = path_spline(path)
@@ -409,8 +430,7 @@ def time_parameterise(
     scaling = float(np.clip(velocity_scaling, 1e-3, 1.0))
     velocity = np.full(6, config.max_joint_velocity_rad_s * scaling)
     acceleration = np.full(6, config.max_joint_acceleration_rad_s2 * scaling)
-    keep = np.r_[True, np.any(np.abs(np.diff(path, axis=0)) > 1e-9, axis=1)]
-    path = path[keep]
+    path = distinct_states(path)
     if len(path) < 2:
         still = np.repeat(path[:1], 2, axis=0)
         return TimedPath(np.array([0.0, sample_period_s]), still, np.zeros_like(still))
