@@ -520,6 +520,25 @@ def error_response(error: SelectionError, response: SelectGrasp.Response) -> Sel
     return response
 
 
+def place_request_to_msg(
+    instruction: str, held: HeldObject, moving_xy_m: NDArray[np.float64] | None = None
+) -> SelectPlace.Request:
+    """The SelectPlace request for a place of `held` (the inverse of held_object_from_request and
+    moving_object_from_request)."""
+    request = SelectPlace.Request(instruction=instruction)
+    if moving_xy_m is not None:
+        request.has_moving_object = True
+        request.moving_object_m.x, request.moving_object_m.y = (float(v) for v in moving_xy_m)
+    request.held_size_m.x, request.held_size_m.y, request.held_size_m.z = (
+        float(v) for v in held.size_m
+    )
+    request.tcp_above_bottom_m = float(held.tcp_above_bottom_m)
+    rotation = np.eye(4)
+    rotation[:3, :3] = held.tcp_rotation
+    request.tcp_orientation = matrix_to_pose(rotation).orientation
+    return request
+
+
 def held_object_from_request(request: SelectPlace.Request) -> HeldObject:
     """The held object of a SelectPlace request.
 

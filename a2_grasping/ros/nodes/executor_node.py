@@ -1,9 +1,10 @@
 """executor_node: the /pick action, a thin lifecycle node around the core task runner.
 
 The task sequence, the collision world and the hold logic live in `a2_grasping.core.task`; this
-node wires ROS to its ports: joint states (JointStateMonitor), the scene topic, the
-/select_grasp client, the arm and gripper controller adapters and the planner (chosen once by
-`hardware.backends.make_backends`), and converts goals and results at its edge.
+node wires ROS to its ports: joint states and the scene topic (`ros/ports/observed.py`), the
+/select_grasp and /select_place clients (`ros/ports/selection_services.py`), the arm and gripper
+controller adapters and the planner (chosen once by `hardware.backends.make_backends`), and
+converts goals and results at its edge.
 
 Lifecycle: backends are built and validated at start-up (a bad configuration exits with code 2);
 goals are accepted only while active; deactivating cancels a running goal, which stops the arm.
@@ -17,13 +18,10 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -32,21 +30,17 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.action import Pick, PickAndPlace, Place
-from a2_grasping.core.errors import SelectErrorCode, SelectionError
+from a2_grasping.core.errors import SelectionError
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.selection.objects import SegmentationConfig
-from a2_grasping.core.selection.place_regions import HeldObject, split_pick_and_place
+from a2_grasping.core.selection.place_regions import split_pick_and_place
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import check_candidate
 from a2_grasping.core.task.placing import HeldRecord
 from a2_grasping.core.task.ports import (
     Choice,
-    FloatArray,
-    Observation,
-    PlaceChoice,
-    RobotState,
 )
 from a2_grasping.core.task.runner import (
     PickRequest,
@@ -58,18 +52,14 @@ from a2_grasping.core.task.runner import (
 from a2_grasping.msg import GraspCandidate, SceneSnapshot
 from a2_grasping.ros import conversions, diagnostics, spin
 from a2_grasping.ros.hardware.backends import make_backends
-from a2_grasping.ros.hardware.controllers import Deadline, JointStateMonitor
+from a2_grasping.ros.hardware.controllers import JointStateMonitor
 from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.nodes.executor_diagnostics import TaskRecord, robot_status, task_status
 from a2_grasping.ros.parameters import declare_config
+from a2_grasping.ros.ports.observed import RobotStates, SceneTopic
+from a2_grasping.ros.ports.selection_services import GraspService, PlaceService
 from a2_grasping.ros.qos import DIAGNOSTICS_QOS, JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp, SelectPlace
-
-R = Pick.Result
-# A retry asks for a scene captured after the arm came back; the request reaches the server a
-# little later than it is sent (loopback DDS: milliseconds), so its age limit allows this much.
-# A scene this much older still shows the arm at rest within goal tolerance of the start.
-_REQUEST_TRANSIT_S = 0.25
 
 
 class ExecutorNode(LifecycleNode):
@@ -80,8 +70,7 @@ class ExecutorNode(LifecycleNode):
         segmentation = declare_config(self, SegmentationConfig)
         cfg = self._config
         self._monitor = JointStateMonitor(cfg.joint_names, cfg.gripper_joint)
-        self._observation: Observation | None = None
-        self._observation_lock = threading.Lock()
+        self._scenes = SceneTopic(self.get_clock(), cfg.input_wait_s, cfg.max_scene_age_s)
         self.create_subscription(
             SceneSnapshot,
             cfg.scene_topic,
@@ -90,10 +79,10 @@ class ExecutorNode(LifecycleNode):
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         service_group = ReentrantCallbackGroup()
-        self._select_client = self.create_client(
+        select_client = self.create_client(
             SelectGrasp, cfg.select_service, callback_group=service_group
         )
-        self._place_client = self.create_client(
+        place_client = self.create_client(
             SelectPlace, cfg.select_place_service, callback_group=service_group
         )
         backends = make_backends(self, cfg, planner_config, self._monitor)
@@ -107,16 +96,16 @@ class ExecutorNode(LifecycleNode):
         self._path_publisher = self.create_publisher(
             JointTrajectory, cfg.planned_path_topic, LATCHED_QOS
         )
-        self._grasps = _GraspService(self)
-        self._places = _PlaceService(self)
+        self._grasps = GraspService(select_client, cfg.select_timeout_s, self.get_clock())
+        self._places = PlaceService(place_client, cfg.select_timeout_s)
         self._runner = TaskRunner(
             cfg,
             TaskPorts(
                 planner=backends.planner,
                 arm=backends.arm,
                 gripper=backends.gripper,
-                robot=_RobotStates(self),
-                scenes=_SceneTopic(self),
+                robot=RobotStates(self._monitor, self.get_clock()),
+                scenes=self._scenes,
                 grasps=self._grasps,
                 places=self._places,
                 publish_plan=self._publish_plan,
@@ -138,40 +127,28 @@ class ExecutorNode(LifecycleNode):
             self._publish_diagnostics,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
-        self._current_goal: ServerGoalHandle | None = None
-        self._action = ActionServer(
-            self,
-            Pick,
-            cfg.action_name,
-            execute_callback=self._execute,
-            goal_callback=self._on_goal,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=service_group,
-        )
-        self._place_action = ActionServer(
-            self,
-            Place,
-            cfg.place_action_name,
-            execute_callback=self._execute_place,
-            goal_callback=self._on_goal,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=service_group,
-        )
-        self._pick_and_place_action = ActionServer(
-            self,
-            PickAndPlace,
-            cfg.pick_and_place_action_name,
-            execute_callback=self._execute_pick_and_place,
-            goal_callback=self._on_goal,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=service_group,
-        )
+        self._actions = [
+            ActionServer(
+                self,
+                action_type,
+                name,
+                execute_callback=execute,
+                goal_callback=self._on_goal,
+                cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+                callback_group=service_group,
+            )
+            for action_type, name, execute in (
+                (Pick, cfg.action_name, self._execute),
+                (Place, cfg.place_action_name, self._execute_place),
+                (PickAndPlace, cfg.pick_and_place_action_name, self._execute_pick_and_place),
+            )
+        ]
         if cfg.autostart:
             self.trigger_configure()
             self.trigger_activate()
 
     def destroy_node(self) -> None:
-        for action in (self._action, self._place_action, self._pick_and_place_action):
+        for action in self._actions:
             action.destroy()
         self._high_rate.close()
         super().destroy_node()
@@ -220,15 +197,7 @@ class ExecutorNode(LifecycleNode):
         except ValueError as error:
             self.get_logger().warning(f"ignoring scene: {error}", throttle_duration_sec=5.0)
             return
-        observation = Observation(
-            scene.views, scene.points_xyz, scene.colors_rgb, scene.stamp_s, scene.frame_id
-        )
-        with self._observation_lock:
-            self._observation = observation
-
-    def latest_observation(self) -> Observation | None:
-        with self._observation_lock:
-            return self._observation
+        self._scenes.on_scene(scene)
 
     def _on_goal(self, _goal: object) -> GoalResponse:
         if not self._active:
@@ -411,7 +380,7 @@ class ExecutorNode(LifecycleNode):
             target = conversions.object_box_from_msg(goal.target)
         except ValueError as error:
             raise TaskError(TaskErrorCode.INVALID_GOAL, f"candidate or target: {error}") from None
-        observation = self.latest_observation()
+        observation = self._scenes.latest()
         if observation is None:
             raise TaskError(
                 TaskErrorCode.STALE_STATE,
@@ -451,189 +420,6 @@ class ExecutorNode(LifecycleNode):
                 self._config.joint_names, path.times_s, path.positions_rad, path.velocities_rad_s
             )
         )
-
-
-class _RobotStates:
-    """The joint-state monitor as the runner's state source; gripper settling on robot time."""
-
-    def __init__(self, node: ExecutorNode) -> None:
-        self._node = node
-
-    def latest(self, max_age_s: float) -> RobotState | None:
-        return self._node._monitor.latest(max_age_s)
-
-    def missing_joints(self, max_age_s: float) -> list[str]:
-        return self._node._monitor.missing_joints(max_age_s)
-
-    def settled_gripper_rad(self, timeout_s: float, max_age_s: float) -> float:
-        return self._node._monitor.settled_gripper_rad(
-            Deadline(timeout_s, self._node.get_clock()), max_age_s
-        )
-
-
-class _SceneTopic:
-    """Scenes from the perception topic, waited for at most input_wait_s (wall time)."""
-
-    def __init__(self, node: ExecutorNode) -> None:
-        self._node = node
-
-    def now_s(self) -> float:
-        return conversions.clock_seconds(self._node.get_clock())
-
-    def fresh(self, newer_than_s: float | None = None) -> Observation | None:
-        cfg = self._node._config
-        deadline = time.monotonic() + cfg.input_wait_s
-        while True:
-            observation = self._node.latest_observation()
-            if observation is not None:
-                age_s = self.now_s() - observation.stamp_s
-                newer = newer_than_s is None or observation.stamp_s > newer_than_s
-                if age_s <= cfg.max_scene_age_s and newer:
-                    return observation
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.05)
-
-
-class _GraspService:
-    """/select_grasp as the runner's grasp source; keeps the last answer's messages so the
-    result can return the executed candidate and the target as received."""
-
-    def __init__(self, node: ExecutorNode) -> None:
-        self._node = node
-        self.last_candidates: list[GraspCandidate] = []
-        self.last_target_msg = Pick.Result().target
-
-    def forget(self) -> None:
-        self.last_candidates = []
-        self.last_target_msg = Pick.Result().target
-
-    def choose(
-        self, instruction: str, canceled: Callable[[], bool], newer_than_s: float | None = None
-    ) -> Choice:
-        cfg = self._node._config
-        request = SelectGrasp.Request(instruction=instruction)
-        if newer_than_s is not None:
-            # The server judges a scene's age when the request arrives, a little after now.
-            now_s = conversions.clock_seconds(self._node.get_clock())
-            request.max_input_age_s = max(0.0, now_s - newer_than_s) + _REQUEST_TRANSIT_S
-        response: SelectGrasp.Response = _call(
-            self._node,
-            self._node._select_client,
-            request,
-            cfg.select_service,
-            canceled,
-        )
-        if response.error_code != SelectErrorCode.NONE:
-            code = (
-                TaskErrorCode.NO_REACHABLE_CANDIDATE
-                if response.error_code == SelectErrorCode.NO_REACHABLE_CANDIDATE
-                else TaskErrorCode.SELECTION_FAILED
-            )
-            name = SelectErrorCode(response.error_code).name
-            raise TaskError(
-                code, f"{cfg.select_service}: {name}: {response.error_message}", response.error_code
-            )
-        self.last_candidates = list(response.candidates)
-        self.last_target_msg = response.target
-        try:
-            poses = np.stack([conversions.pose_to_matrix(c.pose.pose) for c in response.candidates])
-            target = conversions.object_box_from_msg(response.target)
-        except ValueError as error:
-            raise TaskError(
-                TaskErrorCode.SELECTION_FAILED, f"{cfg.select_service} answered malformed: {error}"
-            ) from None
-        return Choice(poses, target)
-
-
-class _PlaceService:
-    """/select_place as the runner's place source; keeps the last answer's messages."""
-
-    def __init__(self, node: ExecutorNode) -> None:
-        self._node = node
-        self.last_releases: list[PoseStamped] = []
-        self.last_reference_msg = Place.Result().reference
-
-    def forget(self) -> None:
-        self.last_releases = []
-        self.last_reference_msg = Place.Result().reference
-
-    def choose_place(
-        self,
-        instruction: str,
-        held: HeldObject,
-        canceled: Callable[[], bool],
-        moving_xy_m: FloatArray | None = None,
-    ) -> PlaceChoice:
-        cfg = self._node._config
-        request = SelectPlace.Request(instruction=instruction)
-        if moving_xy_m is not None:
-            request.has_moving_object = True
-            request.moving_object_m.x, request.moving_object_m.y = (float(v) for v in moving_xy_m)
-        (
-            request.held_size_m.x,
-            request.held_size_m.y,
-            request.held_size_m.z,
-        ) = (float(v) for v in held.size_m)
-        request.tcp_above_bottom_m = float(held.tcp_above_bottom_m)
-        rotation = np.eye(4)
-        rotation[:3, :3] = held.tcp_rotation
-        request.tcp_orientation = conversions.matrix_to_pose(rotation).orientation
-        response: SelectPlace.Response = _call(
-            self._node, self._node._place_client, request, cfg.select_place_service, canceled
-        )
-        if response.error_code != SelectErrorCode.NONE:
-            code = (
-                TaskErrorCode.NO_REACHABLE_CANDIDATE
-                if response.error_code == SelectErrorCode.NO_REACHABLE_CANDIDATE
-                else TaskErrorCode.SELECTION_FAILED
-            )
-            name = SelectErrorCode(response.error_code).name
-            raise TaskError(
-                code,
-                f"{cfg.select_place_service}: {name}: {response.error_message}",
-                response.error_code,
-            )
-        self.last_releases = list(response.releases)
-        self.last_reference_msg = response.reference
-        try:
-            releases = np.stack([conversions.pose_to_matrix(r.pose) for r in response.releases])
-            reference = conversions.object_box_from_msg(response.reference)
-        except ValueError as error:
-            raise TaskError(
-                TaskErrorCode.SELECTION_FAILED,
-                f"{cfg.select_place_service} answered malformed: {error}",
-            ) from None
-        return PlaceChoice(releases, reference, conversions.place_region_from_msg(response))
-
-
-def _call(
-    node: ExecutorNode,
-    client: Any,
-    request: Any,
-    name: str,
-    canceled: Callable[[], bool],
-) -> Any:
-    """A service call that waits at most select_timeout_s and stops on cancel."""
-    timeout_s = node._config.select_timeout_s
-    deadline = time.monotonic() + timeout_s
-    while not client.service_is_ready():
-        if time.monotonic() > deadline:
-            raise TaskError(TaskErrorCode.SERVER_UNAVAILABLE, f"{name} is not available")
-        time.sleep(0.05)
-    future = client.call_async(request)
-    done = threading.Event()
-    future.add_done_callback(lambda _f: done.set())
-    while not done.wait(timeout=0.05):
-        if canceled():
-            client.remove_pending_request(future)
-            raise CanceledError(f"canceled while waiting for {name}")
-        if time.monotonic() > deadline:
-            client.remove_pending_request(future)
-            raise TaskError(
-                TaskErrorCode.SERVER_UNAVAILABLE, f"{name} did not answer within {timeout_s:.1f} s"
-            )
-    return future.result()
 
 
 def main(args: list[str] | None = None) -> int:

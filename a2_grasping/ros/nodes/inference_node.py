@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class InferenceNode(LifecycleNode):
         # One selection at a time; a concurrent request is refused BUSY (or waits its turn for at
         # most queue_timeout_s).
         self._selection_lock = threading.Lock()
-        self._latency_ms = RollingPercentiles()
+        self._latency_ms = {name: RollingPercentiles() for name in ("select_grasp", "select_place")}
         self._answers = EventCounts()
         self._last_scene_age_s = float("nan")
         self._gripper = GripperGeometry()
@@ -371,31 +372,15 @@ class InferenceNode(LifecycleNode):
     def _on_select_grasp(
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
     ) -> SelectGrasp.Response:
-        started_s = time.perf_counter()
         received = self.get_clock().now().to_msg()
-        busy = self._take_turn()
-        if busy is not None:
-            return conversions.error_response(busy, response)
-        served: _ReceivedScene | None = None
-        try:
-            served = self._select(request, response)
-        except SelectionError as error:
-            conversions.error_response(error, response)
-        except Exception as error:  # a request must never take the node down
-            self.get_logger().error(f"select_grasp failed: {error!r}")
-            conversions.error_response(
-                SelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
-                response,
-            )
-        finally:
-            self._selection_lock.release()
-        if "total" not in response.timing_stages:
-            response.timing_stages.append("total")
-            response.timing_ms.append((time.perf_counter() - started_s) * 1e3)
-        self._latency_ms.add((time.perf_counter() - started_s) * 1e3)
-        self._answers[SelectErrorCode(response.error_code).name] += 1
+        served = self._answer(
+            "select_grasp",
+            lambda: self._select(request, response),
+            lambda error: conversions.error_response(error, response),
+            response,
+        )
         recorder = self._recorder
-        if recorder is not None:
+        if recorder is not None and response.error_code != SelectErrorCode.BUSY:
             if served is None:  # refused: record the scene the node held, if any
                 with self._scene_lock:
                     served = self._latest
@@ -406,13 +391,46 @@ class InferenceNode(LifecycleNode):
                 received,
                 self.get_clock().now().to_msg(),
             )
+        return response
+
+    def _answer(
+        self,
+        service: str,
+        select: Callable[[], _ReceivedScene],
+        refuse: Callable[[SelectionError], object],
+        response: SelectGrasp.Response | SelectPlace.Response,
+    ) -> _ReceivedScene | None:
+        """What both services share: one selection at a time (BUSY otherwise), every failure a
+        refusal with its code (never an exception out of the callback), the answer timed and
+        counted, refusals logged. Returns the scene selected on (None: refused)."""
+        started_s = time.perf_counter()
+        served: _ReceivedScene | None = None
+        busy = self._take_turn()
+        if busy is not None:  # counted by _take_turn; not timed, logged or recorded
+            refuse(busy)
+            return None
+        try:
+            served = select()
+        except SelectionError as error:
+            refuse(error)
+        except Exception as error:  # a request must never take the node down
+            self.get_logger().error(f"{service} failed: {error!r}")
+            refuse(SelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"))
+        finally:
+            self._selection_lock.release()
+        elapsed_ms = (time.perf_counter() - started_s) * 1e3
+        if isinstance(response, SelectGrasp.Response) and "total" not in response.timing_stages:
+            response.timing_stages.append("total")
+            response.timing_ms.append(elapsed_ms)
+        self._latency_ms[service].add(elapsed_ms)
+        name = SelectErrorCode(response.error_code).name
+        self._answers[name if service == "select_grasp" else f"place_{name}"] += 1
         if response.error_code != SelectErrorCode.NONE:
             self.get_logger().warning(
-                f"select_grasp refused ({SelectErrorCode(response.error_code).name}): "
-                f"{response.error_message}",
+                f"{service} refused ({name}): {response.error_message}",
                 throttle_duration_sec=1.0,
             )
-        return response
+        return served if response.error_code == SelectErrorCode.NONE else None
 
     def _select(
         self, request: SelectGrasp.Request, response: SelectGrasp.Response
@@ -468,31 +486,17 @@ class InferenceNode(LifecycleNode):
     def _on_select_place(
         self, request: SelectPlace.Request, response: SelectPlace.Response
     ) -> SelectPlace.Response:
-        busy = self._take_turn()
-        if busy is not None:
-            return conversions.place_error_response(busy, response)
-        try:
-            self._select_place(request, response)
-        except SelectionError as error:
-            conversions.place_error_response(error, response)
-        except Exception as error:  # a request must never take the node down
-            self.get_logger().error(f"select_place failed: {error!r}")
-            conversions.place_error_response(
-                SelectionError(SelectErrorCode.INTERNAL, f"unexpected failure: {error!r}"),
-                response,
-            )
-        finally:
-            self._selection_lock.release()
-        self._answers[f"place_{SelectErrorCode(response.error_code).name}"] += 1
-        if response.error_code != SelectErrorCode.NONE:
-            self.get_logger().warning(
-                f"select_place refused ({SelectErrorCode(response.error_code).name}): "
-                f"{response.error_message}",
-                throttle_duration_sec=1.0,
-            )
+        self._answer(
+            "select_place",
+            lambda: self._select_place(request, response),
+            lambda error: conversions.place_error_response(error, response),
+            response,
+        )
         return response
 
-    def _select_place(self, request: SelectPlace.Request, response: SelectPlace.Response) -> None:
+    def _select_place(
+        self, request: SelectPlace.Request, response: SelectPlace.Response
+    ) -> _ReceivedScene:
         selector = self._place_selector
         if not self._active or selector is None:
             raise SelectionError(
@@ -521,6 +525,7 @@ class InferenceNode(LifecycleNode):
             PlaceRequest(validated.instruction, held, validated.max_candidates, moving_xy_m),
         )
         conversions.fill_place_response(ranked, latest.scene.frame_id, latest.stamp, response)
+        return latest
 
     def _clip_cache_summary(self) -> str:
         stats = getattr(self._scorer, "cache_stats", None)
@@ -565,8 +570,10 @@ class InferenceNode(LifecycleNode):
                 "last_scene_age_s": self._last_scene_age_s,
                 # The newest scene held (its sensor stamp, s; 0: none): what a selection now uses.
                 "scene_stamp_s": self._newest_scene_stamp_s(),
-                "latency_ms_p50": self._latency_ms.percentile(50),
-                "latency_ms_p95": self._latency_ms.percentile(95),
+                "latency_ms_p50": self._latency_ms["select_grasp"].percentile(50),
+                "latency_ms_p95": self._latency_ms["select_grasp"].percentile(95),
+                "place_latency_ms_p50": self._latency_ms["select_place"].percentile(50),
+                "place_latency_ms_p95": self._latency_ms["select_place"].percentile(95),
                 "answers": self._answers.summary(),
             },
         )
