@@ -1,4 +1,5 @@
-"""ruff (lint + format) on everything, mypy --strict on the ROS-free core."""
+"""ruff (lint + format) on everything, mypy --strict on the ROS-free core and the ROS edge (ros/:
+the adapters are checked against the core's Protocols they implement)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_ruff_format():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_core():
+def test_mypy():
     # The cache (under the ignored build/) makes reruns fast; analysing torch cold takes ~12 s.
     result = _run("mypy", "--cache-dir", str(REPO_ROOT / "build" / "mypy_cache"))
     assert result.returncode == 0, result.stdout + result.stderr

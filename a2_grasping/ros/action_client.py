@@ -22,7 +22,7 @@ from typing import Any
 from rclpy.action import ActionClient
 
 
-class ThreadSafeActionClient(ActionClient):  # type: ignore[misc]
+class ThreadSafeActionClient(ActionClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request_lock = threading.Lock()

@@ -41,7 +41,7 @@ class ConversionError(ValueError):
 
 
 def time_to_seconds(stamp: Time) -> float:
-    return stamp.sec + stamp.nanosec / _NS_PER_S
+    return float(stamp.sec + stamp.nanosec / _NS_PER_S)
 
 
 def clock_seconds(clock: Clock) -> float:
@@ -55,7 +55,7 @@ def seconds_to_time(seconds: float) -> Time:
 
 
 def duration_to_seconds(duration: Duration) -> float:
-    return duration.sec + duration.nanosec / _NS_PER_S
+    return float(duration.sec + duration.nanosec / _NS_PER_S)
 
 
 @functools.cache
@@ -120,8 +120,8 @@ def depth_image_to_m(image: Image) -> NDArray[np.float32]:
         depth_m = depth.astype(np.float32) / _MM_PER_M
     elif image.encoding == "32FC1":
         rows = _image_rows(image, 4)
-        dtype = np.dtype(">f4" if image.is_bigendian else "<f4")
-        depth_m = rows.copy().view(dtype).reshape(image.height, image.width).astype(np.float32)
+        float_type = np.dtype(">f4" if image.is_bigendian else "<f4")
+        depth_m = rows.copy().view(float_type).reshape(image.height, image.width).astype(np.float32)
     else:
         raise ConversionError(
             f"depth encoding '{image.encoding}' is not supported (accepted: 16UC1 mm, 32FC1 m)"

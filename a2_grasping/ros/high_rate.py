@@ -22,6 +22,7 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import ROSClock
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -62,7 +63,9 @@ class HighRateLane:
         # rclpy offers no public way to reach a node's time source: both calls below are rclpy's
         # own TimeSource API on Node's private attribute (rclpy Jazzy).
         owner._time_source.detach_node()
-        self.node._time_source.attach_clock(owner.get_clock())
+        clock = owner.get_clock()
+        assert isinstance(clock, ROSClock)  # a node's clock is always a ROSClock
+        self.node._time_source.attach_clock(clock)
         owner.add_on_set_parameters_callback(self._refuse_use_sim_time_change)
         self._executor = SingleThreadedExecutor(context=owner.context)
         self._executor.add_node(self.node)

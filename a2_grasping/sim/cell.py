@@ -290,11 +290,11 @@ class SimCell:
 
     def joint_positions(self) -> NDArray[np.float64]:
         index = np.append(self._arm_qpos, self._gripper_qpos)
-        return self.data.qpos[index].copy()
+        return np.array(self.data.qpos[index], dtype=np.float64)
 
     def joint_velocities(self) -> NDArray[np.float64]:
         index = np.append(self._arm_dof, self._gripper_dof)
-        return self.data.qvel[index].copy()
+        return np.array(self.data.qvel[index], dtype=np.float64)
 
     def site_pose(self, name: str) -> NDArray[np.float64]:
         """base_from_site 4x4: 'ur5e/attachment_site' (tool0) or 'ur5e/gripper/pinch'."""

@@ -280,6 +280,7 @@ class TrajectoryFollower:
             zero = np.zeros_like(self._q)
             return plan.positions_rad[-1].copy(), zero, zero
         k = int(np.searchsorted(times, t_s, side="right"))  # segment k ends at point k
+        v0: NDArray[np.float64] | None
         if k == 0:
             t0, q0, v0 = 0.0, self._start_q, self._start_v
         else:

@@ -17,7 +17,7 @@ import importlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rclpy.duration import Duration
 from rclpy.qos import (
@@ -45,7 +45,7 @@ from rosbags.typesys.store import Typestore
 from a2_grasping.tools.node_process import install_prefix
 
 PACKAGE = "a2_grasping"
-BAG_VERSION = 9  # rosbag2 metadata version of Jazzy
+BAG_VERSION: Literal[9] = 9  # rosbag2 metadata version of Jazzy
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTERFACE_KINDS = ("msg", "srv", "action")
 

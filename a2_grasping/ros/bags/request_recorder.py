@@ -105,4 +105,4 @@ def next_recording_path(path: Path, own: set[Path]) -> Path | None:
 
 
 def _ns(stamp: Time) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)

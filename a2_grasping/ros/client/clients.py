@@ -50,7 +50,7 @@ def _spinning(node: Node) -> Iterator[SingleThreadedExecutor]:
     finally:
         executor.remove_node(node)
         executor.shutdown(timeout_sec=1.0)
-        node.executor = owner
+        node.executor = owner  # type: ignore[assignment]  # None is accepted: no executor
 
 
 def _result(future: Future) -> Any:

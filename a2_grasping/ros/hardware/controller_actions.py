@@ -40,7 +40,7 @@ TRAJECTORY_ERRORS = {
 }
 
 
-def import_control_msgs() -> tuple[type, type]:
+def import_control_msgs() -> tuple[Any, Any]:
     """(FollowJointTrajectory, GripperCommand); ValueError (-> exit code 2) when absent."""
     try:
         from control_msgs.action import FollowJointTrajectory, GripperCommand

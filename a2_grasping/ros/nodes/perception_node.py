@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from builtin_interfaces.msg import Time
@@ -164,9 +165,7 @@ class PerceptionNode(LifecycleNode):
                     self._high_rate.subscribe(
                         message_type,
                         topic,
-                        lambda msg, camera=name, stream=stream: self._on_message(
-                            camera, stream, msg
-                        ),
+                        self._receiver(name, stream),
                         qos,
                     )
                 )
@@ -246,6 +245,14 @@ class PerceptionNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # ---- input ----
+
+    def _receiver(self, camera: str, stream: str) -> Callable[[Image | CameraInfo], None]:
+        """The subscription callback of one stream of one camera."""
+
+        def receive(msg: Image | CameraInfo) -> None:
+            self._on_message(camera, stream, msg)
+
+        return receive
 
     def _on_message(self, camera: str, stream: str, msg: Image | CameraInfo) -> None:
         state = self._cameras[camera]
