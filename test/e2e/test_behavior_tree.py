@@ -8,8 +8,6 @@ The tree must stay responsive while the arm moves: counted in RUNNING ticks, not
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import py_trees
 import pytest
@@ -28,15 +26,6 @@ SEED = 37  # a single-object scene: one red block
 MIN_RUNNING_TICKS = 10
 STILL_RAD = 2e-3  # joint motion over a second below which the arm is at rest
 WAIT_S = 60.0  # a deadline on conditions, not a bound on how long they took
-
-
-@pytest.fixture(scope="module")
-def cell(tmp_path_factory) -> Iterator[tuple[SimSession, int]]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("bt_e2e_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running, reserved
 
 
 def test_example_tree_picks_and_lifts_the_block(cell):

@@ -10,8 +10,6 @@ than the executor's input_wait_s (3 s) for a fresh scene, whatever the machine's
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,15 +23,6 @@ PLACE_SEED = 3002  # a red plate, a green ball, an orange and a yellow cylinder
 FREEZE_S = 8.0
 RESTING_M = 0.01  # an object's centre within this of its resting height: on the table
 OPEN_KNUCKLE_RAD = 0.1  # the gripper's knuckle below this: open (closed on an object: > 0.3)
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Iterator[SimSession]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("fault_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running
 
 
 def _single_box(session: SimSession):

@@ -21,7 +21,6 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sensor_msgs.msg import JointState
@@ -34,15 +33,6 @@ from a2_grasping.tools.sim_session import SimSession
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 WINDOW_S = 4.0
 KEPT_RATE = 0.5  # a stream still arrives at half its rate before the freeze, at least
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Iterator[SimSession]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("frozen_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running
 
 
 @contextmanager

@@ -8,8 +8,6 @@ green cube, a pink cylinder, an orange ball and a purple block, 3+ cm apart.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,15 +21,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.sim]
 SEED = 2001
 LIFTED_M = 0.05
 UNMOVED_M = 0.01
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Iterator[SimSession]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("language_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running
 
 
 def _heights(session: SimSession) -> dict[str, float]:

@@ -8,8 +8,6 @@ resets the cell with a seed. Ground truth (/sim/objects) is read only to score t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pinocchio as pin
@@ -24,15 +22,6 @@ from a2_grasping.ros import conversions
 from a2_grasping.tools.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Iterator[SimSession]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("e2e_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running
 
 
 def _box_seed(session: SimSession) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,20 +20,6 @@ from a2_grasping.tools.sim_session import SimSession
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 SEED = 3002
 UPRIGHT_M = 0.01  # the centre back at its resting height within this: standing, on the table
-
-
-@pytest.fixture(scope="module")
-def cell(tmp_path_factory) -> Iterator[tuple[SimSession, int]]:
-    from domain_coordinator import domain_id
-
-    log_dir: Path = tmp_path_factory.mktemp("place_logs")
-    with domain_id() as reserved, SimSession(reserved, log_dir) as running:
-        yield running, reserved
-
-
-@pytest.fixture
-def session(cell) -> SimSession:
-    return cell[0]
 
 
 def _by_name(session: SimSession) -> dict[str, object]:
