@@ -7,7 +7,7 @@ colour rgb8, bgr8, rgba8, bgra8, mono8; depth 16UC1 (millimetres) and 32FC1 (met
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -21,6 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointFie
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import SelectionError
+from a2_grasping.core.planning.paths import TimedPath
 from a2_grasping.core.scene import CameraView, Scene
 from a2_grasping.core.selection.common import ChosenObject
 from a2_grasping.core.selection.grasp import RankedGrasps
@@ -242,6 +243,39 @@ def trajectory_from_msg(msg: JointTrajectory) -> TrajectoryCommand:
         positions_rad=tuple(tuple(float(v) for v in p.positions) for p in msg.points),
         velocities_rad_s=tuple(tuple(float(v) for v in p.velocities) for p in msg.points),
     )
+
+
+def timed_path_from_msg(msg: JointTrajectory, joint_names: Sequence[str]) -> TimedPath:
+    """A JointTrajectory in the order of `joint_names` (a planner or driver may order joints
+    otherwise); points without velocities get zeros.
+
+    Raises:
+        ConversionError: a joint of `joint_names` is not in the message.
+    """
+    names = list(msg.joint_names)
+    missing = [name for name in joint_names if name not in names]
+    if missing:
+        raise ConversionError(f"trajectory has no joints {missing} (it has {names})")
+    order = [names.index(name) for name in joint_names]
+    points = msg.points
+    times = np.array([duration_to_seconds(p.time_from_start) for p in points], dtype=np.float64)
+    positions = np.array([[p.positions[i] for i in order] for p in points], dtype=np.float64)
+    velocities = np.array(
+        [
+            [p.velocities[i] for i in order] if len(p.velocities) else [0.0] * len(order)
+            for p in points
+        ],
+        dtype=np.float64,
+    )
+    return TimedPath(times, positions, velocities)
+
+
+def pose_stamped(matrix: NDArray[np.float64], frame_id: str) -> PoseStamped:
+    """A 4x4 pose in `frame_id` as a PoseStamped (stamp zero: the latest transform)."""
+    pose = PoseStamped()
+    pose.header.frame_id = frame_id
+    pose.pose = matrix_to_pose(matrix)
+    return pose
 
 
 def trajectory_to_msg(

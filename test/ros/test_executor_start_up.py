@@ -71,7 +71,7 @@ def test_moveit_trajectories_are_reordered_to_the_ur_joint_order():
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
     from a2_grasping.core.kinematics import UR_JOINT_NAMES
-    from a2_grasping.ros.hardware.moveit_planner import _timed_path
+    from a2_grasping.ros.conversions import ConversionError, timed_path_from_msg
 
     names = list(reversed(UR_JOINT_NAMES))
     message = JointTrajectory(joint_names=names)
@@ -83,8 +83,11 @@ def test_moveit_trajectories_are_reordered_to_the_ur_joint_order():
                 time_from_start=Duration(sec=i, nanosec=500_000_000),
             )
         )
-    path = _timed_path(message)
+    path = timed_path_from_msg(message, UR_JOINT_NAMES)
     assert path.times_s.tolist() == [0.5, 1.5, 2.5]
     assert path.positions_rad[1].tolist() == [15.0, 14.0, 13.0, 12.0, 11.0, 10.0]
     assert path.velocities_rad_s[0].tolist() == [0.0] * 6
     assert path.velocities_rad_s[2].tolist() == pytest.approx([0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    message.joint_names = [*names[1:], "elbow"]
+    with pytest.raises(ConversionError, match=names[0]):
+        timed_path_from_msg(message, UR_JOINT_NAMES)

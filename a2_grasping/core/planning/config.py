@@ -21,6 +21,10 @@ class PlannerConfig:
     moveit_group: str = config_field(
         "ur_manipulator", "MoveIt planning group of the arm (planner_backend: moveit_py)."
     )
+    base_frame: str = config_field(
+        "base_link",
+        "The robot's base frame: goal poses handed to MoveIt are in it (the scene's frame).",
+    )
     table_height_m: float = config_field(
         0.0, "Table top height in the base frame (m).", min_value=-2.0, max_value=2.0
     )

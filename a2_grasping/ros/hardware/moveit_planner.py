@@ -155,10 +155,9 @@ class MoveItPlanner:
         return tuple(segments)
 
     def _pose(self, base_from_tcp: FloatArray) -> PoseStamped:
-        pose = PoseStamped()
-        pose.header.frame_id = "base_link"
-        pose.pose = conversions.matrix_to_pose(base_from_tool0(base_from_tcp, self.gripper))
-        return pose
+        return conversions.pose_stamped(
+            base_from_tool0(base_from_tcp, self.gripper), self.config.base_frame
+        )
 
     def _state(self, joints_rad: FloatArray) -> Any:
         state = self._state_type(self._model)
@@ -187,7 +186,7 @@ class MoveItPlanner:
         if not result:
             return None
         message = result.trajectory.get_robot_trajectory_msg().joint_trajectory
-        return _timed_path(message)
+        return conversions.timed_path_from_msg(message, UR_JOINT_NAMES)
 
     def _pick_free(
         self, segments: tuple[Segment, ...], grasp: FloatArray, checker: CollisionChecker
@@ -231,16 +230,3 @@ class MoveItPlanner:
             for name in ("ascend", "retreat")
             for q in by_name[name].positions_rad
         )
-
-
-def _timed_path(message: Any) -> TimedPath:
-    """A JointTrajectory in UR joint order as a TimedPath (MoveIt may order joints otherwise)."""
-    order = [list(message.joint_names).index(name) for name in UR_JOINT_NAMES]
-    points = message.points
-    times = np.array([conversions.duration_to_seconds(p.time_from_start) for p in points])
-    positions = np.array([[p.positions[i] for i in order] for p in points], dtype=np.float64)
-    velocities = np.array(
-        [[p.velocities[i] for i in order] if len(p.velocities) else [0.0] * 6 for p in points],
-        dtype=np.float64,
-    )
-    return TimedPath(times, positions, velocities)
