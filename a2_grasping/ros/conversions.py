@@ -226,6 +226,19 @@ def joint_state_fields(
     )
 
 
+def joint_positions(msg: JointState, joint_names: Sequence[str]) -> NDArray[np.float64]:
+    """A JointState's positions in the order of `joint_names` (drivers publish in their own).
+
+    Raises:
+        ConversionError: a joint of `joint_names` is not in the message.
+    """
+    index = {name: i for i, name in enumerate(msg.name)}
+    missing = [name for name in joint_names if name not in index]
+    if missing:
+        raise ConversionError(f"joint state has no joints {missing} (it has {list(msg.name)})")
+    return np.array([msg.position[index[name]] for name in joint_names], dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class TrajectoryCommand:
     """A JointTrajectory's content as plain numbers (validation happens in the controller)."""

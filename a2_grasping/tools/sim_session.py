@@ -135,7 +135,7 @@ class SimSession:
     def _on_joint_state(self, msg: JointState) -> None:
         self._joint_state = msg
         if self._arm_path is not None:
-            self._arm_path.append(_ur_positions(msg))
+            self._arm_path.append(conversions.joint_positions(msg, UR_JOINT_NAMES))
 
     def _on_scene(self, msg: SceneSnapshot) -> None:
         self._scene = msg
@@ -317,7 +317,7 @@ class SimSession:
             if time.monotonic() > deadline:
                 raise TimeoutError("no /joint_states")
             self._executor.spin_once(timeout_sec=0.02)
-        return _ur_positions(self._joint_state)
+        return conversions.joint_positions(self._joint_state, UR_JOINT_NAMES)
 
     @contextmanager
     def recording_arm_path(self) -> Iterator[list[NDArray[np.float64]]]:
@@ -490,8 +490,3 @@ class SimSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _ur_positions(msg: JointState) -> NDArray[np.float64]:
-    index = {name: i for i, name in enumerate(msg.name)}
-    return np.array([msg.position[index[n]] for n in UR_JOINT_NAMES])
