@@ -88,7 +88,7 @@ class NoService:
     def choose(self, instruction, canceled):
         raise AssertionError("the explicit choice must be used")
 
-    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None, newer_than_s=None):
         raise AssertionError("no place expected")
 
 
@@ -435,7 +435,7 @@ class PlaceBy:
     def __init__(self, reference: ObjectBox) -> None:
         self.reference = reference
 
-    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None, newer_than_s=None):
         from a2_grasping.core.selection.place_regions import PlaceRegion
         from a2_grasping.core.task.ports import PlaceChoice
 
@@ -499,7 +499,7 @@ class PlaceAt:
         self.release, self.reference = release, reference
         self.moving_xy_m = None
 
-    def choose_place(self, instruction, held, canceled, moving_xy_m=None):
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None, newer_than_s=None):
         from a2_grasping.core.selection.place_regions import PlaceRegion
         from a2_grasping.core.task.ports import PlaceChoice
 
@@ -541,3 +541,41 @@ def test_a_pick_and_place_plans_its_place_without_the_object_it_moves():
     np.testing.assert_allclose(places.moving_xy_m, (0.5, 0.0))
     assert report.release_index == 0 and len(plans) == 1  # planned (a dry run: nothing moved)
     assert arm.segments == []
+
+
+class StalePlaceOnce(PlaceAt):
+    """A place service whose first answer is STALE_SCENE (the server's newest scene too old)."""
+
+    def __init__(self, release: np.ndarray, reference: ObjectBox) -> None:
+        super().__init__(release, reference)
+        self.newer_than: list[float | None] = []
+
+    def choose_place(self, instruction, held, canceled, moving_xy_m=None, newer_than_s=None):
+        self.newer_than.append(newer_than_s)
+        if len(self.newer_than) == 1:
+            raise TaskError(TaskErrorCode.SELECTION_FAILED, "stale", SelectErrorCode.STALE_SCENE)
+        return super().choose_place(instruction, held, canceled, moving_xy_m, newer_than_s)
+
+
+def test_a_stale_scene_answer_to_the_place_is_asked_again_on_a_scene_captured_after_it():
+    """As for grasps: on a loaded machine /select_place answered STALE_SCENE (2.5 s old scenes)
+    twice in 20 pick-and-place episodes; the second request must admit a scene captured after
+    the refusal, or the server refuses it again."""
+    runner, _arm, _gripper, _plans = _runner(closes_at=0.4)
+    grasp = _top_down(0.5, 0.0, 0.03)
+    release = grasp.copy()
+    release[2, 3] += 0.01
+    places = StalePlaceOnce(release, _box(0.5, 0.15, "blue box"))
+    runner = TaskRunner(
+        CONFIG, dataclasses.replace(runner.ports, places=places), SegmentationConfig()
+    )
+    report = TaskReport()
+    runner.pick_and_place(
+        PickRequest("the pink block", Choice(grasp[None], _box(0.5, 0.0, "pink box")), True, 0.5),
+        "next to the blue box",
+        report,
+        lambda *_: None,
+        lambda: False,
+    )
+    assert places.newer_than == [None, 1.0]  # FixedScenes.now_s at the refusal
+    assert report.release_index == 0

@@ -146,9 +146,11 @@ class PlaceSource(Protocol):
         held: HeldObject,
         canceled: Callable[[], bool],
         moving_xy_m: FloatArray | None = None,
+        newer_than_s: float | None = None,
     ) -> PlaceChoice:
-        """Ask the place service; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...).
-        `moving_xy_m`: where the object to be moved stands (a pick-and-place, before the pick)."""
+        """Ask the place service, on a scene captured after `newer_than_s` (robot clock) when
+        given; TaskError (SELECTION_FAILED, SERVER_UNAVAILABLE, ...). `moving_xy_m`: where the
+        object to be moved stands (a pick-and-place, before the pick)."""
         ...
 
 

@@ -301,8 +301,8 @@ class TaskRunner:
             )
         feedback("selecting_place", 0.05)
         place = self._selected(
-            lambda _newer_s: self.ports.places.choose_place(
-                goal.instruction, held.held_object(), canceled
+            lambda newer_s: self.ports.places.choose_place(
+                goal.instruction, held.held_object(), canceled, newer_than_s=newer_s
             )
         )
         report.reference = place.reference
@@ -369,8 +369,8 @@ class TaskRunner:
         moving_xy_m = choice.target.base_from_box[:2, 3]
         feedback("selecting_place", 0.1)
         place = self._selected(
-            lambda _newer_s: self.ports.places.choose_place(
-                place_instruction, held.held_object(), canceled, moving_xy_m
+            lambda newer_s: self.ports.places.choose_place(
+                place_instruction, held.held_object(), canceled, moving_xy_m, newer_s
             )
         )
         report.reference = place.reference

@@ -97,7 +97,7 @@ class ExecutorNode(LifecycleNode):
             JointTrajectory, cfg.planned_path_topic, LATCHED_QOS
         )
         self._grasps = GraspService(select_client, cfg.select_timeout_s, self.get_clock())
-        self._places = PlaceService(place_client, cfg.select_timeout_s)
+        self._places = PlaceService(place_client, cfg.select_timeout_s, self.get_clock())
         self._runner = TaskRunner(
             cfg,
             TaskPorts(

@@ -50,6 +50,15 @@ def _call(client: Client, request: Any, timeout_s: float, canceled: Callable[[],
     return response
 
 
+def _max_input_age_s(clock: Clock, newer_than_s: float | None) -> float:
+    """The age limit that admits exactly the scenes captured after `newer_than_s` (0: the
+    server's own limit): the server judges a scene's age when the request arrives, a little
+    after now."""
+    if newer_than_s is None:
+        return 0.0
+    return max(0.0, conversions.clock_seconds(clock) - newer_than_s) + REQUEST_TRANSIT_S
+
+
 class GraspService:
     """/select_grasp as the runner's grasp source."""
 
@@ -68,10 +77,7 @@ class GraspService:
         self, instruction: str, canceled: Callable[[], bool], newer_than_s: float | None = None
     ) -> Choice:
         request = SelectGrasp.Request(instruction=instruction)
-        if newer_than_s is not None:
-            # The server judges a scene's age when the request arrives, a little after now.
-            now_s = conversions.clock_seconds(self._clock)
-            request.max_input_age_s = max(0.0, now_s - newer_than_s) + REQUEST_TRANSIT_S
+        request.max_input_age_s = _max_input_age_s(self._clock, newer_than_s)
         response = _call(self._client, request, self._timeout_s, canceled)
         self.last_candidates = list(response.candidates)
         self.last_target_msg = response.target
@@ -89,9 +95,10 @@ class GraspService:
 class PlaceService:
     """/select_place as the runner's place source."""
 
-    def __init__(self, client: Client, timeout_s: float) -> None:
+    def __init__(self, client: Client, timeout_s: float, clock: Clock) -> None:
         self._client = client
         self._timeout_s = timeout_s
+        self._clock = clock
         self.last_releases: list[PoseStamped] = []
         self.last_reference_msg = Place.Result().reference
 
@@ -105,8 +112,10 @@ class PlaceService:
         held: HeldObject,
         canceled: Callable[[], bool],
         moving_xy_m: FloatArray | None = None,
+        newer_than_s: float | None = None,
     ) -> PlaceChoice:
         request = conversions.place_request_to_msg(instruction, held, moving_xy_m)
+        request.max_input_age_s = _max_input_age_s(self._clock, newer_than_s)
         response = _call(self._client, request, self._timeout_s, canceled)
         self.last_releases = list(response.releases)
         self.last_reference_msg = response.reference
