@@ -23,8 +23,10 @@ URDF_FILE = ("urdf", "a2_cell.urdf")
 RVIZ_FILE = ("config", "a2_grasping.rviz")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 DDS_PROFILE_FILE = ("config", "fastdds_large_data.xml")
-# What every pipeline node of a profile must agree on (the table, segmentation): loaded before
-# each node's own file.
+# What every pipeline node of a profile must agree on (the table, segmentation), under `/**`.
+# Loaded after each node's own file: rcl ranks a node's parameters by the order in which their
+# node keys first appear, and `-p` overrides (and launch's parameter dicts) join the `/**` entry,
+# so a `/**` entry created before the node's own would let the node's file override them.
 CELL_PARAMETERS_FILE = "cell.yaml"
 # Jazzy's Fast DDS 2.x reads the FASTRTPS name, 3.x the FASTDDS one.
 DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
@@ -127,15 +129,35 @@ def node_parameters(document: Mapping[str, object], node: str) -> dict[str, obje
     raise KeyError(f"no ros__parameters for {node} (keys: {sorted(document)})")
 
 
+def check_overlay(path: Path, cell_file: Path) -> None:
+    """A site's params_file may set the cell's shared names (cell.yaml) only under `/**`: set for
+    one node, the cell file's `/**` value would win over it (see CELL_PARAMETERS_FILE) and the
+    nodes would disagree. ValueError naming the file, node and names."""
+    import yaml
+
+    shared = set(node_parameters(yaml.safe_load(cell_file.read_text()), "/**"))
+    document = yaml.safe_load(path.read_text()) or {}
+    for key, block in document.items():
+        if key == "/**" or not isinstance(block, dict):
+            continue
+        values = block.get("ros__parameters")
+        clash = sorted(shared & set(values)) if isinstance(values, dict) else []
+        if clash:
+            raise ValueError(
+                f"{path}: {clash} under '{key}': these are shared by every node of the cell "
+                f"({cell_file.name}); set them under '/**' so that all nodes use one value"
+            )
+
+
 def profile_parameters(config_dir: Path, node: str) -> dict[str, object]:
-    """A pipeline node's parameters as bringup gives them from a profile's directory: the cell's
-    shared values (cell.yaml), then the node's own file. A node declares only some of the cell's
+    """A pipeline node's parameters as bringup gives them from a profile's directory: the node's
+    own file and the cell's shared values (cell.yaml). A node declares only some of the cell's
     names and ignores the rest."""
     import yaml
 
     cell = yaml.safe_load((config_dir / CELL_PARAMETERS_FILE).read_text())
     own = yaml.safe_load((config_dir / f"{node}.yaml").read_text())
-    return {**node_parameters(cell, node), **node_parameters(own, node)}
+    return {**node_parameters(own, node), **node_parameters(cell, node)}
 
 
 def dds_profile_environment(share: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -176,6 +198,8 @@ def bringup_nodes(share: Path, options: BringupOptions) -> list[NodeSpec]:
     """Every node of the bringup, in start order; `share` is the package's share directory."""
     config = profile_config_dir(share, options.use_sim)
     overlay = (Path(options.params_file),) if options.params_file else ()
+    for path in overlay:
+        check_overlay(path, config / CELL_PARAMETERS_FILE)
     nodes = []
     if options.use_sim:
         nodes.append(
@@ -198,7 +222,7 @@ def bringup_nodes(share: Path, options: BringupOptions) -> list[NodeSpec]:
                 PACKAGE,
                 name,
                 name,
-                (config / CELL_PARAMETERS_FILE, config / f"{name}.yaml", *overlay),
+                (config / f"{name}.yaml", config / CELL_PARAMETERS_FILE, *overlay),
                 parameters,
                 lifecycle=name in LIFECYCLE_NODES,
                 namespace=options.namespace,

@@ -175,7 +175,10 @@ def test_default_bringup_starts_the_simulated_cell_and_every_node(launch_module)
             continue
         if node.kwargs["package"] == "a2_grasping":
             files = [p for p in node.kwargs["parameters"] if isinstance(p, str)]
-            assert files == [str(SHARE / "config" / f"{name}.yaml")]
+            expected = [SHARE / "config" / f"{name}.yaml"]
+            if name != "sim_node":
+                expected.append(SHARE / "config" / "cell.yaml")
+            assert files == [str(path) for path in expected]
             assert all(Path(p).is_file() for p in files)
         overrides = node.kwargs["parameters"][-1]
         assert overrides.get("use_sim_time") is (name != "sim_node" or None)
@@ -213,7 +216,7 @@ def test_every_lifecycle_node_is_brought_to_active_by_the_activator(launch_modul
 
 def test_real_cell_arguments(launch_module, tmp_path):
     overlay = tmp_path / "site.yaml"
-    overlay.write_text("executor_node:\n  ros__parameters:\n    table_height_m: 0.02\n")
+    overlay.write_text("/**:\n  ros__parameters:\n    table_height_m: 0.02\n")
     _, actions = _run(
         launch_module,
         use_sim="false",
@@ -227,7 +230,8 @@ def test_real_cell_arguments(launch_module, tmp_path):
     assert "sim_node" not in nodes
     for name in ("perception_node", "inference_node", "executor_node"):
         files = [p for p in nodes[name].kwargs["parameters"] if isinstance(p, str)]
-        assert files == [str(SHARE / "config" / "real" / f"{name}.yaml"), str(overlay)]
+        real = SHARE / "config" / "real"
+        assert files == [str(real / f"{name}.yaml"), str(real / "cell.yaml"), str(overlay)]
         assert Path(files[0]).is_file()
         assert nodes[name].kwargs["parameters"][-1]["use_sim_time"] is False
     perception = nodes["perception_node"].kwargs["parameters"][-1]
@@ -435,3 +439,12 @@ def test_a_namespace_moves_every_node_the_simulated_clock_and_tf(launch_module):
     assert arguments[4:8] == ["-r", "__ns:=/cell_a", "-r", "/clock:=clock"]
     with pytest.raises(ValueError, match="namespace"):
         BringupOptions(namespace="cell a")
+
+
+def test_a_site_file_that_sets_a_shared_name_for_one_node_is_refused(tmp_path):
+    """cell.yaml's `/**` value would win over it for that node (rcl ranks `/**` after a node's
+    own key once it appears later), and the nodes would disagree on the table."""
+    overlay = tmp_path / "site.yaml"
+    overlay.write_text("executor_node:\n  ros__parameters:\n    table_height_m: 0.02\n")
+    with pytest.raises(ValueError, match=r"\['table_height_m'\] under 'executor_node'.*'/\*\*'"):
+        bringup_nodes(SHARE, BringupOptions(use_sim=False, params_file=str(overlay)))
