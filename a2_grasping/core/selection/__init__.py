@@ -1,6 +1,8 @@
 """Selection: from a scene and an instruction to ranked grasps or release poses, or a refusal.
 
-What lives here: the grasp selector (`grasp`) and the place selector (`place`), the place
+What lives here: what both selectors share (`common`: the Selector protocol, the prelude, the
+per-stage budget), the grasp selector (`grasp`) and the place selector (`place`), each with its
+modes as strategy objects chosen when it is built, the place
 instructions, regions and release poses they share with the executor's checks
 (`place_regions`), A2's place candidates (`a2_place`), the instruction parser and grounding
 (`grounding`), object segmentation and description (`objects`, `colors`), request validation
