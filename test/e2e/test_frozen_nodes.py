@@ -105,23 +105,30 @@ def test_a_frozen_node_stalls_no_other(session, frozen):
 
 
 def test_a_pick_survives_perception_frozen_during_its_motion(session):
-    """The issue's reproduction: perception_node stopped for 5 s as the arm moves to the
-    pre-grasp. The motion needs only joint states; the post-lift check waits for a fresh scene,
-    which comes once perception runs again."""
+    """The issue's reproduction: perception_node stopped as the arm starts to the pre-grasp, for
+    5 s or until the lift starts, whichever comes first (a pick can reach the lift sooner, and
+    its post-lift check, which waits input_wait_s for a scene newer than the lift, would then end
+    the pick before a fixed 5 s freeze did). The motion needs only joint states; the post-lift
+    check gets its fresh scene once perception runs again."""
     session.reset(0, "single")
     session.wait_for_fresh_scene()
     process = next(p for p in session.processes if p.name == "perception_node")
     stopped_at: list[float] = []
 
+    def resume() -> None:
+        os.kill(process.pid, signal.SIGCONT)
+        stopped_at.append(time.monotonic())
+
     def on_stage(stage: str) -> None:
         if stage == "moving_to_pregrasp" and not stopped_at:
             os.kill(process.pid, signal.SIGSTOP)
             stopped_at.append(time.monotonic())
+        elif stage == "lifting" and len(stopped_at) == 1:
+            resume()
 
     def on_poll() -> None:
         if len(stopped_at) == 1 and time.monotonic() - stopped_at[0] >= 5.0:
-            os.kill(process.pid, signal.SIGCONT)
-            stopped_at.append(time.monotonic())
+            resume()
 
     try:
         result, _stages = session.pick(
@@ -132,6 +139,7 @@ def test_a_pick_survives_perception_frozen_during_its_motion(session):
     finally:
         os.kill(process.pid, signal.SIGCONT)
     assert len(stopped_at) == 2, "perception_node was frozen and resumed during the pick"
+    assert stopped_at[1] - stopped_at[0] >= 1.0  # the motion to the object ran without it
     assert result.error_code == Pick.Result.NONE, result.error_message
     assert session.objects()[0].height_gain_m >= 0.05
 
