@@ -25,16 +25,9 @@ from py_trees.common import Access, Status
 
 from a2_grasping.msg import GraspCandidate
 from a2_grasping.ros import conversions
-from a2_grasping.ros.client.grasp_client import (
-    GraspClient,
-    Outcome,
-    PendingPick,
-    PendingPlace,
-    PendingSelect,
-    PickResult,
-    PlaceResult,
-    SelectResult,
-)
+from a2_grasping.ros.client.grasp_client import GraspClient
+from a2_grasping.ros.client.pending import PendingPick, PendingPlace, PendingSelect
+from a2_grasping.ros.client.results import Outcome, PickResult, PlaceResult, SelectResult
 
 NAMESPACE = "a2"
 CANDIDATE_KEY = "grasp_candidate"

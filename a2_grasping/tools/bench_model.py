@@ -380,7 +380,8 @@ def _tiling_fidelity(
     import torch
 
     from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor, select_top_k
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+    from a2_grasping.core.policy.point_fusion import select_top_k
 
     def fused(rows: int, cols: int) -> Any:
         extractor = ClipFeatureExtractor(
@@ -419,7 +420,7 @@ class _Comparison:
         import numpy as np
         import torch
 
-        from a2_grasping.core.policy.clip_features import select_top_k
+        from a2_grasping.core.policy.point_fusion import select_top_k
 
         self.fp32, self.fusion, self.points, self.view = fp32, fusion, object_points, view
         self.text = fp32.encode_text(INSTRUCTION)
@@ -431,11 +432,8 @@ class _Comparison:
         self.reference_logits = self._logits(fused)
 
     def _fused(self, feature_map: Any) -> Any:
-        from a2_grasping.core.policy.clip_features import (
-            ViewFeatures,
-            fuse_point_features,
-            similarity_map,
-        )
+        from a2_grasping.core.policy.maskclip import similarity_map
+        from a2_grasping.core.policy.point_fusion import ViewFeatures, fuse_point_features
 
         views = [ViewFeatures(self.view, feature_map, similarity_map(feature_map, self.text))]
         config = self.fp32.config
@@ -446,7 +444,7 @@ class _Comparison:
     def _logits(self, fused: Any) -> Any:
         import torch
 
-        from a2_grasping.core.policy.clip_features import normalise_similarities
+        from a2_grasping.core.policy.point_fusion import normalise_similarities
 
         positions = torch.as_tensor(self.points, dtype=torch.float32)[self.indices]
         similarities = normalise_similarities(
@@ -463,7 +461,7 @@ class _Comparison:
     def variant(self, feature_map: Any) -> dict[str, Any]:
         import torch
 
-        from a2_grasping.core.policy.clip_features import select_top_k
+        from a2_grasping.core.policy.point_fusion import select_top_k
 
         reference = self.reference_map
         fused = self._fused(feature_map)
@@ -495,12 +493,10 @@ def _openvino_stages(
     """ViT-L 1x4 tiles converted to OpenVINO; f32 and the CPU plugin's default precision."""
     import torch
 
-    from a2_grasping.core.policy.clip_features import (
+    from a2_grasping.core.policy.clip_tiling import preprocess_tiles, stitch_tiles, tile_layout
+    from a2_grasping.core.policy.maskclip import (
         interpolate_position_embeddings,
         maskclip_patch_features,
-        preprocess_tiles,
-        stitch_tiles,
-        tile_layout,
     )
 
     try:

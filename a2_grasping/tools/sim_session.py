@@ -39,6 +39,7 @@ from a2_grasping.bringup import (
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
+from a2_grasping.ros.service_call import wait_for_future
 from a2_grasping.srv import SimFault, SimObjects, SimReset
 from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
 
@@ -236,13 +237,14 @@ class SimSession:
             self._executor.spin_once(timeout_sec=min(0.05, left_s))
 
     def _wait(self, future: Any, timeout_s: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while not future.done():
+        """The future's result, spinning this session's executor; every slice also checks that
+        no node of the cell has died (a dead node would otherwise read as a slow answer)."""
+
+        def pump(slice_s: float) -> None:
             self._check_processes()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} did not complete within {timeout_s:.0f} s")
-            self._executor.spin_once(timeout_sec=0.05)
-        return future.result()
+            self._executor.spin_once(timeout_sec=slice_s)
+
+        return wait_for_future(future, timeout_s=timeout_s, what=what, pump=pump)
 
     # ---- the cell ----
 

@@ -20,24 +20,28 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-from a2_grasping.core.policy.clip_features import (
-    ClipFeatureExtractor,
-    ClipModelNotFound,
-    PointClipFeatures,
-    ViewFeatures,
-    fuse_point_features,
-    interpolate_position_embeddings,
-    maskclip_patch_features,
-    normalise_similarities,
+from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+from a2_grasping.core.policy.clip_tiling import (
     preprocess_tiles,
     rescale_intrinsics,
     resize_camera_view,
-    sample_points,
-    select_top_k,
-    similarity_map,
     stitch_tiles,
     tile_layout,
+)
+from a2_grasping.core.policy.maskclip import (
+    ClipModelNotFound,
+    interpolate_position_embeddings,
+    maskclip_patch_features,
+    similarity_map,
     value_path,
+)
+from a2_grasping.core.policy.point_fusion import (
+    PointClipFeatures,
+    ViewFeatures,
+    fuse_point_features,
+    normalise_similarities,
+    sample_points,
+    select_top_k,
 )
 from a2_grasping.core.scene import CameraView
 

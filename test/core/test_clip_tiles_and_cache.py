@@ -17,13 +17,9 @@ import pytest
 import torch
 
 from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-from a2_grasping.core.policy.clip_features import (
-    ClipFeatureExtractor,
-    PointClipFeatures,
-    image_key,
-    tile_layout,
-    tiles_needed,
-)
+from a2_grasping.core.policy.clip_features import ClipFeatureExtractor, image_key
+from a2_grasping.core.policy.clip_tiling import tile_layout
+from a2_grasping.core.policy.point_fusion import PointClipFeatures, tiles_needed
 from a2_grasping.core.scene import CameraView
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

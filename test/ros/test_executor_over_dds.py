@@ -3,7 +3,8 @@
 The test publishes /joint_states (50 Hz, the arm at the simulator's home) and a fresh scene of
 red boxes every 0.5 s; nothing listens to the arm commands, so only refusals and dry runs are
 run here (the simulated cell runs real motions: test/e2e). Checked: goals refused while the
-executor is inactive and accepted once active; a goal's velocity scaling above
+executor is inactive and accepted once active; cleanup releasing the runner's ports and
+configure building them again; a goal's velocity scaling above
 max_velocity_scaling clamped to it (the published plan's joint speeds); AMBIGUOUS_TARGET through
 /select_grasp and through /pick, with nothing planned.
 """
@@ -164,14 +165,13 @@ def _activate_with_the_activator(ros_env: dict[str, str], *names: str) -> None:
     assert f"active: {', '.join(names)}" in done.stdout
 
 
-def _executor_state(node: Node) -> str:
-    """The executor's lifecycle state as its diagnostics report it."""
-    found: list[str] = []
+def _executor_status(node: Node, name: str) -> Any:
+    """The newest DiagnosticStatus `name` ("executor_node: tasks" / "executor_node: robot")
+    published after this call."""
+    found: list[Any] = []
 
     def on_diagnostics(message: DiagnosticArray) -> None:
-        for status in message.status:
-            if status.name == "executor_node: tasks":
-                found.extend(kv.value for kv in status.values if kv.key == "state")
+        found.extend(status for status in message.status if status.name == name)
 
     subscription = node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     executor = SingleThreadedExecutor(context=node.context)
@@ -179,13 +179,26 @@ def _executor_state(node: Node) -> str:
     deadline = time.monotonic() + WAIT_S
     try:
         while not found:
-            assert time.monotonic() < deadline, "no executor_node diagnostics"
+            assert time.monotonic() < deadline, f"no '{name}' diagnostics"
             executor.spin_once(timeout_sec=0.1)
     finally:
         executor.remove_node(node)
         executor.shutdown(timeout_sec=1.0)
         node.destroy_subscription(subscription)
     return found[-1]
+
+
+def _executor_state(node: Node) -> str:
+    """The executor's lifecycle state as its diagnostics report it."""
+    status = _executor_status(node, "executor_node: tasks")
+    return next(kv.value for kv in status.values if kv.key == "state")
+
+
+def _wait_for_count(count: Any, expected: int) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while count() != expected:
+        assert time.monotonic() < deadline, f"count stayed {count()}, expected {expected}"
+        time.sleep(0.1)
 
 
 def test_goals_are_refused_while_the_executor_is_inactive(start_node, ros_node, ros_env):
@@ -280,3 +293,31 @@ def test_an_ambiguous_instruction_is_refused_over_dds(start_node, ros_node, ros_
     assert result.select_error_code == SelectErrorCode.AMBIGUOUS_TARGET
     assert "AMBIGUOUS_TARGET" in result.error_message and "'left'" in result.error_message
     assert not plans  # refused before planning: nothing planned, nothing moved
+
+
+def test_cleanup_releases_the_ports_and_configure_builds_them_again(
+    start_node, ros_node, ros_env, fake_cell
+):
+    start_node("inference_node")
+    start_node("executor_node")
+    _activate_with_the_activator(ros_env, "inference_node", "executor_node")
+    publishers = lambda: ros_node.count_publishers("/a2/planned_path")  # noqa: E731
+    _wait_for_count(publishers, 1)
+
+    assert _change_state(ros_node, "executor_node", Transition.TRANSITION_DEACTIVATE)
+    assert _change_state(ros_node, "executor_node", Transition.TRANSITION_CLEANUP)
+    # Everything configure made is gone: the plan publisher, the adapters' command publishers.
+    _wait_for_count(publishers, 0)
+    assert ros_node.count_publishers("/scaled_joint_trajectory_controller/joint_trajectory") == 0
+    robot = _executor_status(ros_node, "executor_node: robot")
+    assert "not configured" in robot.message
+
+    assert _change_state(ros_node, "executor_node", Transition.TRANSITION_CONFIGURE)
+    assert _change_state(ros_node, "executor_node", Transition.TRANSITION_ACTIVATE)
+    _wait_for_count(publishers, 1)
+    # The rebuilt runner sees joint states and scenes again: a dry run plans.
+    client = ActionClient(ros_node, Pick, "/pick")
+    handle = _send(ros_node, client, Pick.Goal(instruction="pick the left red box", dry_run=True))
+    assert handle.accepted
+    result = _result(ros_node, handle)
+    assert result.error_code == Pick.Result.NONE, result.error_message

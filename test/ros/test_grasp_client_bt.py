@@ -26,7 +26,8 @@ from a2_grasping.action import Pick
 from a2_grasping.bt import behaviours
 from a2_grasping.msg import GraspCandidate
 from a2_grasping.ros import conversions
-from a2_grasping.ros.client.grasp_client import GraspClient, Outcome
+from a2_grasping.ros.client.grasp_client import GraspClient
+from a2_grasping.ros.client.results import Outcome
 from a2_grasping.srv import SelectGrasp
 from a2_grasping.tools.bt_example import create_tree, failure_reason, tick_until_done
 

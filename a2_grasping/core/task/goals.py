@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from a2_grasping.core.errors import SelectionError
+from a2_grasping.core.selection.place_regions import split_pick_and_place
 from a2_grasping.core.task.codes import TaskError, TaskErrorCode
 
 # A candidate stamped further ahead of the executor's clock than this is from another clock.
@@ -52,3 +54,39 @@ def check_candidate(
             f"candidate.pose.header.stamp is {-age_s:.1f} s in the future of the executor's "
             "clock; check clock synchronisation and use_sim_time",
         )
+
+
+def velocity_scaling(value: float, *, default: float, maximum: float) -> float:
+    """A goal's velocity_scaling: 0 means the configured default; capped at the maximum.
+
+    Raises:
+        TaskError: INVALID_GOAL outside [0, 1] or not finite.
+    """
+    if not math.isfinite(value) or value < 0.0 or value > 1.0:
+        raise TaskError(
+            TaskErrorCode.INVALID_GOAL, f"velocity_scaling must be in [0, 1], got {value}"
+        )
+    if value == 0.0:
+        value = default
+    return min(value, maximum)
+
+
+def pick_and_place_texts(
+    instruction: str, pick_instruction: str, place_instruction: str
+) -> tuple[str, str]:
+    """(pick text, place text) from one sentence, or from the two fields when it is empty.
+
+    Raises:
+        TaskError: INVALID_GOAL when the sentence does not split, or a field is missing.
+    """
+    if instruction.strip():
+        try:
+            return split_pick_and_place(instruction)
+        except SelectionError as error:
+            raise TaskError(TaskErrorCode.INVALID_GOAL, error.message) from None
+    if not pick_instruction.strip() or not place_instruction.strip():
+        raise TaskError(
+            TaskErrorCode.INVALID_GOAL,
+            "give instruction (one sentence) or both pick_instruction and place_instruction",
+        )
+    return pick_instruction, place_instruction

@@ -17,6 +17,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 
+from a2_grasping.ros.service_call import CallUnansweredError, call_with_deadline
 from a2_grasping.srv import SelectGrasp
 
 # After a BUSY or NO_SCENE answer, the next request goes out this much later: often enough to be
@@ -68,13 +69,17 @@ def call(node: Node, client: Client, request: Any, timeout_s: float, attempts: i
     client's response reader, and the caller would otherwise wait out the full timeout.
     """
     for _ in range(attempts):
-        future = client.call_async(request)
         with _spinning(node) as executor:
-            executor.spin_until_future_complete(future, timeout_sec=timeout_s)
-        if future.done():
-            return _result(future)
-        client.remove_pending_request(future)
-    raise TimeoutError(
+            try:
+                return call_with_deadline(
+                    client,
+                    request,
+                    timeout_s=timeout_s,
+                    pump=lambda slice_s: executor.spin_once(timeout_sec=slice_s),
+                )
+            except CallUnansweredError:
+                continue
+    raise CallUnansweredError(
         f"{client.srv_name} did not answer within {timeout_s:.1f} s ({attempts} attempts)"
     )
 

@@ -2,13 +2,15 @@
 
 Planner: the embedded planner or moveit_py (planner_backend). Arm and gripper: the topic
 adapters or the controllers' actions (controller_interface). Each implements the core's ports
-(`core.task.ports`); an unavailable backend raises ValueError naming what is missing, which
-stops start-up with exit code 2.
+(`core.task.ports`). `check_backends` refuses an unavailable backend at start-up (ValueError naming
+what is missing: exit code 2); `make_backends` builds them at configure, `Backends.close` releases
+them at cleanup.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rclpy.node import Node
@@ -26,6 +28,10 @@ class Connected(Protocol):
         """Whether the controller behind the adapter is there (for diagnostics)."""
         ...
 
+    def close(self) -> None:
+        """Destroy the publishers or action clients the adapter made on the node."""
+        ...
+
 
 class ArmAdapter(Arm, Connected, Protocol): ...
 
@@ -38,6 +44,26 @@ class Backends:
     planner: MotionPlanner
     arm: ArmAdapter
     gripper: GripperAdapter
+    # What else goes at cleanup (MoveIt's own node).
+    releases: tuple[Callable[[], None], ...] = field(default=())
+
+    def close(self) -> None:
+        self.arm.close()
+        self.gripper.close()
+        for release in self.releases:
+            release()
+
+
+def check_backends(config: ExecutorConfig, planner_config: PlannerConfig) -> None:
+    """Refuse at start-up a backend whose Python API this machine lacks (ValueError)."""
+    if planner_config.planner_backend == "moveit_py":
+        from a2_grasping.ros.hardware.moveit_planner import import_moveit_py
+
+        import_moveit_py()
+    if config.controller_interface == "action":
+        from a2_grasping.ros.hardware.controller_actions import import_control_msgs
+
+        import_control_msgs()
 
 
 def make_backends(
@@ -48,10 +74,12 @@ def make_backends(
 ) -> Backends:
     gripper_geometry = GripperGeometry()
     planner: MotionPlanner
+    releases: tuple[Callable[[], None], ...] = ()
     if planner_config.planner_backend == "moveit_py":
         from a2_grasping.ros.hardware.moveit_planner import MoveItPlanner
 
-        planner = MoveItPlanner(planner_config, gripper_geometry)
+        moveit = MoveItPlanner(planner_config, gripper_geometry)
+        planner, releases = moveit, (moveit.close,)
     else:
         planner = EmbeddedPlanner(planner_config, gripper_geometry)
     arm: ArmAdapter
@@ -78,4 +106,4 @@ def make_backends(
             stop_timeout_s=config.stop_timeout_s,
         )
         gripper = TopicGripper(node, config.gripper_command_topic, monitor)
-    return Backends(planner, arm, gripper)
+    return Backends(planner, arm, gripper, releases)

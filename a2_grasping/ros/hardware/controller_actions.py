@@ -146,6 +146,9 @@ class ActionArmController:
         """The controller's action server is up."""
         return bool(self._client.server_is_ready())
 
+    def close(self) -> None:
+        self._client.destroy()
+
     def stop(self, timeout_s: float) -> bool:
         """Cancel the running goal (the controller holds position); True once the arm is still."""
         if self._active_goal is not None:
@@ -168,6 +171,9 @@ class ActionGripper:
     def connected(self) -> bool:
         """The controller's action server is up."""
         return bool(self._client.server_is_ready())
+
+    def close(self) -> None:
+        self._client.destroy()
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
         """Command a knuckle angle; return where the fingers settled (they stop on an object).

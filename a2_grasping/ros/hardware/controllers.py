@@ -133,6 +133,7 @@ class TopicArmController:
     ) -> None:
         # How long a stop after a failed or canceled motion may take (executor stop_timeout_s).
         self._stop_timeout_s = stop_timeout_s
+        self._node = node
         self._publisher = node.create_publisher(JointTrajectory, topic, 10)
         self._clock = node.get_clock()
         self._joint_names = joint_names
@@ -181,6 +182,9 @@ class TopicArmController:
         """A controller subscribes to the command topic."""
         return self._publisher.get_subscription_count() > 0
 
+    def close(self) -> None:
+        self._node.destroy_publisher(self._publisher)
+
     def stop(self, timeout_s: float) -> bool:
         """Empty trajectory = stop (joint trajectory controller semantics); True once still."""
         self._publisher.publish(JointTrajectory(joint_names=list(self._joint_names)))
@@ -189,6 +193,7 @@ class TopicArmController:
 
 class TopicGripper:
     def __init__(self, node: Node, topic: str, monitor: JointStateMonitor) -> None:
+        self._node = node
         self._publisher = node.create_publisher(Float64MultiArray, topic, 10)
         self._clock = node.get_clock()
         self._monitor = monitor
@@ -196,6 +201,9 @@ class TopicGripper:
     def connected(self) -> bool:
         """A controller subscribes to the command topic."""
         return self._publisher.get_subscription_count() > 0
+
+    def close(self) -> None:
+        self._node.destroy_publisher(self._publisher)
 
     def move(self, position_rad: float, timeout_s: float, max_state_age_s: float) -> float:
         """Command a knuckle angle; return where the fingers settled (they stop on an object).

@@ -61,6 +61,10 @@ class MoveItPlanner:
         self._component = self._moveit.get_planning_component(config.moveit_group)
         self._model = self._moveit.get_robot_model()
 
+    def close(self) -> None:
+        """Stop MoveItPy's own node (the executor's cleanup)."""
+        self._moveit.shutdown()
+
     def plan_pick(
         self,
         start_rad: FloatArray,

@@ -12,6 +12,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.ros import diagnostics
+from a2_grasping.ros.ports.executor_ports import ExecutorPorts
 
 
 @dataclass
@@ -25,15 +26,17 @@ class TaskRecord:
     failed: int = 0
 
 
-def robot_status(
-    config: ExecutorConfig,
-    *,
-    arm_connected: bool,
-    gripper_connected: bool,
-    ages_s: dict[str, float | None],
-    gripper_rad: float | None,
-    holding: bool | None,
-) -> DiagnosticStatus:
+def robot_status(config: ExecutorConfig, ports: ExecutorPorts | None) -> DiagnosticStatus:
+    """The controllers, each joint's state age and the gripper, as the configured ports see
+    them."""
+    if ports is None:
+        return _unconfigured_status(config)
+    arm_connected = ports.backends.arm.connected()
+    gripper_connected = ports.backends.gripper.connected()
+    ages_s = ports.monitor.joint_ages_s()
+    state = ports.monitor.latest(config.max_joint_state_age_s)
+    gripper_rad = None if state is None else state.gripper_rad
+    holding = None if state is None else ports.runner.reading.holding(state.gripper_rad)
     missing = [name for name, age in ages_s.items() if age is None]
     stale = [
         name
@@ -66,6 +69,22 @@ def robot_status(
         "executor_node",
         diagnostics.ERROR if problems else diagnostics.OK,
         "; ".join(problems) if problems else "controllers connected, joint states fresh",
+        values,
+    )
+
+
+def _unconfigured_status(config: ExecutorConfig) -> DiagnosticStatus:
+    """The robot entry before configure: no adapters exist yet, nothing is connected."""
+    values: dict[str, object] = {
+        "controller_interface": config.controller_interface,
+        "arm_controller": _target(config, arm=True),
+        "gripper_controller": _target(config, arm=False),
+    }
+    return diagnostics.status(
+        "executor_node: robot",
+        "executor_node",
+        diagnostics.WARN,
+        "not configured: the controller adapters and joint-state monitor are built at configure",
         values,
     )
 

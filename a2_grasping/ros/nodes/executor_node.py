@@ -1,22 +1,22 @@
-"""executor_node: the /pick action, a thin lifecycle node around the core task runner.
+"""executor_node: the /pick, /place and /pick_and_place actions, a thin lifecycle node around the
+core task runner.
 
-The task sequence, the collision world and the hold logic live in `a2_grasping.core.task`; this
-node wires ROS to its ports: joint states and the scene topic (`ros/ports/observed.py`), the
-/select_grasp and /select_place clients (`ros/ports/selection_services.py`), the arm and gripper
-controller adapters and the planner (chosen once by `hardware.backends.make_backends`), and
-converts goals and results at its edge.
+The task sequence, the collision world and the hold logic live in `a2_grasping.core.task`; the
+runner's ports over ROS (joint states, scenes, the selection services, the arm and gripper
+adapters, the planner) are built by `ros/ports/executor_ports.py`; goals and results are
+converted in `ros/task_conversions.py`. This node wires them and owns the lifecycle.
 
-Lifecycle: backends are built and validated at start-up (a bad configuration exits with code 2);
-goals are accepted only while active; deactivating cancels a running goal, which stops the arm.
-Threading: the action's execute callback runs on its own thread of the multi-threaded executor
-(reentrant group) and waits there with timeouts, while joint states, scenes and the
-/select_grasp response are delivered by other executor threads; services are called with
+Lifecycle: a backend this machine cannot provide is refused at start-up (exit code 2); configure
+builds the runner and its ports (a failure leaves the node unconfigured, saying why), cleanup
+destroys them; goals are accepted only while active; deactivating cancels a running goal, which
+stops the arm. Threading: the action's execute callback runs on its own thread of the
+multi-threaded executor (reentrant group) and waits there with timeouts, while joint states,
+scenes and the selection responses are delivered by other threads; services are called with
 call_async, never a blocking call.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,95 +26,39 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import JointState
-from trajectory_msgs.msg import JointTrajectory
 
 from a2_grasping.action import Pick, PickAndPlace, Place
-from a2_grasping.core.errors import SelectionError
 from a2_grasping.core.executor_config import ExecutorConfig
 from a2_grasping.core.planning.config import PlannerConfig
-from a2_grasping.core.planning.plans import TaskPlan
 from a2_grasping.core.selection.objects import SegmentationConfig
-from a2_grasping.core.selection.place_regions import split_pick_and_place
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
-from a2_grasping.core.task.goals import check_candidate
-from a2_grasping.core.task.placing import HeldRecord
-from a2_grasping.core.task.ports import (
-    Choice,
-)
-from a2_grasping.core.task.runner import (
-    PickRequest,
-    PlaceGoal,
-    TaskPorts,
-    TaskReport,
-    TaskRunner,
-)
-from a2_grasping.msg import GraspCandidate, SceneSnapshot
-from a2_grasping.ros import conversions, diagnostics, spin
-from a2_grasping.ros.hardware.backends import make_backends
-from a2_grasping.ros.hardware.controllers import JointStateMonitor
+from a2_grasping.core.task.goals import pick_and_place_texts, velocity_scaling
+from a2_grasping.core.task.runner import PickRequest, TaskReport
+from a2_grasping.msg import GraspCandidate
+from a2_grasping.ros import conversions, diagnostics, spin, task_conversions
+from a2_grasping.ros.hardware.backends import check_backends
 from a2_grasping.ros.high_rate import HighRateLane
 from a2_grasping.ros.nodes.executor_diagnostics import TaskRecord, robot_status, task_status
 from a2_grasping.ros.parameters import declare_config
-from a2_grasping.ros.ports.observed import RobotStates, SceneTopic
-from a2_grasping.ros.ports.selection_services import GraspService, PlaceService
-from a2_grasping.ros.qos import DIAGNOSTICS_QOS, JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
-from a2_grasping.srv import SelectGrasp, SelectPlace
+from a2_grasping.ros.ports.executor_ports import ExecutorPorts, wire_executor
+from a2_grasping.ros.qos import DIAGNOSTICS_QOS
+
+# How much longer than stop_timeout_s cleanup waits for a canceled task to unwind.
+CLEANUP_MARGIN_S = 5.0
+# One task on the configured ports, with its feedback sender and cancel query.
+Feedback = Callable[[str, float], None]
+Canceled = Callable[[], bool]
+Task = Callable[[ExecutorPorts, Feedback, Canceled], None]
 
 
 class ExecutorNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("executor_node")
         self._config = declare_config(self, ExecutorConfig)
-        planner_config = declare_config(self, PlannerConfig)
-        segmentation = declare_config(self, SegmentationConfig)
-        cfg = self._config
-        self._monitor = JointStateMonitor(cfg.joint_names, cfg.gripper_joint)
-        self._scenes = SceneTopic(self.get_clock(), cfg.input_wait_s, cfg.max_scene_age_s)
-        self.create_subscription(
-            SceneSnapshot,
-            cfg.scene_topic,
-            self._on_scene,
-            SCENE_QOS,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
-        service_group = ReentrantCallbackGroup()
-        select_client = self.create_client(
-            SelectGrasp, cfg.select_service, callback_group=service_group
-        )
-        place_client = self.create_client(
-            SelectPlace, cfg.select_place_service, callback_group=service_group
-        )
-        backends = make_backends(self, cfg, planner_config, self._monitor)
-        # Joint states (100-500 Hz) feed every wait of a running task: on the high-rate lane,
-        # never starved by the executor's other callbacks. Started once the backends (which can
-        # refuse the configuration) exist.
-        self._high_rate = HighRateLane(self)
-        self._high_rate.subscribe(
-            JointState, cfg.joint_states_topic, self._monitor.on_joint_state, JOINT_STATE_QOS
-        )
-        self._path_publisher = self.create_publisher(
-            JointTrajectory, cfg.planned_path_topic, LATCHED_QOS
-        )
-        self._grasps = GraspService(select_client, cfg.select_timeout_s, self.get_clock())
-        self._places = PlaceService(place_client, cfg.select_timeout_s, self.get_clock())
-        self._runner = TaskRunner(
-            cfg,
-            TaskPorts(
-                planner=backends.planner,
-                arm=backends.arm,
-                gripper=backends.gripper,
-                robot=RobotStates(self._monitor, self.get_clock()),
-                scenes=self._scenes,
-                grasps=self._grasps,
-                places=self._places,
-                publish_plan=self._publish_plan,
-                log=lambda text: self.get_logger().info(text),
-            ),
-            segmentation,
-        )
-        self._arm = backends.arm
-        self._backends = backends
+        self._planner_config = declare_config(self, PlannerConfig)
+        self._segmentation = declare_config(self, SegmentationConfig)
+        check_backends(self._config, self._planner_config)
+        self._ports: ExecutorPorts | None = None  # from configure until cleanup
         self._active = False
         self._running = threading.Lock()
         self._running_task = ""
@@ -127,6 +71,10 @@ class ExecutorNode(LifecycleNode):
             self._publish_diagnostics,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
+        # The action servers exist from start-up, so a goal sent too early is rejected (and
+        # logged) rather than lost; a goal runs on this reentrant group's threads.
+        goal_group = ReentrantCallbackGroup()
+        cfg = self._config
         self._actions = [
             ActionServer(
                 self,
@@ -135,7 +83,7 @@ class ExecutorNode(LifecycleNode):
                 execute_callback=execute,
                 goal_callback=self._on_goal,
                 cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-                callback_group=service_group,
+                callback_group=goal_group,
             )
             for action_type, name, execute in (
                 (Pick, cfg.action_name, self._execute),
@@ -143,6 +91,8 @@ class ExecutorNode(LifecycleNode):
                 (PickAndPlace, cfg.pick_and_place_action_name, self._execute_pick_and_place),
             )
         ]
+        # Last: the lane's thread must be stopped before the context goes (destroy_node).
+        self._high_rate = HighRateLane(self)
         if cfg.autostart:
             self.trigger_configure()
             self.trigger_activate()
@@ -150,20 +100,12 @@ class ExecutorNode(LifecycleNode):
     def destroy_node(self) -> None:
         for action in self._actions:
             action.destroy()
+        self._release()
         self._high_rate.close()
         super().destroy_node()
 
     def _publish_diagnostics(self) -> None:
-        cfg = self._config
-        state = self._monitor.latest(cfg.max_joint_state_age_s)
-        robot = robot_status(
-            cfg,
-            arm_connected=self._backends.arm.connected(),
-            gripper_connected=self._backends.gripper.connected(),
-            ages_s=self._monitor.joint_ages_s(),
-            gripper_rad=None if state is None else state.gripper_rad,
-            holding=None if state is None else self._runner.reading.holding(state.gripper_rad),
-        )
+        robot = robot_status(self._config, self._ports)
         tasks = task_status(self._active, self._running_task, self._last_task)
         self._diagnostics_publisher.publish(
             diagnostics.array(self.get_clock().now().to_msg(), [robot, tasks])
@@ -171,33 +113,49 @@ class ExecutorNode(LifecycleNode):
 
     # ---- lifecycle ----
 
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._ports = wire_executor(
+                self, self._high_rate, self._config, self._planner_config, self._segmentation
+            )
+        except ValueError as error:
+            self.get_logger().error(f"configure failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = True
         self.get_logger().info(f"serving {self._config.action_name}")
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
-        if self._running.locked():
+        self._active = False  # a running task sees itself canceled at its next wait
+        if self._running.locked() and self._ports is not None:
             self.get_logger().warning("deactivated during a task: stopping the arm")
-            self._arm.stop(timeout_s=self._config.stop_timeout_s)
+            self._ports.backends.arm.stop(timeout_s=self._config.stop_timeout_s)
         return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # A task canceled by the deactivation may still be unwinding (stopping the arm).
+        if not self._running.acquire(timeout=self._config.stop_timeout_s + CLEANUP_MARGIN_S):
+            self.get_logger().error("cleanup refused: a task is still stopping")
+            return TransitionCallbackReturn.FAILURE
+        try:
+            self._release()
+        finally:
+            self._running.release()
+        return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
         return TransitionCallbackReturn.SUCCESS
 
-    # ---- callbacks ----
+    def _release(self) -> None:
+        ports, self._ports = self._ports, None
+        if ports is not None:
+            ports.close()
 
-    def _on_scene(self, msg: SceneSnapshot) -> None:
-        try:
-            scene = conversions.scene_from_msg(msg)
-            if not scene.views:
-                raise ValueError("it has no camera images: obstacles outside the cloud are unknown")
-        except ValueError as error:
-            self.get_logger().warning(f"ignoring scene: {error}", throttle_duration_sec=5.0)
-            return
-        self._scenes.on_scene(scene)
+    # ---- goals ----
 
     def _on_goal(self, _goal: object) -> GoalResponse:
         if not self._active:
@@ -213,9 +171,10 @@ class ExecutorNode(LifecycleNode):
         goal_handle: ServerGoalHandle,
         what: str,
         feedback_type: Callable[..., Any],
-        task: Callable[[Callable[[str, float], None], Callable[[], bool]], None],
-    ) -> tuple[int, str, int]:
-        """Run one task under the one-task lock; (code, message, select error code)."""
+        task: Task,
+    ) -> tuple[tuple[int, str, int], ExecutorPorts | None]:
+        """Run one task under the one-task lock: ((code, message, select error code), the
+        ports it ran on, for the result's fields; None when the node was not configured)."""
 
         def canceled() -> bool:
             return bool(goal_handle.is_cancel_requested) or not self._active
@@ -226,8 +185,11 @@ class ExecutorNode(LifecycleNode):
         code, message, select_code = int(TaskErrorCode.NONE), "", 0
         with self._running:
             self._running_task = what
+            ports = self._ports
             try:
-                task(feedback, canceled)
+                if ports is None:  # cleaned up between the goal's acceptance and now
+                    raise TaskError(TaskErrorCode.INVALID_GOAL, "executor_node is not configured")
+                task(ports, feedback, canceled)
             except TaskError as error:
                 code, message, select_code = int(error.code), error.message, error.select_error_code
             except CanceledError as error:
@@ -249,176 +211,86 @@ class ExecutorNode(LifecycleNode):
         else:
             self.get_logger().warning(f"{what} failed ({code}): {message}")
             goal_handle.abort()
-        return code, message, select_code
+        return (code, message, select_code), ports
 
     def _execute(self, goal_handle: ServerGoalHandle) -> Pick.Result:
-        result = Pick.Result()
-        report = TaskReport()
-        goal: Pick.Goal = goal_handle.request
+        result, report, goal = Pick.Result(), TaskReport(), goal_handle.request
         candidates: list[GraspCandidate] = []
 
-        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
+        def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
             nonlocal candidates
-            request, candidates = self._pick_request(goal)
-            self._runner.pick(request, report, feedback, canceled)
+            wired.grasps.forget()
+            request, candidates = task_conversions.pick_request_from_goal(
+                goal,
+                velocity_scaling=self._velocity_scaling(goal.velocity_scaling),
+                scene=wired.scenes.latest(),
+                now_s=conversions.clock_seconds(self.get_clock()),
+                max_age_s=self._config.max_scene_age_s,
+                max_width_m=wired.runner.ports.planner.gripper.max_width_m,
+            )
+            wired.runner.pick(request, report, feedback, canceled)
 
         def pick_feedback(stage: str, progress: float) -> Pick.Feedback:
             return Pick.Feedback(stage=stage, progress=progress, attempt=report.grasp_attempts)
 
-        result.error_code, result.error_message, result.select_error_code = self._run_task(
-            goal_handle, "pick", pick_feedback, task
-        )
-        candidates = candidates or self._grasps.last_candidates
-        if 0 <= report.chosen_index < len(candidates):
-            result.executed_grasp = candidates[report.chosen_index]
-        result.target = goal.target if goal.use_candidate else self._grasps.last_target_msg
-        result.object_held = report.object_held
-        result.gripper_width_m = report.gripper_width_m
-        result.target_verified = report.target_verified
-        result.grasp_attempts = report.grasp_attempts
+        codes, ports = self._run_task(goal_handle, "pick", pick_feedback, task)
+        result.error_code, result.error_message, result.select_error_code = codes
+        if ports is not None:
+            target = goal.target if goal.use_candidate else ports.grasps.last_target_msg
+            candidates = candidates or ports.grasps.last_candidates
+            task_conversions.fill_pick_result(result, report, candidates, target)
         return result
 
     def _execute_place(self, goal_handle: ServerGoalHandle) -> Place.Result:
-        result = Place.Result()
-        report = TaskReport()
-        goal: Place.Goal = goal_handle.request
+        result, report, goal = Place.Result(), TaskReport(), goal_handle.request
 
-        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
-            self._places.forget()
-            self._runner.place(self._place_goal(goal), report, feedback, canceled)
+        def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
+            wired.places.forget()
+            scaling = self._velocity_scaling(goal.velocity_scaling)
+            place_goal = task_conversions.place_goal_from_msg(goal, velocity_scaling=scaling)
+            wired.runner.place(place_goal, report, feedback, canceled)
 
-        result.error_code, result.error_message, result.select_error_code = self._run_task(
-            goal_handle, "place", Place.Feedback, task
-        )
-        self._fill_place_result(result, report)
+        codes, ports = self._run_task(goal_handle, "place", Place.Feedback, task)
+        result.error_code, result.error_message, result.select_error_code = codes
+        if ports is not None:
+            places = ports.places
+            task_conversions.fill_place_result(
+                result, report, places.last_releases, places.last_reference_msg
+            )
         return result
 
     def _execute_pick_and_place(self, goal_handle: ServerGoalHandle) -> PickAndPlace.Result:
-        result = PickAndPlace.Result()
-        report = TaskReport()
-        goal: PickAndPlace.Goal = goal_handle.request
+        result, report, goal = PickAndPlace.Result(), TaskReport(), goal_handle.request
 
-        def task(feedback: Callable[[str, float], None], canceled: Callable[[], bool]) -> None:
-            self._grasps.forget()
-            self._places.forget()
-            pick_text, place_text = self._split(goal)
+        def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
+            wired.grasps.forget()
+            wired.places.forget()
+            pick_text, place_text = pick_and_place_texts(
+                goal.instruction, goal.pick_instruction, goal.place_instruction
+            )
             result.pick_instruction, result.place_instruction = pick_text, place_text
             scaling = self._velocity_scaling(goal.velocity_scaling)
             request = PickRequest(pick_text, None, goal.dry_run, scaling)
-            self._runner.pick_and_place(request, place_text, report, feedback, canceled)
+            wired.runner.pick_and_place(request, place_text, report, feedback, canceled)
 
-        result.error_code, result.error_message, result.select_error_code = self._run_task(
-            goal_handle, "pick and place", PickAndPlace.Feedback, task
-        )
-        candidates = self._grasps.last_candidates
-        if 0 <= report.chosen_index < len(candidates):
-            result.executed_grasp = candidates[report.chosen_index]
-        result.target = self._grasps.last_target_msg
-        result.target_verified = report.target_verified
-        self._fill_place_result(result, report)
+        codes, ports = self._run_task(goal_handle, "pick and place", PickAndPlace.Feedback, task)
+        result.error_code, result.error_message, result.select_error_code = codes
+        if ports is not None:
+            grasps = ports.grasps
+            task_conversions.fill_grasp_result(
+                result, report, grasps.last_candidates, grasps.last_target_msg
+            )
+            places = ports.places
+            task_conversions.fill_place_result(
+                result, report, places.last_releases, places.last_reference_msg
+            )
         return result
 
-    def _fill_place_result(
-        self, result: Place.Result | PickAndPlace.Result, report: TaskReport
-    ) -> None:
-        releases = self._places.last_releases
-        if 0 <= report.release_index < len(releases):
-            result.executed_release = releases[report.release_index]
-        result.reference = self._places.last_reference_msg
-        result.released = report.released
-        result.placement_verified = report.placement_verified
-        if report.placed_at_m is not None:
-            result.placed_at_m.x, result.placed_at_m.y, result.placed_at_m.z = (
-                float(v) for v in report.placed_at_m
-            )
-
-    def _split(self, goal: PickAndPlace.Goal) -> tuple[str, str]:
-        if goal.instruction.strip():
-            try:
-                return split_pick_and_place(goal.instruction)
-            except SelectionError as error:
-                raise TaskError(TaskErrorCode.INVALID_GOAL, error.message) from None
-        if not goal.pick_instruction.strip() or not goal.place_instruction.strip():
-            raise TaskError(
-                TaskErrorCode.INVALID_GOAL,
-                "give instruction (one sentence) or both pick_instruction and place_instruction",
-            )
-        return goal.pick_instruction, goal.place_instruction
-
-    def _place_goal(self, goal: Place.Goal) -> PlaceGoal:
-        if not goal.instruction.strip():
-            raise TaskError(TaskErrorCode.INVALID_GOAL, "instruction is empty: say where to place")
-        scaling = self._velocity_scaling(goal.velocity_scaling)
-        held = None
-        if goal.held_object.description.strip():
-            try:
-                target = conversions.object_box_from_msg(goal.held_object)
-                grasp = conversions.pose_to_matrix(goal.grasp_pose.pose)
-            except ValueError as error:
-                raise TaskError(
-                    TaskErrorCode.INVALID_GOAL, f"held_object or grasp_pose: {error}"
-                ) from None
-            assert target is not None  # a description names an object
-            held = HeldRecord(target, grasp)
-        return PlaceGoal(goal.instruction, held, goal.dry_run, scaling)
-
-    # ---- goals ----
-
-    def _pick_request(self, goal: Pick.Goal) -> tuple[PickRequest, list[GraspCandidate]]:
-        """Every goal field checked before anything moves (TaskError INVALID_GOAL / STALE_STATE)."""
-        self._grasps.forget()
-        scaling = self._velocity_scaling(goal.velocity_scaling)
-        if not goal.use_candidate:
-            if not goal.instruction.strip():
-                raise TaskError(
-                    TaskErrorCode.INVALID_GOAL, "instruction is empty (and use_candidate false)"
-                )
-            return PickRequest(goal.instruction, None, goal.dry_run, scaling), []
-        candidate = goal.candidate
-        try:
-            pose = conversions.pose_to_matrix(candidate.pose.pose)
-            target = conversions.object_box_from_msg(goal.target)
-        except ValueError as error:
-            raise TaskError(TaskErrorCode.INVALID_GOAL, f"candidate or target: {error}") from None
-        observation = self._scenes.latest()
-        if observation is None:
-            raise TaskError(
-                TaskErrorCode.STALE_STATE,
-                f"no scene on {self._config.scene_topic} yet: the candidate's frame cannot be "
-                "checked against the scene's",
-            )
-        frame = observation.frame_id
-        if candidate.pose.header.frame_id != frame:
-            raise TaskError(
-                TaskErrorCode.INVALID_GOAL,
-                f"candidate pose is in '{candidate.pose.header.frame_id}', expected '{frame}'",
-            )
-        check_candidate(
-            width_m=candidate.width_m,
-            approach_depth_m=candidate.approach_depth_m,
-            stamp_s=conversions.time_to_seconds(candidate.pose.header.stamp),
-            now_s=conversions.clock_seconds(self.get_clock()),
-            max_age_s=self._config.max_scene_age_s,
-            max_width_m=self._runner.ports.planner.gripper.max_width_m,
-        )
-        choice = Choice(pose[None], target)
-        return PickRequest(goal.instruction, choice, goal.dry_run, scaling), [candidate]
-
     def _velocity_scaling(self, value: float) -> float:
-        if not math.isfinite(value) or value < 0.0 or value > 1.0:
-            raise TaskError(
-                TaskErrorCode.INVALID_GOAL, f"velocity_scaling must be in [0, 1], got {value}"
-            )
-        if value == 0.0:
-            value = self._config.default_velocity_scaling
-        return min(value, self._config.max_velocity_scaling)
-
-    def _publish_plan(self, plan: TaskPlan) -> None:
-        path = plan.joined()
-        self._path_publisher.publish(
-            conversions.trajectory_to_msg(
-                self._config.joint_names, path.times_s, path.positions_rad, path.velocities_rad_s
-            )
+        return velocity_scaling(
+            value,
+            default=self._config.default_velocity_scaling,
+            maximum=self._config.max_velocity_scaling,
         )
 
 

@@ -26,7 +26,8 @@ from torch import Tensor
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
 from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-from a2_grasping.core.policy.clip_features import ClipFeatureExtractor, sample_points
+from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+from a2_grasping.core.policy.point_fusion import sample_points
 from a2_grasping.core.scene import CameraView
 from a2_grasping.tools.offline_clip import LETTER_VOCAB_SIZE, letter_tokenizer
 
