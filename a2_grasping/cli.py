@@ -15,21 +15,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from a2_grasping.tools import (
-        bag_cli,
-        bench_a2_pick,
-        bench_gpu,
-        bench_model,
-        bench_perception,
-        bench_pipeline,
-        bench_select,
-        bench_sim,
-        bench_soak,
-        bt_example,
-        calibration_cli,
-        check_checkpoint,
-        demo,
-    )
+    from a2_grasping.bench import a2_pick as bench_a2_pick
+    from a2_grasping.bench import gpu as bench_gpu
+    from a2_grasping.bench import model as bench_model
+    from a2_grasping.bench import perception as bench_perception
+    from a2_grasping.bench import pipeline as bench_pipeline
+    from a2_grasping.bench import selection as bench_select
+    from a2_grasping.bench import sim as bench_sim
+    from a2_grasping.bench import soak as bench_soak
+    from a2_grasping.tools import bag_cli, bt_example, calibration_cli, check_checkpoint, demo
 
     demo.add_arguments(
         commands.add_parser(

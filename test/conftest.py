@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from a2_grasping.tools.node_process import use_large_data_transport as _use_large_data_transport
+from a2_grasping.testing.node_process import use_large_data_transport as _use_large_data_transport
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def ros_domain_id() -> Iterator[int]:
 
 @pytest.fixture
 def ros_env(ros_domain_id: int, tmp_path: Path) -> dict[str, str]:
-    from a2_grasping.tools.node_process import local_ros_environment
+    from a2_grasping.testing.node_process import local_ros_environment
 
     env = local_ros_environment(ros_domain_id)
     env["ROS_LOG_DIR"] = str(tmp_path / "ros_log")
@@ -62,7 +62,7 @@ def ros_node(ros_domain_id: int) -> Iterator[object]:
 def start_node(ros_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., object]]:
     """Factory: start a node executable in its own process; all are stopped (SIGINT) at teardown
     and must exit cleanly."""
-    from a2_grasping.tools.node_process import NodeProcess
+    from a2_grasping.testing.node_process import NodeProcess
 
     started: list[NodeProcess] = []
 

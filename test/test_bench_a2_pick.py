@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from a2_grasping.bench.a2_pick import _node_arguments
 from a2_grasping.cli import build_parser
 from a2_grasping.core.executor_config import select_timeout_covers
-from a2_grasping.tools.bench_a2_pick import _node_arguments
 
 WEIGHTS = {"clip_model": "/w/clip", "fusion_weights_path": "/w/fusion.safetensors"}
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 pytestmark = pytest.mark.slow
 

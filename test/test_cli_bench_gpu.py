@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import torch
 
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 EXIT_NO_CUDA = 77  # documented in bench_gpu.py and the README
 

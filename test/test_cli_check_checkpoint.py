@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from a2_grasping.core.policy.fusion_model import A2FusionModel
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 
 def _check(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place import PlaceConfig
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 CONFIG = install_prefix() / "share" / "a2_grasping" / "config"
 # The configurations each pipeline node declares (perception_node: plus one block per camera).

@@ -33,7 +33,7 @@ from a2_grasping.bringup import (
     parse_bool,
     parse_cameras,
 )
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 SHARE = install_prefix() / "share" / "a2_grasping"
 LAUNCH_FILE = SHARE / "launch" / "bringup.launch.py"

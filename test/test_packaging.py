@@ -19,7 +19,7 @@ from a2_grasping.core.inference_config import InferenceConfig
 from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place import PlaceConfig
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROS_ROOTS = {

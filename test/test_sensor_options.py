@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from a2_grasping.tools.language_episodes import HOUSEHOLD_TEMPLATES, plan_episodes
-from a2_grasping.tools.sensor_options import (
+from a2_grasping.bench.language_episodes import HOUSEHOLD_TEMPLATES, plan_episodes
+from a2_grasping.testing.sensor_options import (
     SensorSetting,
     add_sensor_arguments,
     sensor_settings,

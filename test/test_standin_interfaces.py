@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 POINT = "trajectory_msgs/JointTrajectoryPoint"
 MULTI_POINT = "trajectory_msgs/MultiDOFJointTrajectoryPoint"

@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 from rclpy.clock import Clock
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
+from service_msgs.msg import ServiceEventInfo
+from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from a2_grasping.core.errors import SelectionError
@@ -57,6 +59,16 @@ def seconds_to_time(seconds: float) -> Time:
 
 def duration_to_seconds(duration: Duration) -> float:
     return float(duration.sec + duration.nanosec / _NS_PER_S)
+
+
+def time_to_ns(stamp: Time) -> int:
+    """A stamp as integer nanoseconds (bags index messages by them)."""
+    return int(stamp.sec) * _NS_PER_S + int(stamp.nanosec)
+
+
+def ns_to_time(stamp_ns: int) -> Time:
+    sec, nanosec = divmod(int(stamp_ns), _NS_PER_S)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 @functools.cache
@@ -281,6 +293,16 @@ def timed_path_from_msg(msg: JointTrajectory, joint_names: Sequence[str]) -> Tim
         dtype=np.float64,
     )
     return TimedPath(times, positions, velocities)
+
+
+def stop_trajectory_msg(joint_names: Sequence[str]) -> JointTrajectory:
+    """An empty trajectory: a joint trajectory controller stops and holds position."""
+    return JointTrajectory(joint_names=list(joint_names))
+
+
+def gripper_command_msg(position_rad: float) -> Float64MultiArray:
+    """The gripper position controller's command: one value, the knuckle angle."""
+    return Float64MultiArray(data=[float(position_rad)])
 
 
 def pose_stamped(matrix: NDArray[np.float64], frame_id: str) -> PoseStamped:
@@ -568,11 +590,14 @@ def error_response(error: SelectionError, response: SelectGrasp.Response) -> Sel
 
 
 def place_request_to_msg(
-    instruction: str, held: HeldObject, moving_xy_m: NDArray[np.float64] | None = None
+    instruction: str,
+    held: HeldObject,
+    moving_xy_m: NDArray[np.float64] | None = None,
+    max_input_age_s: float = 0.0,
 ) -> SelectPlace.Request:
     """The SelectPlace request for a place of `held` (the inverse of held_object_from_request and
-    moving_object_from_request)."""
-    request = SelectPlace.Request(instruction=instruction)
+    moving_object_from_request); max_input_age_s 0 = the server's default."""
+    request = SelectPlace.Request(instruction=instruction, max_input_age_s=float(max_input_age_s))
     if moving_xy_m is not None:
         request.has_moving_object = True
         request.moving_object_m.x, request.moving_object_m.y = (float(v) for v in moving_xy_m)
@@ -664,3 +689,38 @@ def place_error_response(
     response.error_message = error.message
     response.releases = []
     return response
+
+
+def select_request_to_msg(
+    instruction: str,
+    *,
+    max_input_age_s: float = 0.0,
+    max_candidates: int = 0,
+    camera_names: Sequence[str] = (),
+) -> SelectGrasp.Request:
+    """0 for max_candidates / max_input_age_s = the server's default."""
+    return SelectGrasp.Request(
+        instruction=instruction,
+        camera_names=list(camera_names),
+        max_candidates=int(max_candidates),
+        max_input_age_s=float(max_input_age_s),
+    )
+
+
+def select_grasp_events(
+    request: SelectGrasp.Request,
+    response: SelectGrasp.Response,
+    received: Time,
+    sent: Time,
+    sequence: int,
+) -> tuple[SelectGrasp.Event, SelectGrasp.Event]:
+    """One call as the two service events `ros2 service echo` shows (request received, response
+    sent), as a recorder writes them to `<service>/_service_event`."""
+    events = []
+    for kind, when, requests, responses in (
+        (ServiceEventInfo.REQUEST_RECEIVED, received, [request], []),
+        (ServiceEventInfo.RESPONSE_SENT, sent, [], [response]),
+    ):
+        info = ServiceEventInfo(event_type=kind, stamp=when, sequence_number=sequence)
+        events.append(SelectGrasp.Event(info=info, request=requests, response=responses))
+    return events[0], events[1]

@@ -8,6 +8,7 @@ Beside `conversions.py` (sensor, geometry and selection messages), which it buil
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from geometry_msgs.msg import PoseStamped
 
@@ -89,7 +90,11 @@ def place_goal_from_msg(goal: Place.Goal, *, velocity_scaling: float) -> PlaceGo
     return PlaceGoal(goal.instruction, held, goal.dry_run, velocity_scaling)
 
 
-def fill_grasp_result(
+# (code, message, select error code): how a task ended.
+Codes = tuple[int, str, int]
+
+
+def _fill_grasp(
     result: Pick.Result | PickAndPlace.Result,
     report: TaskReport,
     candidates: Sequence[GraspCandidate],
@@ -102,19 +107,7 @@ def fill_grasp_result(
     result.target_verified = report.target_verified
 
 
-def fill_pick_result(
-    result: Pick.Result,
-    report: TaskReport,
-    candidates: Sequence[GraspCandidate],
-    target: GraspTarget,
-) -> None:
-    fill_grasp_result(result, report, candidates, target)
-    result.object_held = report.object_held
-    result.gripper_width_m = report.gripper_width_m
-    result.grasp_attempts = report.grasp_attempts
-
-
-def fill_place_result(
+def _fill_place(
     result: Place.Result | PickAndPlace.Result,
     report: TaskReport,
     releases: Sequence[PoseStamped],
@@ -132,7 +125,118 @@ def fill_place_result(
         )
 
 
-# ---- the client side: answers read into the behaviour-tree client's results ----
+def pick_result_msg(
+    codes: Codes,
+    report: TaskReport,
+    candidates: Sequence[GraspCandidate],
+    target: GraspTarget,
+) -> Pick.Result:
+    result = Pick.Result()
+    result.error_code, result.error_message, result.select_error_code = codes
+    _fill_grasp(result, report, candidates, target)
+    result.object_held = report.object_held
+    result.gripper_width_m = report.gripper_width_m
+    result.grasp_attempts = report.grasp_attempts
+    return result
+
+
+def place_result_msg(
+    codes: Codes,
+    report: TaskReport,
+    releases: Sequence[PoseStamped],
+    reference: GraspTarget,
+) -> Place.Result:
+    result = Place.Result()
+    result.error_code, result.error_message, result.select_error_code = codes
+    _fill_place(result, report, releases, reference)
+    return result
+
+
+def pick_and_place_result_msg(
+    codes: Codes,
+    texts: tuple[str, str],
+    report: TaskReport,
+    grasp: tuple[Sequence[GraspCandidate], GraspTarget],
+    place: tuple[Sequence[PoseStamped], GraspTarget],
+) -> PickAndPlace.Result:
+    """`texts`: (pick, place) instruction as split; `grasp`: (candidates, target) of the pick;
+    `place`: (releases, reference) of the place."""
+    result = PickAndPlace.Result()
+    result.error_code, result.error_message, result.select_error_code = codes
+    result.pick_instruction, result.place_instruction = texts
+    _fill_grasp(result, report, *grasp)
+    _fill_place(result, report, *place)
+    return result
+
+
+def feedback_msg(task: str, stage: str, progress: float, attempt: int = 0) -> Any:
+    """The Feedback of the action running `task` ("pick", "place", "pick and place"); Pick's
+    also carries the grasp attempt."""
+    if task == "pick":
+        return Pick.Feedback(stage=stage, progress=progress, attempt=attempt)
+    if task == "place":
+        return Place.Feedback(stage=stage, progress=progress)
+    return PickAndPlace.Feedback(stage=stage, progress=progress)
+
+
+# ---- the client side: goals built from the caller's values, answers read into results ----
+
+
+def pick_goal_msg(
+    instruction: str,
+    candidate: GraspCandidate | None,
+    target: GraspTarget | None,
+    *,
+    dry_run: bool,
+    velocity_scaling: float,
+) -> Pick.Goal:
+    """An instruction goal, or an explicit candidate with the target it was selected for."""
+    goal = Pick.Goal(
+        instruction=instruction,
+        use_candidate=candidate is not None,
+        dry_run=dry_run,
+        velocity_scaling=float(velocity_scaling),
+    )
+    if candidate is not None:
+        goal.candidate = candidate
+        if target is not None:
+            goal.target = target
+    return goal
+
+
+def place_goal_msg(
+    instruction: str,
+    held_object: GraspTarget | None,
+    grasp_pose: PoseStamped | None,
+    *,
+    dry_run: bool,
+    velocity_scaling: float,
+) -> Place.Goal:
+    """The held object counts only with the grasp it is held by; otherwise the executor uses
+    what it remembers from its own last pick."""
+    goal = Place.Goal(
+        instruction=instruction, dry_run=dry_run, velocity_scaling=float(velocity_scaling)
+    )
+    if held_object is not None and grasp_pose is not None:
+        goal.held_object, goal.grasp_pose = held_object, grasp_pose
+    return goal
+
+
+def pick_and_place_goal_msg(
+    instruction: str,
+    pick_instruction: str,
+    place_instruction: str,
+    *,
+    dry_run: bool,
+    velocity_scaling: float,
+) -> PickAndPlace.Goal:
+    return PickAndPlace.Goal(
+        instruction=instruction,
+        pick_instruction=pick_instruction,
+        place_instruction=place_instruction,
+        dry_run=dry_run,
+        velocity_scaling=float(velocity_scaling),
+    )
 
 
 def _outcome(code: int, name: str, message: str) -> tuple[Outcome, str]:

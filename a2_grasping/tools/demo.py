@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from a2_grasping.bench.language_episodes import named_by_truth, truth_objects
+from a2_grasping.bench.protocol import LIFT_SUCCESS_M as LIFT_M
 from a2_grasping.core.errors import SelectionError
-from a2_grasping.tools.bench_protocol import LIFT_SUCCESS_M as LIFT_M
-from a2_grasping.tools.language_episodes import named_by_truth, truth_objects
-from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
+from a2_grasping.testing.sensor_options import add_sensor_arguments, sensor_settings
 
 # Per task: (scene, seed, instruction).
 DEFAULTS = {
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, domain_id: int) -> int:
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.sim_session import SimSession
 
     report = DemoReport(args.task, args.instruction, args.scene, args.seed, domain_id)
     report.named_objects, report.named_by = _named_objects(args)
@@ -272,12 +272,12 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
 def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
     """(relation, reference object name) of the instruction's place half on the ground truth;
     the relation in `bench_place.RELATIONS` terms."""
+    from a2_grasping.bench.language_episodes import truth_scene_objects
     from a2_grasping.core.selection.place_regions import (
         ground_reference,
         parse_place,
         split_pick_and_place,
     )
-    from a2_grasping.tools.language_episodes import truth_scene_objects
 
     truth = truth_objects(args.seed, args.scene)
     try:
@@ -295,8 +295,8 @@ def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
 
 def _score_place(report: DemoReport, args: argparse.Namespace, after: list[Any]) -> None:
     """Where the named object rests, judged as `bench sim --task pick_and_place` judges it."""
+    from a2_grasping.bench.sim_place import placement_valid
     from a2_grasping.sim.objects import generate_objects
-    from a2_grasping.tools.bench_place import placement_valid
 
     specs = {o.name: o for o in generate_objects(args.seed, args.scene)}
     moved = report.named_objects[0] if len(report.named_objects) == 1 else report.lifted_object

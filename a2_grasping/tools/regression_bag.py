@@ -74,7 +74,7 @@ def _ros_context(domain_id: int, name: str, use_sim_time: bool) -> tuple[Any, An
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
 
-    from a2_grasping.tools.node_process import use_large_data_transport
+    from a2_grasping.testing.node_process import use_large_data_transport
 
     use_large_data_transport(os.environ)  # images exceed the default shared-memory segment
     context = Context()
@@ -101,8 +101,8 @@ def record(output: Path, log_dir: Path, domain_id: int) -> dict[str, int]:
 
     from a2_grasping.ros.bags.bag_recorder import TopicRecorder
     from a2_grasping.ros.bags.bags import BagWriter
-    from a2_grasping.tools.node_process import NodeProcess, local_ros_environment
-    from a2_grasping.tools.sim_session import node_arguments
+    from a2_grasping.testing.node_process import NodeProcess, local_ros_environment
+    from a2_grasping.testing.sim_session import node_arguments
 
     env = local_ros_environment(domain_id)
     env["ROS_LOG_DIR"] = str(log_dir / "ros_log")
@@ -156,8 +156,8 @@ def replay_and_select(bag: Path, log_dir: Path, domain_id: int) -> tuple[dict[st
     from a2_grasping.ros.bags.bag_player import BagPlayer
     from a2_grasping.ros.client import clients
     from a2_grasping.srv import SelectGrasp
-    from a2_grasping.tools.node_process import NodeProcess, local_ros_environment
-    from a2_grasping.tools.sim_session import node_arguments
+    from a2_grasping.testing.node_process import NodeProcess, local_ros_environment
+    from a2_grasping.testing.sim_session import node_arguments
 
     env = local_ros_environment(domain_id)
     env["ROS_LOG_DIR"] = str(log_dir / "ros_log")

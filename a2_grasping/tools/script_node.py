@@ -20,7 +20,7 @@ def script_node(name: str, use_sim_time: bool = False, namespace: str = "") -> I
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
 
-    from a2_grasping.tools.node_process import use_large_data_transport
+    from a2_grasping.testing.node_process import use_large_data_transport
 
     use_large_data_transport(os.environ)  # before the DDS participant is created
     context = Context()

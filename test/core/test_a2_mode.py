@@ -23,7 +23,7 @@ from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode, workspace_object_points
 from a2_grasping.core.selection.request import SelectRequest
-from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud, top_down_camera
+from a2_grasping.testing.synthetic_clouds import box_points, tabletop_cloud, top_down_camera
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 

@@ -26,7 +26,7 @@ from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.objects import SegmentationConfig, segment_objects
 from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
 from a2_grasping.core.selection.place_regions import HeldObject
-from a2_grasping.tools.synthetic_clouds import (
+from a2_grasping.testing.synthetic_clouds import (
     box_points,
     sphere_points,
     table_points,

@@ -15,7 +15,7 @@ from a2_grasping.core.candidates import (
 )
 from a2_grasping.core.candidates.base import ObjectPrior
 from a2_grasping.core.gripper import GripperGeometry, base_from_tool0
-from a2_grasping.tools.synthetic_clouds import (
+from a2_grasping.testing.synthetic_clouds import (
     box_points,
     cylinder_points,
     sphere_points,

@@ -12,7 +12,7 @@ from a2_grasping.core.scene import Scene
 from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode
 from a2_grasping.core.selection.request import SelectRequest
-from a2_grasping.tools.synthetic_clouds import (
+from a2_grasping.testing.synthetic_clouds import (
     box_points,
     cylinder_points,
     sphere_points,

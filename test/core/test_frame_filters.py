@@ -20,7 +20,7 @@ from a2_grasping.core.frame_filters import (
 from a2_grasping.core.geometry import deproject
 from a2_grasping.core.perception_config import PerceptionConfig
 from a2_grasping.core.scene import CameraView
-from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
 TABLE_RGB = (0.72, 0.72, 0.70)
 CONFIG = PerceptionConfig(
@@ -150,8 +150,8 @@ def test_realistic_camera_clutter_is_segmented_as_on_the_ideal_one(seed: int):
     """D435 noise, 3 mm / 0.4 deg calibration error per camera and a varied light: perception's
     filters and segmentation still find every object with its colour and nothing else (seeds
     that `bench perception` passes with margin; the benchmark has the rates)."""
-    from a2_grasping.tools.bench_perception import evaluate_scene, node_configs
-    from a2_grasping.tools.sensor_options import SensorSetting
+    from a2_grasping.bench.perception import evaluate_scene, node_configs
+    from a2_grasping.testing.sensor_options import SensorSetting
 
     perception, segmentation, table_margin_m = node_configs(None)
     setting = SensorSetting("d435", 0.003, 0.4, 1.0)
@@ -168,8 +168,8 @@ def test_a_realistic_camera_names_cubes_boxes():
     """Place scene 8719 under D435 + 3 mm / 0.4 deg: the two views' disagreement smeared a
     4 cm red cube's outline until outline residuals called it a cylinder; the footprint's fill
     of its rectangle (0.90 here, threshold 0.86) calls it a box, and no shape is wrong."""
-    from a2_grasping.tools.bench_perception import evaluate_scene, node_configs
-    from a2_grasping.tools.sensor_options import SensorSetting
+    from a2_grasping.bench.perception import evaluate_scene, node_configs
+    from a2_grasping.testing.sensor_options import SensorSetting
 
     perception, segmentation, table_margin_m = node_configs(None)
     setting = SensorSetting("d435", 0.003, 0.4, 1.0)
@@ -186,8 +186,8 @@ def test_a_realistic_camera_names_small_balls_spheres():
     two-view sphere fits (0.093-0.100 r RMS) overlap a cylinder's (from 0.093 r), so a residual
     bound alone (0.08 r) called them cylinders; their tops are curved (cap spread 0.69-0.73 of
     the half width, flat faces >= 0.93), and with that they are balls, and nothing else is."""
-    from a2_grasping.tools.bench_perception import evaluate_scene, node_configs
-    from a2_grasping.tools.sensor_options import SensorSetting
+    from a2_grasping.bench.perception import evaluate_scene, node_configs
+    from a2_grasping.testing.sensor_options import SensorSetting
 
     perception, segmentation, table_margin_m = node_configs(None)
     setting = SensorSetting("d435", 0.003, 0.4, 1.0)

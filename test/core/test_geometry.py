@@ -65,7 +65,7 @@ def test_voxel_downsample_keeps_one_real_point_per_voxel():
 
 
 def test_deproject_with_a_box_equals_deproject_then_crop():
-    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
     pose, k = look_at((0.9, 0.4, 0.6), (0.5, 0.0, 0.0)), pinhole(160, 120, 60.0)
     _, depth = render((Box((0.5, 0.0), (0.05, 0.05, 0.08)),), pose, k, (120, 160))

@@ -150,7 +150,7 @@ def test_the_a2_scorer_on_the_gpu_agrees_with_the_cpu(tokenizer):
 def test_graspnet_on_the_gpu_agrees_with_the_cpu():
     graspnet_golden = _load("make_graspnet_golden")
     from a2_grasping.core.graspnet import GraspNetGenerator
-    from a2_grasping.tools.random_graspnet import random_graspnet
+    from a2_grasping.testing.random_graspnet import random_graspnet
 
     model_cpu = random_graspnet(graspnet_golden.SEED, graspnet_golden.SMALL)
     model_gpu = random_graspnet(graspnet_golden.SEED, graspnet_golden.SMALL).to("cuda")

@@ -12,7 +12,7 @@ from a2_grasping.core.planning.collision import CollisionChecker
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.core.planning.held_object import held_object_box
 from a2_grasping.core.planning.pick_planner import EmbeddedPlanner
-from a2_grasping.tools.synthetic_clouds import box_points
+from a2_grasping.testing.synthetic_clouds import box_points
 
 GRIPPER = GripperGeometry()
 HOME = np.array([0.0, -1.57, 1.57, -1.57, -1.57, 0.0])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from a2_grasping.core.selection.objects import SegmentationConfig, ShapeClass, segment_objects
-from a2_grasping.tools.synthetic_clouds import (
+from a2_grasping.testing.synthetic_clouds import (
     box_points,
     cylinder_points,
     sphere_points,

@@ -8,7 +8,7 @@ from scipy.spatial import cKDTree
 from a2_grasping.core.occlusion import seen_free
 from a2_grasping.core.perception import collision_cloud
 from a2_grasping.core.scene import CameraView
-from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
 # A 10 cm thick wall, like the e2e test's; the front camera never sees its back (-x) face.
 WALL = Box((0.42, 0.0), (0.10, 0.10, 0.30), yaw_rad=0.0, color_rgb=(90, 90, 90))

@@ -17,7 +17,7 @@ from a2_grasping.core.perception import (
 )
 from a2_grasping.core.perception_config import CameraConfig, PerceptionConfig, pose_from_xyz_quat
 from a2_grasping.core.scene import CameraView
-from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
 BOX = Box((0.5, 0.05), (0.06, 0.08, 0.10), yaw_rad=0.3, color_rgb=(220, 20, 20))
 CONFIG = PerceptionConfig(camera_names=("left", "right"), voxel_size_m=0.003)

@@ -212,7 +212,7 @@ def test_a_pick_and_place_may_put_the_object_where_it_stands_among_others():
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.objects import SegmentationConfig
     from a2_grasping.core.selection.place import PlaceConfig, PlaceRequest, PlaceSelector
-    from a2_grasping.tools.synthetic_clouds import box_points, table_points, top_down_camera
+    from a2_grasping.testing.synthetic_clouds import box_points, table_points, top_down_camera
 
     rng = np.random.default_rng(5)
     red = box_points(rng, (0.04, 0.04, 0.04), (0.5, 0.0), 3000)

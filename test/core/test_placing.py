@@ -8,7 +8,7 @@ from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.selection.place_regions import PlaceRegion
 from a2_grasping.core.task.placing import HeldRecord, check_placement
 from a2_grasping.core.task.ports import ObjectBox, Observation
-from a2_grasping.tools.synthetic_clouds import box_points, table_points
+from a2_grasping.testing.synthetic_clouds import box_points, table_points
 
 PINK = (242, 115, 178)
 SIZE = (0.04, 0.04, 0.05)

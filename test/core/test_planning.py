@@ -21,7 +21,7 @@ from a2_grasping.core.planning.pick_planner import (
     time_parameterise,
 )
 from a2_grasping.core.planning.plans import PlanFailure, PlanningError
-from a2_grasping.tools.synthetic_clouds import box_points
+from a2_grasping.testing.synthetic_clouds import box_points
 
 GRIPPER = GripperGeometry()
 CONFIG = PlannerConfig()

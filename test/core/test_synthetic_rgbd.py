@@ -3,7 +3,7 @@
 import numpy as np
 
 from a2_grasping.core.geometry import deproject
-from a2_grasping.tools.synthetic_rgbd import (
+from a2_grasping.testing.synthetic_rgbd import (
     TABLE_RGB,
     Box,
     look_at,

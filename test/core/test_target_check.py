@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from a2_grasping.core.task.target_check import check_target_left, target_region_mask
-from a2_grasping.tools.synthetic_clouds import box_points, table_points
+from a2_grasping.testing.synthetic_clouds import box_points, table_points
 
 LIFT_M = 0.10
 

@@ -512,7 +512,7 @@ def test_a_pick_and_place_plans_its_place_without_the_object_it_moves():
     """The place half is planned from the scene seen before the pick: the object's own points
     must not block a release where it stands now (it will be in the hand), and the place service
     is told where it stands."""
-    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
     block = Box((0.5, 0.0), (0.06, 0.03, 0.05), yaw_rad=0.0, color_rgb=(230, 80, 160))
     pose, k = look_at((0.9, 0.4, 0.6), (0.5, 0.0, 0.02)), pinhole(320, 240, 69.0)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 
 from a2_grasping.action import Pick, PickAndPlace
+from a2_grasping.bench.a2_pick import write_random_weights
 from a2_grasping.core.policy.fusion_config import FusionConfig
-from a2_grasping.tools.bench_a2_pick import write_random_weights
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 PLACE_SEED = 3002  # a red plate, a green ball, an orange and a yellow cylinder

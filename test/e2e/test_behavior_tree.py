@@ -15,8 +15,8 @@ from py_trees.common import Status
 
 from a2_grasping.bt import behaviours
 from a2_grasping.ros.client.grasp_client import GraspClient
+from a2_grasping.testing.sim_session import SimSession
 from a2_grasping.tools.bt_example import create_tree, failure_reason, tick_until_done
-from a2_grasping.tools.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 

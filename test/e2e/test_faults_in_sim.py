@@ -16,7 +16,7 @@ import pytest
 
 from a2_grasping.action import Pick, PickAndPlace
 from a2_grasping.srv import SimFault
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 PLACE_SEED = 3002  # a red plate, a green ball, an orange and a yellow cylinder

@@ -28,7 +28,7 @@ from sensor_msgs.msg import JointState
 from a2_grasping.action import Pick
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.msg import SceneSnapshot
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 WINDOW_S = 4.0

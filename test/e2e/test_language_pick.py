@@ -15,7 +15,7 @@ import pytest
 from a2_grasping.action import Pick
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.srv import SelectGrasp
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 SEED = 2001

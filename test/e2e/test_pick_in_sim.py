@@ -19,7 +19,7 @@ from a2_grasping.core.planning.collision import CollisionChecker, Obstacle
 from a2_grasping.core.planning.config import PlannerConfig
 from a2_grasping.msg import GraspCandidate, SimObstacle
 from a2_grasping.ros import conversions
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 

@@ -15,7 +15,7 @@ import yaml
 
 from a2_grasping.action import Pick
 from a2_grasping.bringup import node_parameters
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.sim_session import SimSession
 
 pytest.importorskip("control_msgs.action")
 pytestmark = [pytest.mark.ros, pytest.mark.sim]

@@ -21,10 +21,11 @@ import pytest
 import yaml
 
 from a2_grasping.action import Pick
+from a2_grasping.installation import install_prefix
 from a2_grasping.ros import conversions
 from a2_grasping.sim.config import SimConfig
-from a2_grasping.tools.node_process import install_prefix, local_ros_environment
-from a2_grasping.tools.sim_session import SimSession
+from a2_grasping.testing.node_process import local_ros_environment
+from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 SEEDS = {"cell_a": 0, "cell_b": 3}  # a ball and a box at different places (single scenes)

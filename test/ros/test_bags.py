@@ -29,9 +29,9 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from a2_grasping.installation import install_prefix
 from a2_grasping.ros.bags.bag_player import BagPlayer
 from a2_grasping.ros.bags.bags import BagWriter, bag_qos, read_messages
-from a2_grasping.tools.node_process import install_prefix
 
 pytestmark = pytest.mark.ros
 REGRESSION_BAG = Path(__file__).resolve().parents[1] / "data" / "sim_single_seed37"

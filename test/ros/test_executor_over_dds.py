@@ -31,13 +31,13 @@ from trajectory_msgs.msg import JointTrajectory
 from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
+from a2_grasping.installation import install_prefix
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions
 from a2_grasping.ros.client import clients
 from a2_grasping.ros.qos import JOINT_STATE_QOS, LATCHED_QOS, SCENE_QOS
 from a2_grasping.srv import SelectGrasp
-from a2_grasping.tools.node_process import install_prefix
-from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
+from a2_grasping.testing.synthetic_clouds import box_points, tabletop_cloud
 
 pytestmark = pytest.mark.ros
 

@@ -21,7 +21,7 @@ from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions
 from a2_grasping.ros.client import clients
 from a2_grasping.srv import SelectGrasp
-from a2_grasping.tools.synthetic_clouds import box_points, tabletop_cloud
+from a2_grasping.testing.synthetic_clouds import box_points, tabletop_cloud
 
 pytestmark = pytest.mark.ros
 DISCOVERY_TIMEOUT_S = 60.0  # a node that imports torch on a loaded 2-core machine: > 15 s seen
@@ -111,7 +111,7 @@ def _write_weights(directory, seed: int) -> dict[str, str]:
 
     from a2_grasping.core.policy.fusion_config import FusionConfig
     from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.tools.offline_clip import letter_tokenizer, random_clip
+    from a2_grasping.testing.offline_clip import letter_tokenizer, random_clip
 
     torch.manual_seed(seed)
     clip_dir = directory / "clip"

@@ -11,8 +11,8 @@ import pytest
 import torch
 from lifecycle_msgs.srv import GetState
 
+from a2_grasping.installation import install_prefix
 from a2_grasping.ros.client import clients
-from a2_grasping.tools.node_process import install_prefix
 
 pytestmark = pytest.mark.ros
 WAIT_S = 60.0

@@ -18,13 +18,13 @@ from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions
 from a2_grasping.ros.client import clients
 from a2_grasping.srv import SelectGrasp
-from a2_grasping.tools.synthetic_cameras import (
+from a2_grasping.testing.synthetic_cameras import (
     RenderedFrame,
     SyntheticCamera,
     SyntheticCameraPublisher,
     render_frame,
 )
-from a2_grasping.tools.synthetic_rgbd import Box
+from a2_grasping.testing.synthetic_rgbd import Box
 
 pytestmark = pytest.mark.ros
 WAIT_S = 15.0

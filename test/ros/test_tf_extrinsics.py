@@ -11,16 +11,16 @@ import pytest
 import yaml
 from rclpy.executors import SingleThreadedExecutor
 
+from a2_grasping.installation import install_prefix
 from a2_grasping.msg import SceneSnapshot
 from a2_grasping.ros import conversions
 from a2_grasping.ros.qos import SCENE_QOS
-from a2_grasping.tools.node_process import install_prefix
-from a2_grasping.tools.synthetic_cameras import (
+from a2_grasping.testing.synthetic_cameras import (
     SyntheticCamera,
     SyntheticCameraPublisher,
     render_frame,
 )
-from a2_grasping.tools.synthetic_rgbd import Box
+from a2_grasping.testing.synthetic_rgbd import Box
 
 pytestmark = pytest.mark.ros
 WAIT_S = 20.0

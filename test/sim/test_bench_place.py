@@ -6,13 +6,13 @@ import random
 
 import pytest
 
-from a2_grasping.sim.objects import ObjectSpec, Shape, generate_objects
-from a2_grasping.tools.bench_place import (
+from a2_grasping.bench.sim_place import (
     MIN_FREE_REGION_SHARE,
     free_region_share,
     placement_valid,
     plan_episode,
 )
+from a2_grasping.sim.objects import ObjectSpec, Shape, generate_objects
 
 
 def _box(name: str, x: float, y: float, side: float = 0.04, height: float = 0.05) -> ObjectSpec:

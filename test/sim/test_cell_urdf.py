@@ -21,10 +21,10 @@ from a2_grasping.core.robot_description import (
     airo_models_package_dir,
     cell_urdf,
 )
+from a2_grasping.installation import install_prefix
 from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import GRIPPER_JOINT as SIM_GRIPPER_JOINT
 from a2_grasping.sim.config import SimConfig
-from a2_grasping.tools.node_process import install_prefix
 from a2_grasping.tools.write_urdf import camera_mounts
 
 pytestmark = pytest.mark.sim

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from a2_grasping.bench import sim as bench_sim
 from a2_grasping.sim.cell import SimCell
 from a2_grasping.sim.config import GRIPPER_CLOSED_RAD, SimConfig
 from a2_grasping.sim.household import BANANA_SEGMENTS, HOUSEHOLD_COUNT
@@ -30,7 +31,7 @@ from a2_grasping.sim.objects import (
     quat_to_matrix,
 )
 from a2_grasping.sim.scripted_pick import pick_at
-from a2_grasping.tools import bench_sim, demo
+from a2_grasping.tools import demo
 
 SEEDS = range(50)
 NOUNS = {"mug", "bowl", "bottle", "screwdriver", "spatula", "banana", "apple"}

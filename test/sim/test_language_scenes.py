@@ -12,6 +12,8 @@ from collections import Counter
 
 import pytest
 
+from a2_grasping.bench import language_episodes as truth
+from a2_grasping.bench import sim_report as bench_sim_report
 from a2_grasping.core.selection.grounding import (
     NEXT_TO_MARGIN_M,
     POSITION_MARGIN_M,
@@ -29,8 +31,6 @@ from a2_grasping.sim.objects import (
     Shape,
     generate_objects,
 )
-from a2_grasping.tools import bench_sim_report
-from a2_grasping.tools import language_episodes as truth
 
 SEEDS = range(100)
 # Largest small-mode and smallest large-mode box volumes (sim/objects.py SIZE_MODES).

@@ -27,6 +27,7 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2, QosDurability, 
 from rosbags.rosbag2.errors import ReaderError
 from rosgraph_msgs.msg import Clock
 
+from a2_grasping.ros import conversions
 from a2_grasping.ros.bags.bags import (
     BagError,
     message_class,
@@ -230,9 +231,7 @@ class BagPlayer:
     def _publish_clock(self, stamp_ns: int) -> None:
         if self._clock is None:
             return
-        message = Clock()
-        message.clock.sec, message.clock.nanosec = divmod(stamp_ns, 1_000_000_000)
-        self._clock.publish(message)
+        self._clock.publish(Clock(clock=conversions.ns_to_time(stamp_ns)))
 
     def close(self) -> None:
         for publisher in self._topic_publishers.values():

@@ -42,7 +42,7 @@ from rosbags.rosbag2.errors import ReaderError
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from a2_grasping.tools.node_process import install_prefix
+from a2_grasping.installation import install_prefix
 
 PACKAGE = "a2_grasping"
 BAG_VERSION: Literal[9] = 9  # rosbag2 metadata version of Jazzy

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 from builtin_interfaces.msg import Time
-from service_msgs.msg import ServiceEventInfo
 
 from a2_grasping.msg import SceneSnapshot
+from a2_grasping.ros import conversions
 from a2_grasping.ros.bags.bags import BagWriter
 from a2_grasping.srv import SelectGrasp
 
@@ -33,7 +33,7 @@ class RequestRecorder:
         self._queue: queue.Queue[
             tuple[SceneSnapshot | None, SelectGrasp.Event, SelectGrasp.Event] | None
         ] = queue.Queue(maxsize=QUEUE_DEPTH)
-        self._last_scene_stamp: tuple[int, int] | None = None
+        self._last_scene_stamp: int | None = None
         self._sequence = 0
         self.dropped = 0
         self.failed = 0
@@ -51,15 +51,9 @@ class RequestRecorder:
         sent: Time,
     ) -> None:
         self._sequence += 1
-        stamp = None if scene is None else (scene.header.stamp.sec, scene.header.stamp.nanosec)
+        stamp = None if scene is None else conversions.time_to_ns(scene.header.stamp)
         new_scene = scene if stamp is not None and stamp != self._last_scene_stamp else None
-        events = []
-        for kind, when, req, res in (
-            (ServiceEventInfo.REQUEST_RECEIVED, received, [request], []),
-            (ServiceEventInfo.RESPONSE_SENT, sent, [], [response]),
-        ):
-            info = ServiceEventInfo(event_type=kind, stamp=when, sequence_number=self._sequence)
-            events.append(SelectGrasp.Event(info=info, request=req, response=res))
+        events = conversions.select_grasp_events(request, response, received, sent, self._sequence)
         try:
             self._queue.put_nowait((new_scene, events[0], events[1]))
         except queue.Full:
@@ -79,9 +73,13 @@ class RequestRecorder:
             scene, request_event, response_event = item
             try:
                 if scene is not None:
-                    self._writer.write(self._scene_topic, scene, _ns(scene.header.stamp))
+                    self._writer.write(
+                        self._scene_topic, scene, conversions.time_to_ns(scene.header.stamp)
+                    )
                 for event in (request_event, response_event):
-                    self._writer.write(self._event_topic, event, _ns(event.info.stamp))
+                    self._writer.write(
+                        self._event_topic, event, conversions.time_to_ns(event.info.stamp)
+                    )
             except Exception as error:  # keep recording later requests; report, don't die
                 self.failed += 1
                 self.last_error = repr(error)
@@ -102,7 +100,3 @@ def next_recording_path(path: Path, own: set[Path]) -> Path | None:
     while (candidate := path.with_name(f"{path.name}_{number}")).exists():
         number += 1
     return candidate
-
-
-def _ns(stamp: Time) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)

@@ -60,6 +60,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.msg import GraspCandidate, GraspTarget
+from a2_grasping.ros import conversions, task_conversions
 from a2_grasping.ros.client.pending import PendingPick, PendingPlace, PendingSelect, _PendingCall
 from a2_grasping.ros.client.results import Outcome
 from a2_grasping.srv import SelectGrasp
@@ -178,11 +179,11 @@ class GraspClient:
         default. The server validates the request (bad fields come back INVALID_REQUEST)."""
         if max_candidates < 0:
             raise ValueError(f"max_candidates must be >= 0, got {max_candidates}")
-        request = SelectGrasp.Request(
-            instruction=instruction,
-            camera_names=list(camera_names),
+        request = conversions.select_request_to_msg(
+            instruction,
+            max_input_age_s=max_input_age_s,
             max_candidates=max_candidates,
-            max_input_age_s=float(max_input_age_s),
+            camera_names=camera_names,
         )
         call = PendingSelect(
             self._select_client,
@@ -212,16 +213,9 @@ class GraspClient:
         default. On TIMEOUT the goal is cancelled."""
         if (candidate is None) == (not instruction):
             raise ValueError("give either an instruction or a candidate, not both or neither")
-        goal = Pick.Goal(
-            instruction=instruction,
-            use_candidate=candidate is not None,
-            dry_run=dry_run,
-            velocity_scaling=float(velocity_scaling),
+        goal = task_conversions.pick_goal_msg(
+            instruction, candidate, target, dry_run=dry_run, velocity_scaling=velocity_scaling
         )
-        if candidate is not None:
-            goal.candidate = candidate
-            if target is not None:
-                goal.target = target
         call = PendingPick(
             self._pick_client,
             self._pick_action,
@@ -248,11 +242,13 @@ class GraspClient:
         what it remembers from its own last pick."""
         if not instruction.strip():
             raise ValueError("instruction must say where to place")
-        goal = Place.Goal(
-            instruction=instruction, dry_run=dry_run, velocity_scaling=float(velocity_scaling)
+        goal = task_conversions.place_goal_msg(
+            instruction,
+            held_object,
+            grasp_pose,
+            dry_run=dry_run,
+            velocity_scaling=velocity_scaling,
         )
-        if held_object is not None and grasp_pose is not None:
-            goal.held_object, goal.grasp_pose = held_object, grasp_pose
         return self._start_task("place", goal, timeout_s)
 
     def pick_and_place(
@@ -269,12 +265,12 @@ class GraspClient:
         the two parts."""
         if not instruction.strip() and not (pick_instruction.strip() and place_instruction.strip()):
             raise ValueError("give instruction, or both pick_instruction and place_instruction")
-        goal = PickAndPlace.Goal(
-            instruction=instruction,
-            pick_instruction=pick_instruction,
-            place_instruction=place_instruction,
+        goal = task_conversions.pick_and_place_goal_msg(
+            instruction,
+            pick_instruction,
+            place_instruction,
             dry_run=dry_run,
-            velocity_scaling=float(velocity_scaling),
+            velocity_scaling=velocity_scaling,
         )
         return self._start_task("pick_and_place", goal, timeout_s)
 

@@ -187,7 +187,7 @@ class TopicArmController:
 
     def stop(self, timeout_s: float) -> bool:
         """Empty trajectory = stop (joint trajectory controller semantics); True once still."""
-        self._publisher.publish(JointTrajectory(joint_names=list(self._joint_names)))
+        self._publisher.publish(conversions.stop_trajectory_msg(self._joint_names))
         return self._monitor.wait_until_still(timeout_s, self._max_state_age_s)
 
 
@@ -213,7 +213,7 @@ class TopicGripper:
         "stopped on an object" at the open position. Stillness is judged over the joint states'
         own stamps: the fingers' time, whatever the real-time factor.
         """
-        self._publisher.publish(Float64MultiArray(data=[float(position_rad)]))
+        self._publisher.publish(conversions.gripper_command_msg(position_rad))
         deadline = Deadline(timeout_s, self._clock)
         history: list[tuple[float, float]] = []
         start_rad: float | None = None

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -34,7 +34,7 @@ from a2_grasping.core.selection.objects import SegmentationConfig
 from a2_grasping.core.task.codes import CanceledError, ExecutionError, TaskError, TaskErrorCode
 from a2_grasping.core.task.goals import pick_and_place_texts, velocity_scaling
 from a2_grasping.core.task.runner import PickRequest, TaskReport
-from a2_grasping.msg import GraspCandidate
+from a2_grasping.msg import GraspCandidate, GraspTarget
 from a2_grasping.ros import conversions, diagnostics, spin, task_conversions
 from a2_grasping.ros.hardware.backends import check_backends
 from a2_grasping.ros.high_rate import HighRateLane
@@ -170,7 +170,7 @@ class ExecutorNode(LifecycleNode):
         self,
         goal_handle: ServerGoalHandle,
         what: str,
-        feedback_type: Callable[..., Any],
+        report: TaskReport,
         task: Task,
     ) -> tuple[tuple[int, str, int], ExecutorPorts | None]:
         """Run one task under the one-task lock: ((code, message, select error code), the
@@ -180,7 +180,9 @@ class ExecutorNode(LifecycleNode):
             return bool(goal_handle.is_cancel_requested) or not self._active
 
         def feedback(stage: str, progress: float) -> None:
-            goal_handle.publish_feedback(feedback_type(stage=stage, progress=progress))
+            goal_handle.publish_feedback(
+                task_conversions.feedback_msg(what, stage, progress, report.grasp_attempts)
+            )
 
         code, message, select_code = int(TaskErrorCode.NONE), "", 0
         with self._running:
@@ -214,7 +216,7 @@ class ExecutorNode(LifecycleNode):
         return (code, message, select_code), ports
 
     def _execute(self, goal_handle: ServerGoalHandle) -> Pick.Result:
-        result, report, goal = Pick.Result(), TaskReport(), goal_handle.request
+        report, goal = TaskReport(), goal_handle.request
         candidates: list[GraspCandidate] = []
 
         def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
@@ -230,19 +232,15 @@ class ExecutorNode(LifecycleNode):
             )
             wired.runner.pick(request, report, feedback, canceled)
 
-        def pick_feedback(stage: str, progress: float) -> Pick.Feedback:
-            return Pick.Feedback(stage=stage, progress=progress, attempt=report.grasp_attempts)
-
-        codes, ports = self._run_task(goal_handle, "pick", pick_feedback, task)
-        result.error_code, result.error_message, result.select_error_code = codes
+        codes, ports = self._run_task(goal_handle, "pick", report, task)
+        target, last = goal.target, []
         if ports is not None:
             target = goal.target if goal.use_candidate else ports.grasps.last_target_msg
-            candidates = candidates or ports.grasps.last_candidates
-            task_conversions.fill_pick_result(result, report, candidates, target)
-        return result
+            last = ports.grasps.last_candidates
+        return task_conversions.pick_result_msg(codes, report, candidates or last, target)
 
     def _execute_place(self, goal_handle: ServerGoalHandle) -> Place.Result:
-        result, report, goal = Place.Result(), TaskReport(), goal_handle.request
+        report, goal = TaskReport(), goal_handle.request
 
         def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
             wired.places.forget()
@@ -250,41 +248,41 @@ class ExecutorNode(LifecycleNode):
             place_goal = task_conversions.place_goal_from_msg(goal, velocity_scaling=scaling)
             wired.runner.place(place_goal, report, feedback, canceled)
 
-        codes, ports = self._run_task(goal_handle, "place", Place.Feedback, task)
-        result.error_code, result.error_message, result.select_error_code = codes
-        if ports is not None:
-            places = ports.places
-            task_conversions.fill_place_result(
-                result, report, places.last_releases, places.last_reference_msg
-            )
-        return result
+        codes, ports = self._run_task(goal_handle, "place", report, task)
+        return task_conversions.place_result_msg(codes, report, *self._last_place(ports))
 
     def _execute_pick_and_place(self, goal_handle: ServerGoalHandle) -> PickAndPlace.Result:
-        result, report, goal = PickAndPlace.Result(), TaskReport(), goal_handle.request
+        report, goal = TaskReport(), goal_handle.request
+        texts = ("", "")
 
         def task(wired: ExecutorPorts, feedback: Feedback, canceled: Canceled) -> None:
+            nonlocal texts
             wired.grasps.forget()
             wired.places.forget()
-            pick_text, place_text = pick_and_place_texts(
+            texts = pick_and_place_texts(
                 goal.instruction, goal.pick_instruction, goal.place_instruction
             )
-            result.pick_instruction, result.place_instruction = pick_text, place_text
             scaling = self._velocity_scaling(goal.velocity_scaling)
-            request = PickRequest(pick_text, None, goal.dry_run, scaling)
-            wired.runner.pick_and_place(request, place_text, report, feedback, canceled)
+            request = PickRequest(texts[0], None, goal.dry_run, scaling)
+            wired.runner.pick_and_place(request, texts[1], report, feedback, canceled)
 
-        codes, ports = self._run_task(goal_handle, "pick and place", PickAndPlace.Feedback, task)
-        result.error_code, result.error_message, result.select_error_code = codes
+        codes, ports = self._run_task(goal_handle, "pick and place", report, task)
+        grasp: tuple[list[GraspCandidate], GraspTarget] = (
+            [],
+            conversions.grasp_target_to_msg(None),
+        )
         if ports is not None:
-            grasps = ports.grasps
-            task_conversions.fill_grasp_result(
-                result, report, grasps.last_candidates, grasps.last_target_msg
-            )
-            places = ports.places
-            task_conversions.fill_place_result(
-                result, report, places.last_releases, places.last_reference_msg
-            )
-        return result
+            grasp = (ports.grasps.last_candidates, ports.grasps.last_target_msg)
+        return task_conversions.pick_and_place_result_msg(
+            codes, texts, report, grasp, self._last_place(ports)
+        )
+
+    @staticmethod
+    def _last_place(ports: ExecutorPorts | None) -> tuple[list[PoseStamped], GraspTarget]:
+        """The releases and reference of the last /select_place answer the task used."""
+        if ports is None:
+            return [], conversions.grasp_target_to_msg(None)
+        return ports.places.last_releases, ports.places.last_reference_msg
 
     def _velocity_scaling(self, value: float) -> float:
         return velocity_scaling(

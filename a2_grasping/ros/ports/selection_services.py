@@ -12,7 +12,6 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.client import Client
 from rclpy.clock import Clock
 
-from a2_grasping.action import Pick, Place
 from a2_grasping.core.errors import SelectErrorCode
 from a2_grasping.core.selection.place_regions import HeldObject
 from a2_grasping.core.task.codes import CanceledError, TaskError, TaskErrorCode
@@ -20,7 +19,6 @@ from a2_grasping.core.task.ports import Choice, FloatArray, PlaceChoice
 from a2_grasping.msg import GraspCandidate
 from a2_grasping.ros import conversions
 from a2_grasping.ros.service_call import CallCanceledError, CallUnansweredError, call_with_deadline
-from a2_grasping.srv import SelectGrasp
 
 # A retry asks for a scene captured after the arm came back; the request reaches the server a
 # little later than it is sent (loopback DDS: milliseconds), so its age limit allows this much.
@@ -67,17 +65,18 @@ class GraspService:
         self._timeout_s = timeout_s
         self._clock = clock
         self.last_candidates: list[GraspCandidate] = []
-        self.last_target_msg = Pick.Result().target
+        self.last_target_msg = conversions.grasp_target_to_msg(None)
 
     def forget(self) -> None:
         self.last_candidates = []
-        self.last_target_msg = Pick.Result().target
+        self.last_target_msg = conversions.grasp_target_to_msg(None)
 
     def choose(
         self, instruction: str, canceled: Callable[[], bool], newer_than_s: float | None = None
     ) -> Choice:
-        request = SelectGrasp.Request(instruction=instruction)
-        request.max_input_age_s = _max_input_age_s(self._clock, newer_than_s)
+        request = conversions.select_request_to_msg(
+            instruction, max_input_age_s=_max_input_age_s(self._clock, newer_than_s)
+        )
         response = _call(self._client, request, self._timeout_s, canceled)
         self.last_candidates = list(response.candidates)
         self.last_target_msg = response.target
@@ -100,11 +99,11 @@ class PlaceService:
         self._timeout_s = timeout_s
         self._clock = clock
         self.last_releases: list[PoseStamped] = []
-        self.last_reference_msg = Place.Result().reference
+        self.last_reference_msg = conversions.grasp_target_to_msg(None)
 
     def forget(self) -> None:
         self.last_releases = []
-        self.last_reference_msg = Place.Result().reference
+        self.last_reference_msg = conversions.grasp_target_to_msg(None)
 
     def choose_place(
         self,
@@ -114,8 +113,9 @@ class PlaceService:
         moving_xy_m: FloatArray | None = None,
         newer_than_s: float | None = None,
     ) -> PlaceChoice:
-        request = conversions.place_request_to_msg(instruction, held, moving_xy_m)
-        request.max_input_age_s = _max_input_age_s(self._clock, newer_than_s)
+        request = conversions.place_request_to_msg(
+            instruction, held, moving_xy_m, _max_input_age_s(self._clock, newer_than_s)
+        )
         response = _call(self._client, request, self._timeout_s, canceled)
         self.last_releases = list(response.releases)
         self.last_reference_msg = response.reference

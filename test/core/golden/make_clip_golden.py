@@ -29,7 +29,7 @@ from a2_grasping.core.policy.clip_config import ClipFeatureConfig
 from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
 from a2_grasping.core.policy.point_fusion import sample_points
 from a2_grasping.core.scene import CameraView
-from a2_grasping.tools.offline_clip import LETTER_VOCAB_SIZE, letter_tokenizer
+from a2_grasping.testing.offline_clip import LETTER_VOCAB_SIZE, letter_tokenizer
 
 GOLDEN_PATH = Path(__file__).with_name("clip_tiny.json")
 SEED = 20250601

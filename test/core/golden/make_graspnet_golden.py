@@ -36,7 +36,7 @@ from a2_grasping.core.graspnet.processing import (
     unmirror,
     voxel_downsample_open3d,
 )
-from a2_grasping.tools.random_graspnet import random_graspnet, three_object_scene
+from a2_grasping.testing.random_graspnet import random_graspnet, three_object_scene
 
 GOLDEN_PATH = Path(__file__).with_name("graspnet_small.json")
 SEED = 20250521

@@ -18,7 +18,7 @@ from a2_grasping.core.selection.candidates import make_candidate_generator
 from a2_grasping.core.selection.common import SelectionConfig
 from a2_grasping.core.selection.grasp import GraspSelector, SelectionMode
 from a2_grasping.core.selection.request import SelectRequest
-from a2_grasping.tools.random_graspnet import random_graspnet, three_object_scene
+from a2_grasping.testing.random_graspnet import random_graspnet, three_object_scene
 
 # Reduced sampling (same weights layout): 4000 input points, 256 seeds.
 ARCH = GraspNetArchitecture(sa_npoint=(512, 256, 128, 64))

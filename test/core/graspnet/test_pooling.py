@@ -19,7 +19,7 @@ import torch
 from a2_grasping.core.graspnet import model as graspnet_model
 from a2_grasping.core.graspnet import point_ops
 from a2_grasping.core.graspnet.model import GraspNetArchitecture, distinct_pairs, mlp_max_pool
-from a2_grasping.tools.random_graspnet import random_graspnet, three_object_scene
+from a2_grasping.testing.random_graspnet import random_graspnet, three_object_scene
 
 SMALL = GraspNetArchitecture(sa_npoint=(512, 256, 64, 32), sa_nsample=(32, 16, 8, 8))
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
+from a2_grasping.testing.sensor_options import add_sensor_arguments, sensor_settings
 
 # A segmented object belongs to a ground-truth object when its footprint centre is this close.
 MATCH_DISTANCE_M = 0.025
@@ -62,7 +62,7 @@ def node_configs(config_dir: Path | None) -> tuple[Any, Any, float]:
     from a2_grasping.core.perception_config import PerceptionConfig
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.objects import SegmentationConfig
-    from a2_grasping.tools.node_process import install_prefix
+    from a2_grasping.installation import install_prefix
 
     directory = config_dir or install_prefix() / "share" / "a2_grasping" / "config"
 

@@ -55,8 +55,8 @@ def write_random_weights(
 
     from a2_grasping.core.policy.fusion_config import FusionConfig
     from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.tools.offline_clip import letter_tokenizer, random_clip
-    from a2_grasping.tools.random_graspnet import random_graspnet
+    from a2_grasping.testing.offline_clip import letter_tokenizer, random_clip
+    from a2_grasping.testing.random_graspnet import random_graspnet
 
     torch.manual_seed(0)
     clip_dir = directory / "clip"
@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, domain_id: int) -> int:
     from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.tools.offline_clip import VIT_L14_336
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.offline_clip import VIT_L14_336
+    from a2_grasping.testing.sim_session import SimSession
 
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ against fp32 on the same image: max abs difference and min cosine of the ViT-L f
 max abs difference of the fusion logits on fp32's top-500 points. OpenVINO is not a project
 dependency; install it (`pip install openvino`) to measure it.
 
-GraspNet (random weights of the published sizes, `tools/random_graspnet.py`) runs on the scene's
+GraspNet (random weights of the published sizes, `testing/random_graspnet.py`) runs on the scene's
 object points drawn to 20 000 (spec §2.1). `graspnet_forward_decode` is one full candidate call:
 sampling, forward, decode, mirror, collision and object filters, TCP poses. Its parts are timed
 on the same input, and `graspnet_shares` gives each part's share of that total.
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
-    from a2_grasping.tools.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
-    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
+    from a2_grasping.testing.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -301,7 +301,7 @@ def _graspnet_stages(
         unmirror,
         voxel_downsample_open3d,
     )
-    from a2_grasping.tools.random_graspnet import random_graspnet
+    from a2_grasping.testing.random_graspnet import random_graspnet
 
     config = GraspNetConfig(num_points=args.graspnet_points)
     model = random_graspnet(0)

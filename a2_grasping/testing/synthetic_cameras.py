@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image
 
 from a2_grasping.ros import conversions
-from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, render
+from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, render
 
 # What drivers use: reliable, a few frames deep (matches best-effort and reliable subscribers).
 CAMERA_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)

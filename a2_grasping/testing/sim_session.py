@@ -37,11 +37,12 @@ from a2_grasping.bringup import (
     bringup_nodes,
 )
 from a2_grasping.core.kinematics import UR_JOINT_NAMES
+from a2_grasping.installation import install_prefix
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
 from a2_grasping.ros.service_call import wait_for_future
 from a2_grasping.srv import SimFault, SimObjects, SimReset
-from a2_grasping.tools.node_process import NodeProcess, install_prefix, local_ros_environment
+from a2_grasping.testing.node_process import NodeProcess, local_ros_environment
 
 DISCOVERY_TIMEOUT_S = 60.0  # inference_node imports torch: slow on a loaded machine
 CALL_TIMEOUT_S = 15.0

@@ -76,6 +76,7 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     import numpy as np
     import torch
 
+    from a2_grasping.bench.language_episodes import plan_episodes
     from a2_grasping.core.errors import SelectionError
     from a2_grasping.core.geometry import voxel_downsample
     from a2_grasping.core.inference_config import InferenceConfig
@@ -93,8 +94,7 @@ def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one li
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
-    from a2_grasping.tools.language_episodes import plan_episodes
-    from a2_grasping.tools.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+    from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
 
     cpu = read_cpu_info()
     hardware = resolve_hardware("cpu", args.precision, cpu)

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, domain: int) -> int:
     from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.sim_session import SimSession
 
     started_s = time.monotonic()
     with (

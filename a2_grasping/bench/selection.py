@@ -11,7 +11,7 @@ CPU. The DDS round trip adds about a millisecond (`bench pipeline` measures it);
 its cores with the simulator pays for the contention on top.
 
 `--a2`: a2 mode instead, with random weights of the published sizes and the published [3, 4]
-CLIP tiling, every tile against tile skipping and the tile cache (tools/bench_select_a2.py).
+CLIP tiling, every tile against tile skipping and the tile cache (bench/selection_a2.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from a2_grasping.tools import bench_select_a2
-from a2_grasping.tools.bench_pipeline import TARGET_SELECT_P50_MS, latency_summary
+from a2_grasping.bench import selection_a2 as bench_select_a2
+from a2_grasping.bench.pipeline import TARGET_SELECT_P50_MS, latency_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from a2_grasping.bench.language_episodes import plan_episodes
     from a2_grasping.core.errors import SelectionError
     from a2_grasping.core.inference_config import InferenceConfig
     from a2_grasping.core.kinematics import UR5eReachability
@@ -49,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
-    from a2_grasping.tools.language_episodes import plan_episodes
 
     if args.scenes < 1 or args.runs < 1:
         raise SystemExit("--scenes and --runs must be at least 1")

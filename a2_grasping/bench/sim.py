@@ -43,8 +43,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from a2_grasping.tools.bench_protocol import BENCH_EXECUTOR_ARGUMENTS, LIFT_SUCCESS_M, REFUSALS
-from a2_grasping.tools.bench_sim_report import (
+from a2_grasping.bench.language_episodes import (
+    LanguageEpisode,
+    plan_episodes,
+    truth_objects,
+)
+from a2_grasping.bench.protocol import BENCH_EXECUTOR_ARGUMENTS, LIFT_SUCCESS_M, REFUSALS
+from a2_grasping.bench.sim_report import (
     format_table,
     language_summary,
     plot,
@@ -53,12 +58,7 @@ from a2_grasping.tools.bench_sim_report import (
     save_view,
     summary,
 )
-from a2_grasping.tools.language_episodes import (
-    LanguageEpisode,
-    plan_episodes,
-    truth_objects,
-)
-from a2_grasping.tools.sensor_options import add_sensor_arguments, sensor_settings
+from a2_grasping.testing.sensor_options import add_sensor_arguments, sensor_settings
 
 MODES = ("attributes", "geometric")
 
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("grasp", "place", "pick_and_place"),
         default="grasp",
         help="A2's tasks: grasp; place and pick_and_place executed in place scenes "
-        "(tools/bench_place.py)",
+        "(bench/sim_place.py)",
     )
     parser.add_argument(
         "--language",
@@ -174,7 +174,7 @@ def _run_reserved(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace, domain_id: int) -> int:
     if args.task in ("place", "pick_and_place"):
-        from a2_grasping.tools.bench_place import run_place_benchmark
+        from a2_grasping.bench.sim_place import run_place_benchmark
 
         return run_place_benchmark(args, domain_id)
     return _run_language(args, domain_id) if args.language else _run(args, domain_id)
@@ -182,7 +182,7 @@ def _dispatch(args: argparse.Namespace, domain_id: int) -> int:
 
 def _run(args: argparse.Namespace, domain_id: int) -> int:
     from a2_grasping.action import Pick
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.sim_session import SimSession
 
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -260,7 +260,7 @@ def _select_latency_ms(session: Any) -> dict[str, float]:
 
 def _run_language(args: argparse.Namespace, domain_id: int) -> int:
     from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.sim_session import SimSession
 
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from a2_grasping.tools.bench_protocol import REFUSALS
-from a2_grasping.tools.language_episodes import TEMPLATES, LanguageEpisode, TruthObject
+from a2_grasping.bench.language_episodes import TEMPLATES, LanguageEpisode, TruthObject
+from a2_grasping.bench.protocol import REFUSALS
 
 
 def summary(

@@ -65,7 +65,7 @@ def latency_summary(samples_ms: list[float]) -> dict[str, float]:
 
 
 def _cameras() -> list[Any]:
-    from a2_grasping.tools.synthetic_cameras import SyntheticCamera
+    from a2_grasping.testing.synthetic_cameras import SyntheticCamera
 
     target = (0.5, 0.0, 0.04)
     return [
@@ -75,7 +75,7 @@ def _cameras() -> list[Any]:
 
 
 def _boxes() -> tuple[Any, ...]:
-    from a2_grasping.tools.synthetic_rgbd import Box
+    from a2_grasping.testing.synthetic_rgbd import Box
 
     return (
         Box((0.5, 0.0), (0.05, 0.06, 0.08), 0.3, (220, 30, 30)),
@@ -91,7 +91,7 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
     from a2_grasping.core.frame_filters import CameraFilter
     from a2_grasping.core.geometry import deproject, voxel_downsample
     from a2_grasping.ros import conversions
-    from a2_grasping.tools.synthetic_cameras import render_frame
+    from a2_grasping.testing.synthetic_cameras import render_frame
 
     camera = _cameras()[0]
     rendered = render_frame(camera, _boxes(), "rgb8", "16UC1")
@@ -147,7 +147,7 @@ def _time_perception_frame(frames: int) -> dict[str, Any]:
 
 def shipped_perception_config() -> Any:
     """PerceptionConfig of the installed config/perception_node.yaml (its filter settings)."""
-    from a2_grasping.tools.bench_perception import node_configs
+    from a2_grasping.bench.perception import node_configs
 
     return node_configs(None)[0]
 
@@ -174,7 +174,7 @@ def _filter_arguments() -> list[str]:
 
 
 def _start_nodes(env: dict[str, str], log_dir: Path, scene_hz: float) -> list[Any]:
-    from a2_grasping.tools.node_process import NodeProcess
+    from a2_grasping.testing.node_process import NodeProcess
 
     perception_args = ["-p", "autostart:=true"]
     perception_args += ["-p", f"camera_names:=[{','.join(c.name for c in _cameras())}]"]
@@ -370,8 +370,8 @@ def _run_dds(args: argparse.Namespace, domain_id: int, log_dir: Path) -> dict[st
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
-    from a2_grasping.tools.node_process import local_ros_environment
-    from a2_grasping.tools.synthetic_cameras import SyntheticCameraPublisher, render_frame
+    from a2_grasping.testing.node_process import local_ros_environment
+    from a2_grasping.testing.synthetic_cameras import SyntheticCameraPublisher, render_frame
 
     env = local_ros_environment(domain_id)
     env["ROS_LOG_DIR"] = str(log_dir / "ros_log")

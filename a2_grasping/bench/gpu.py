@@ -91,6 +91,14 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one 
     import numpy as np
     import torch
 
+    from a2_grasping.bench.model import (
+        CAMERA_EYES_M,
+        IMAGE_HW,
+        INSTRUCTION,
+        TABLE_CENTRE_M,
+        _Comparison,
+    )
+    from a2_grasping.bench.selection_a2 import SMALL_CLIP
     from a2_grasping.core.candidates.antipodal import AntipodalGenerator
     from a2_grasping.core.graspnet import GraspNetConfig, GraspNetGenerator
     from a2_grasping.core.policy.a2_scorer import A2Scorer
@@ -102,17 +110,9 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one 
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
-    from a2_grasping.tools.bench_model import (
-        CAMERA_EYES_M,
-        IMAGE_HW,
-        INSTRUCTION,
-        TABLE_CENTRE_M,
-        _Comparison,
-    )
-    from a2_grasping.tools.bench_select_a2 import SMALL_CLIP
-    from a2_grasping.tools.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
-    from a2_grasping.tools.random_graspnet import random_graspnet
-    from a2_grasping.tools.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
+    from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+    from a2_grasping.testing.random_graspnet import random_graspnet
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
 
     dry_run = bool(args.dry_run_cpu)
     device = torch.device("cpu") if dry_run else torch.device("cuda", torch.cuda.current_device())

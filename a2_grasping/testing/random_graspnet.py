@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from a2_grasping.core.graspnet.model import NUM_ANGLE, GraspNet, GraspNetArchitecture
-from a2_grasping.tools.synthetic_clouds import box_points, cylinder_points, tabletop_cloud
+from a2_grasping.testing.synthetic_clouds import box_points, cylinder_points, tabletop_cloud
 
 # Points below this height are table, left out of the default calibration cloud (m).
 CALIBRATION_TABLE_CUT_M = 0.003

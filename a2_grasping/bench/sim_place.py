@@ -161,7 +161,7 @@ def _beside(
 
 
 def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
-    from a2_grasping.tools.sim_session import SimSession
+    from a2_grasping.testing.sim_session import SimSession
 
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +169,7 @@ def run_place_benchmark(args: argparse.Namespace, domain_id: int) -> int:
     records: list[dict[str, Any]] = []
     failures: dict[str, Any] = {}
     wall_start = time.monotonic()
-    from a2_grasping.tools.bench_protocol import BENCH_EXECUTOR_ARGUMENTS
+    from a2_grasping.bench.protocol import BENCH_EXECUTOR_ARGUMENTS
 
     with SimSession(
         domain_id,
