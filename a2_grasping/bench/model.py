@@ -23,6 +23,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,55 +81,30 @@ def _time(fn: Callable[[], object], runs: int) -> dict[str, float]:
     return {"median_ms": statistics.median(samples), "min_ms": min(samples), "runs": runs}
 
 
-def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of stages)
+def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
     from a2_grasping.core.candidates.antipodal import AntipodalGenerator
-    from a2_grasping.core.policy.a2_scorer import A2Scorer
     from a2_grasping.core.policy.clip_config import ClipFeatureConfig
     from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
     from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.testing.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
-    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results: dict[str, Any] = {"threads": args.threads, "runs": args.runs, "stages": {}}
-    # What decides the kernels and the precision `auto` picks: recorded with every figure.
-    cpu = read_cpu_info()
-    hardware = resolve_hardware("cpu", "auto", cpu)
-    results["cpu"] = {
-        "model_name": cpu.model_name,
-        "vendor": cpu.vendor,
-        "family": cpu.family,
-        "model": cpu.model,
-        "relevant_flags": cpu.relevant_flags(),
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_version": torch.__version__,
-    }
-    results["precision_auto"] = {"chosen": hardware.precision, "reason": hardware.reason}
-    print(f"CPU: {cpu.describe()}; precision auto -> {hardware.reason}", flush=True)
+    precision = _record_cpu(results)
     stages: dict[str, dict[str, float]] = results["stages"]
 
     def record(name: str, fn: Callable[[], object], runs: int = args.runs) -> None:
         stages[name] = _time(fn, runs)
         print(f"{name:<42} {stages[name]['median_ms']:>10.1f} ms", flush=True)
 
-    boxes = (
-        Box((0.5, 0.0), (0.05, 0.04, 0.06), 0.3, (200, 30, 30)),
-        Box((0.45, 0.12), (0.04, 0.04, 0.08), -0.5, (30, 160, 40)),
-        Box((0.58, -0.1), (0.06, 0.03, 0.04), 1.0, (30, 60, 200)),
-    )
-    cameras = {
-        name: (look_at(eye, TABLE_CENTRE_M), pinhole(640, 480, 70.0), IMAGE_HW)
-        for name, eye in CAMERA_EYES_M.items()
-    }
-    scene = tabletop_scene(boxes, cameras)
+    scene = _bench_scene()
     results["scene_points"] = len(scene.points_xyz)
     # ViT-L on 2 CPU cores takes longer than the node's default 10 s budget; time it, don't refuse.
     selection_config = SelectionConfig(time_budget_s=600.0)
@@ -149,10 +125,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
         )
         compare = _Comparison(fp32_4tiles, fusion, object_points, front[0])
         _int8_stage(fp32_4tiles, compare, record, results)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.json}")
-        return 0
+        return _write(args.json, results)
 
     _graspnet_stages(args, object_points, record, results)
 
@@ -169,87 +142,175 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 (one linear script of
     with torch.inference_mode():
         record("fusion_500_points_200_candidates", lambda: fusion(pts, feats, sims, actions))
 
-    color = front[0].color_rgb
-
-    def extractor(towers: dict[str, Any], **config: Any) -> ClipFeatureExtractor:
-        model = random_clip(towers)
-        return ClipFeatureExtractor(
-            model, tokenizer, ClipFeatureConfig(model_name_or_path="random", **NO_CACHE, **config)
-        )
-
-    b32 = extractor(VIT_B32, tile_rows=1, tile_cols=1, tile_short_side_px=480, patch_size_px=32)
-    record("clip_b32_1view_640x480_native", lambda: b32.image_feature_map(color))
+    b32 = ClipFeatureExtractor(
+        random_clip(VIT_B32),
+        tokenizer,
+        ClipFeatureConfig(
+            model_name_or_path="random",
+            tile_rows=1,
+            tile_cols=1,
+            tile_short_side_px=480,
+            patch_size_px=32,
+            **NO_CACHE,
+        ),
+    )
+    record("clip_b32_1view_640x480_native", lambda: b32.image_feature_map(front[0].color_rgb))
     if not args.skip_vit_l:
-        l14_fp32 = extractor(VIT_L14_336, tile_rows=1, tile_cols=1)
-        record("clip_l14_336_1view_1tile", lambda: l14_fp32.image_feature_map(color))
-        l14_4tiles = ClipFeatureExtractor(
-            l14_fp32.model,
-            tokenizer,
-            ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
+        _vit_l_stages(
+            args,
+            _Bench(tokenizer, fusion, object_points, front[0], record, results, precision),
+            scene=scene,
+            request=request,
+            generator=generator,
+            selection_config=selection_config,
         )
-        record("clip_l14_336_1view_4tiles", lambda: l14_4tiles.image_feature_map(color))
-        scorer = A2Scorer(l14_4tiles, fusion)
-        a2 = GraspSelector(generator, selection_config, scorer=scorer)
-        record("select_a2_l14_1view_4tiles_640x480", lambda: a2.select(scene, request))
-
-        bf16 = ClipFeatureExtractor(
-            copy.deepcopy(l14_fp32.model),
-            tokenizer,
-            ClipFeatureConfig(
-                model_name_or_path="random",
-                tile_rows=2,
-                tile_cols=2,
-                dtype="bfloat16",
-                **NO_CACHE,
-            ),
-        )
-        # Without avx512_bf16 / AMX, bf16 is emulated: ~6x slower than fp32, so two runs. Where
-        # it is native (what `auto` chose), all --runs: this is the stage with a target.
-        record(
-            "clip_l14_336_1view_4tiles_bf16",
-            lambda: bf16.image_feature_map(color),
-            runs=args.runs if hardware.precision == "bf16" else min(args.runs, 2),
-        )
-        compare = _Comparison(l14_4tiles, fusion, object_points, front[0])
-        results["bf16_vs_fp32"] = compare.variant(bf16.image_feature_map(color))
-        print("bf16 vs fp32:", json.dumps(results["bf16_vs_fp32"]), flush=True)
-        if args.int8:
-            _int8_stage(l14_4tiles, compare, record, results)
-        # The precision `auto` picks on this CPU, scored against fp32 (identical when fp32).
-        auto_stage = (
-            "clip_l14_336_1view_4tiles_bf16"
-            if hardware.precision == "bf16"
-            else "clip_l14_336_1view_4tiles"
-        )
-        results["auto_precision"] = {
-            "precision": hardware.precision,
-            "stage": auto_stage,
-            "median_ms": stages[auto_stage]["median_ms"],
-            "vs_fp32": results["bf16_vs_fp32"] if hardware.precision == "bf16" else "identical",
-        }
-        results["clip_tiles_vs_3x4"] = _tiling_fidelity(
-            model=l14_fp32.model,
-            tokenizer=tokenizer,
-            object_points=object_points,
-            view=front[0],
-            record=record,
-        )
-        print("tilings vs 3x4:", json.dumps(results["clip_tiles_vs_3x4"]), flush=True)
-        if args.openvino:
-            _openvino_stages(
-                args,
-                extractor=l14_4tiles,
-                color=color,
-                compare=compare,
-                record=record,
-                results=results,
-            )
     if not args.openvino:
         results["openvino"] = "not measured: run with --openvino (needs `pip install openvino`)"
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    return _write(args.json, results)
+
+
+def _write(path: Path, results: dict[str, Any]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
     return 0
+
+
+def _record_cpu(results: dict[str, Any]) -> str:
+    """What decides the kernels and the precision `auto` picks, recorded with every figure;
+    returns that precision."""
+    import torch
+
+    from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
+
+    cpu = read_cpu_info()
+    hardware = resolve_hardware("cpu", "auto", cpu)
+    results["cpu"] = {
+        "model_name": cpu.model_name,
+        "vendor": cpu.vendor,
+        "family": cpu.family,
+        "model": cpu.model,
+        "relevant_flags": cpu.relevant_flags(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_version": torch.__version__,
+    }
+    results["precision_auto"] = {"chosen": hardware.precision, "reason": hardware.reason}
+    print(f"CPU: {cpu.describe()}; precision auto -> {hardware.reason}", flush=True)
+    return hardware.precision
+
+
+def _bench_scene() -> Any:
+    """Three boxes on the table, seen by the cell's cameras (analytic rendering)."""
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
+
+    boxes = (
+        Box((0.5, 0.0), (0.05, 0.04, 0.06), 0.3, (200, 30, 30)),
+        Box((0.45, 0.12), (0.04, 0.04, 0.08), -0.5, (30, 160, 40)),
+        Box((0.58, -0.1), (0.06, 0.03, 0.04), 1.0, (30, 60, 200)),
+    )
+    cameras = {
+        name: (look_at(eye, TABLE_CENTRE_M), pinhole(640, 480, 70.0), IMAGE_HW)
+        for name, eye in CAMERA_EYES_M.items()
+    }
+    return tabletop_scene(boxes, cameras)
+
+
+@dataclass(frozen=True)
+class _Bench:
+    """What the ViT-L stages share: the inputs, the recorder and the results."""
+
+    tokenizer: Any
+    fusion: Any
+    object_points: Any
+    view: Any
+    record: Callable[..., None]
+    results: dict[str, Any]
+    precision: str
+
+
+def _vit_l_stages(args: argparse.Namespace, bench: _Bench, **selection: Any) -> None:
+    """ViT-L/14@336: one tile, 2x2 tiles, full a2-mode selection, bf16 (and int8, OpenVINO on
+    request), and coarser tilings against the published 3x4. `selection`: scene, request,
+    generator and selection_config of the full-selection stage."""
+    from a2_grasping.core.policy.a2_scorer import A2Scorer
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+    from a2_grasping.core.selection.grasp import GraspSelector
+    from a2_grasping.testing.offline_clip import VIT_L14_336, random_clip
+
+    record, results, color = bench.record, bench.results, bench.view.color_rgb
+    l14_fp32 = ClipFeatureExtractor(
+        random_clip(VIT_L14_336),
+        bench.tokenizer,
+        ClipFeatureConfig(model_name_or_path="random", tile_rows=1, tile_cols=1, **NO_CACHE),
+    )
+    record("clip_l14_336_1view_1tile", lambda: l14_fp32.image_feature_map(color))
+    l14_4tiles = ClipFeatureExtractor(
+        l14_fp32.model,
+        bench.tokenizer,
+        ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
+    )
+    record("clip_l14_336_1view_4tiles", lambda: l14_4tiles.image_feature_map(color))
+    scorer = A2Scorer(l14_4tiles, bench.fusion)
+    a2 = GraspSelector(selection["generator"], selection["selection_config"], scorer=scorer)
+    record(
+        "select_a2_l14_1view_4tiles_640x480",
+        lambda: a2.select(selection["scene"], selection["request"]),
+    )
+    compare = _Comparison(l14_4tiles, bench.fusion, bench.object_points, bench.view)
+    _bf16_stage(l14_fp32.model, bench, compare)
+    if args.int8:
+        _int8_stage(l14_4tiles, compare, record, results)
+    results["clip_tiles_vs_3x4"] = _tiling_fidelity(
+        model=l14_fp32.model,
+        tokenizer=bench.tokenizer,
+        object_points=bench.object_points,
+        view=bench.view,
+        record=record,
+    )
+    print("tilings vs 3x4:", json.dumps(results["clip_tiles_vs_3x4"]), flush=True)
+    if args.openvino:
+        _openvino_stages(
+            args,
+            extractor=l14_4tiles,
+            color=color,
+            compare=compare,
+            record=record,
+            results=results,
+        )
+
+
+def _bf16_stage(model: Any, bench: _Bench, compare: _Comparison) -> None:
+    """ViT-L 2x2 tiles in bf16, timed and scored against fp32; then what `auto` picks."""
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+
+    record, results, color = bench.record, bench.results, bench.view.color_rgb
+    bf16 = ClipFeatureExtractor(
+        copy.deepcopy(model),
+        bench.tokenizer,
+        ClipFeatureConfig(
+            model_name_or_path="random", tile_rows=2, tile_cols=2, dtype="bfloat16", **NO_CACHE
+        ),
+    )
+    # Without avx512_bf16 / AMX, bf16 is emulated: ~6x slower than fp32, so two runs. Where it
+    # is native (what `auto` chose), all runs: this is the stage with a target.
+    native = bench.precision == "bf16"
+    record(
+        "clip_l14_336_1view_4tiles_bf16",
+        lambda: bf16.image_feature_map(color),
+        runs=results["runs"] if native else min(results["runs"], 2),
+    )
+    results["bf16_vs_fp32"] = compare.variant(bf16.image_feature_map(color))
+    print("bf16 vs fp32:", json.dumps(results["bf16_vs_fp32"]), flush=True)
+    # The precision `auto` picks on this CPU, scored against fp32 (identical when fp32).
+    auto_stage = "clip_l14_336_1view_4tiles_bf16" if native else "clip_l14_336_1view_4tiles"
+    results["auto_precision"] = {
+        "precision": bench.precision,
+        "stage": auto_stage,
+        "median_ms": results["stages"][auto_stage]["median_ms"],
+        "vs_fp32": results["bf16_vs_fp32"] if native else "identical",
+    }
 
 
 def _int8_stage(

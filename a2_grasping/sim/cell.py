@@ -105,23 +105,7 @@ class SimCell:
                 obstacle that overlaps an object or the arm at home (the old scene stays in that
                 case).
         """
-        objects = generate_objects(seed, scene)
-        unknown = sorted(set(removed_objects) - {o.name for o in objects})
-        if unknown:
-            raise ValueError(
-                f"cannot remove {unknown}: scene '{SceneKind(scene).value}' seed {seed} has "
-                f"{[o.name for o in objects]}"
-            )
-        objects = tuple(o for o in objects if o.name not in set(removed_objects))
-        names = [o.name for o in obstacles]
-        if len(set(names)) != len(names):
-            raise ValueError(f"obstacle names must be unique, got {names}")
-        for obstacle in obstacles:
-            for obj in objects:
-                if obstacle.overlaps_footprint(obj):
-                    raise ValueError(
-                        f"obstacle '{obstacle.name}' overlaps the {obj.name} of seed {seed}"
-                    )
+        objects = _scene_objects(seed, scene, obstacles, removed_objects)
         # Rendered where the cameras really are (calibration error), lit as this scene is lit;
         # self.cameras, what perception is told, stays nominal.
         lighting = scene_lighting(
@@ -161,6 +145,22 @@ class SimCell:
             min_depth_m=self.config.min_depth_m,
             max_depth_m=self.config.max_depth_m,
         )
+        self._index_model()
+        self.data.qpos[self._arm_qpos] = home
+        self._follower = TrajectoryFollower(self._limits, home, ARM_JOINTS)
+        self._gripper_target_rad = 0.0
+        self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
+        mujoco.mj_forward(self.model, self.data)
+        self._spawn_z = {o.name: o.position_m[2] for o in self.objects}
+        self.close()  # the renderer is bound to the old model; frames count anew
+        self.step(_SETTLE_S)
+        self.data.time = 0.0  # the episode starts with objects at rest
+        self._spawn_z = {
+            state.spec.name: float(state.base_from_object[2, 3]) for state in self.object_states()
+        }
+
+    def _index_model(self) -> None:
+        """Where the arm's and gripper's joints and actuators sit in this scene's model."""
         self._arm_qpos = np.array(
             [self.model.joint(_ARM_PREFIX + j).qposadr[0] for j in ARM_JOINTS]
         )
@@ -184,18 +184,6 @@ class SimCell:
             max_velocity_rad_s=self._limits.max_velocity_rad_s,
             max_acceleration_rad_s2=self._limits.max_acceleration_rad_s2,
         )
-        self.data.qpos[self._arm_qpos] = home
-        self._follower = TrajectoryFollower(self._limits, home, ARM_JOINTS)
-        self._gripper_target_rad = 0.0
-        self._apply_controls(self._follower.setpoint_rad, np.zeros(6))
-        mujoco.mj_forward(self.model, self.data)
-        self._spawn_z = {o.name: o.position_m[2] for o in self.objects}
-        self.close()  # the renderer is bound to the old model; frames count anew
-        self.step(_SETTLE_S)
-        self.data.time = 0.0  # the episode starts with objects at rest
-        self._spawn_z = {
-            state.spec.name: float(state.base_from_object[2, 3]) for state in self.object_states()
-        }
 
     # ---- time ----
 
@@ -600,3 +588,31 @@ def _add_object(world: mujoco.MjSpec, spec: ObjectSpec) -> None:
         friction=list(_OBJECT_FRICTION),
         condim=4,
     )
+
+
+def _scene_objects(
+    seed: int,
+    scene: SceneKind | str,
+    obstacles: Sequence[ObstacleSpec],
+    removed_objects: Sequence[str],
+) -> tuple[ObjectSpec, ...]:
+    """The seed's objects without `removed_objects`; ValueError for a name the scene lacks, for
+    duplicate obstacle names, or an obstacle on an object's footprint."""
+    objects = generate_objects(seed, scene)
+    unknown = sorted(set(removed_objects) - {o.name for o in objects})
+    if unknown:
+        raise ValueError(
+            f"cannot remove {unknown}: scene '{SceneKind(scene).value}' seed {seed} has "
+            f"{[o.name for o in objects]}"
+        )
+    kept = tuple(o for o in objects if o.name not in set(removed_objects))
+    names = [o.name for o in obstacles]
+    if len(set(names)) != len(names):
+        raise ValueError(f"obstacle names must be unique, got {names}")
+    for obstacle in obstacles:
+        for obj in kept:
+            if obstacle.overlaps_footprint(obj):
+                raise ValueError(
+                    f"obstacle '{obstacle.name}' overlaps the {obj.name} of seed {seed}"
+                )
+    return kept

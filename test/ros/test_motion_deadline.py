@@ -21,7 +21,7 @@ from a2_grasping.ros.hardware.controllers import MIN_CLOCK_RATE, Deadline
 
 pytestmark = pytest.mark.ros
 
-WAIT_S = 10.0
+WAIT_S = 60.0  # a deadline on conditions under load, not a bound on how long they took
 
 
 @pytest.fixture

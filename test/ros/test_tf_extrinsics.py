@@ -23,7 +23,7 @@ from a2_grasping.testing.synthetic_cameras import (
 from a2_grasping.testing.synthetic_rgbd import Box
 
 pytestmark = pytest.mark.ros
-WAIT_S = 20.0
+WAIT_S = 60.0  # node start-up on a loaded 2-core machine
 BOX = Box((0.5, 0.0), (0.05, 0.06, 0.08), yaw_rad=0.2, color_rgb=(220, 20, 20))
 LEFT = SyntheticCamera.looking_at("left", (0.95, 0.5, 0.5), (0.5, 0.0, 0.04), (240, 320))
 

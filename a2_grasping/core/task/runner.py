@@ -366,22 +366,9 @@ class TaskRunner:
         report.chosen_index = pick_plan.chosen_index
         grasp = choice.poses[pick_plan.chosen_index]
         held = HeldRecord(choice.target, grasp)
-        moving_xy_m = choice.target.base_from_box[:2, 3]
         feedback("selecting_place", 0.1)
-        place = self._selected(
-            lambda newer_s: self.ports.places.choose_place(
-                place_instruction, held.held_object(), canceled, moving_xy_m, newer_s
-            )
-        )
+        place = self._place_for_pick(place_instruction, choice.target, held, canceled)
         report.reference = place.reference
-        if place.reference is not None and choice.target.footprint_contains(
-            place.reference.base_from_box[:2, 3]
-        ):
-            raise TaskError(
-                TaskErrorCode.INVALID_GOAL,
-                f"'{place_instruction}' is relative to {place.reference.description}, the object "
-                "being moved: name another object to place it by",
-            )
         lifted = pick_plan.segment("lift").positions_rad[-1]
         # The place half plans without the object's own points: it will be in the hand, and
         # the spot it leaves may be where it goes.
@@ -414,6 +401,32 @@ class TaskRunner:
         self.run_place_segments(
             place_plan, place, held, observation, report, feedback=feedback, canceled=canceled
         )
+
+    def _place_for_pick(
+        self,
+        place_instruction: str,
+        target: ObjectBox,
+        held: HeldRecord,
+        canceled: Callable[[], bool],
+    ) -> PlaceChoice:
+        """The place for an object not yet picked (its spot is still occupied: the selection is
+        told where it stands); refused before motion when the place is relative to the object
+        itself."""
+        moving_xy_m = target.base_from_box[:2, 3]
+        place = self._selected(
+            lambda newer_s: self.ports.places.choose_place(
+                place_instruction, held.held_object(), canceled, moving_xy_m, newer_s
+            )
+        )
+        if place.reference is not None and target.footprint_contains(
+            place.reference.base_from_box[:2, 3]
+        ):
+            raise TaskError(
+                TaskErrorCode.INVALID_GOAL,
+                f"'{place_instruction}' is relative to {place.reference.description}, the object "
+                "being moved: name another object to place it by",
+            )
+        return place
 
     def _world_holding(
         self,

@@ -30,6 +30,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import MarkerArray
 
+from a2_grasping.core.candidates.base import CandidateGenerator
 from a2_grasping.core.errors import SelectErrorCode, SelectionError
 from a2_grasping.core.gripper import GripperGeometry
 from a2_grasping.core.inference_config import RELOADABLE_PARAMETERS, InferenceConfig
@@ -145,33 +146,9 @@ class InferenceNode(LifecycleNode):
         self._configured = True  # parameters locked from here on
         try:
             self._config = self._reloaded_config()
-        except ValueError as error:
-            return self._configure_failed(str(error))
-        # ---- device and precision: decided once, before any model loads. Without models
-        # (geometric mode, no GraspNet) there is nothing to place, unless cuda was asked for:
-        # a device that does not exist is a configuration error in every mode. ----
-        models = self._config.a2_mode_configured or bool(self._config.graspnet_weights_path)
-        self._hardware = None
-        if models or self._config.device == "cuda":
-            try:
-                self._hardware = resolve_hardware(self._config.device, self._config.precision)
-            except ValueError as error:  # DeviceUnavailableError: cuda requested, none present
-                return self._configure_failed(str(error))
-            self.get_logger().info(
-                f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
-            )
-        device = str(self._hardware.device) if self._hardware is not None else "cpu"
-        scorer: PoseScorer | None = None
-        if self._config.a2_mode_configured:
-            try:
-                assert self._hardware is not None  # resolved above whenever models are set
-                scorer = self._load_a2_scorer(self._hardware)
-            except (OSError, ValueError) as error:
-                return self._configure_failed(f"cannot load the A2 policy: {error}")
-        try:
-            generator = make_candidate_generator(self._config, device)
+            scorer, generator = self._load_models()
         except (OSError, ValueError) as error:
-            return self._configure_failed(f"cannot load GraspNet: {error}")
+            return self._configure_failed(str(error))
         reachability = UR5eReachability() if self._config.check_reachability else None
         # a2 mode places with the same scorer (its CLIP cache shared with the grasp side: a
         # place on the scene a grasp was just selected on reuses its tile maps).
@@ -202,43 +179,79 @@ class InferenceNode(LifecycleNode):
             )
             self._warm_up = warm_up(warm.select, self._selection_config.table_height_m)
             self.get_logger().info(self._warm_up.describe())
-        if self._config.record_path and self._recorder is None:
-            path = Path(self._config.record_path).expanduser()
-            target = next_recording_path(path, self._own_recordings)
-            if target is None:
-                return self._configure_failed(
-                    f"record_path {path} exists already (a bag this node did not write; "
-                    "it is never overwritten)"
-                )
-            # The bag names topics as the graph does: resolved in this node's namespace.
-            self._recorder = RequestRecorder(
-                target,
-                self.resolve_topic_name(self._config.scene_topic),
-                self.resolve_service_name(self._config.service_name),
-            )
-            self._own_recordings.add(target.resolve())
-            again = f" ({path} holds this node's earlier recording)" if target != path else ""
-            self.get_logger().info(f"recording every request to {target}{again}")
+        refused = self._open_recorder()
+        if refused:
+            return self._configure_failed(refused)
         self._selector = selector(self._selection_config)
         self._scorer = scorer
-        if scorer is not None:
+        self.get_logger().info(self._mode_description())
+        return TransitionCallbackReturn.SUCCESS
+
+    def _load_models(self) -> tuple[PoseScorer | None, CandidateGenerator]:
+        """Device and precision, decided once before any model loads, then a2 mode's scorer
+        (None without fusion weights) and the candidate generator. Without models (geometric
+        mode, no GraspNet) there is nothing to place, unless cuda was asked for: a device that
+        does not exist is a configuration error in every mode. OSError / ValueError say why."""
+        models = self._config.a2_mode_configured or bool(self._config.graspnet_weights_path)
+        self._hardware = None
+        if models or self._config.device == "cuda":
+            # DeviceUnavailableError (a ValueError): cuda requested, none present
+            self._hardware = resolve_hardware(self._config.device, self._config.precision)
+            self.get_logger().info(
+                f"inference {self._hardware.describe()}; CPU {self._hardware.cpu.describe()}"
+            )
+        device = str(self._hardware.device) if self._hardware is not None else "cpu"
+        scorer: PoseScorer | None = None
+        if self._config.a2_mode_configured:
+            assert self._hardware is not None  # resolved above whenever models are set
+            try:
+                scorer = self._load_a2_scorer(self._hardware)
+            except (OSError, ValueError) as error:
+                raise ValueError(f"cannot load the A2 policy: {error}") from None
+        try:
+            return scorer, make_candidate_generator(self._config, device)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot load GraspNet: {error}") from None
+
+    def _open_recorder(self) -> str:
+        """Open the request recorder when record_path is set; the reason it cannot, or ""."""
+        if not self._config.record_path or self._recorder is not None:
+            return ""
+        path = Path(self._config.record_path).expanduser()
+        target = next_recording_path(path, self._own_recordings)
+        if target is None:
+            return (
+                f"record_path {path} exists already (a bag this node did not write; "
+                "it is never overwritten)"
+            )
+        # The bag names topics as the graph does: resolved in this node's namespace.
+        self._recorder = RequestRecorder(
+            target,
+            self.resolve_topic_name(self._config.scene_topic),
+            self.resolve_service_name(self._config.service_name),
+        )
+        self._own_recordings.add(target.resolve())
+        again = f" ({path} holds this node's earlier recording)" if target != path else ""
+        self.get_logger().info(f"recording every request to {target}{again}")
+        return ""
+
+    def _mode_description(self) -> str:
+        if self._scorer is not None:
             guard = (
                 "guarded by grounding (the words it understands restrict A2's choice)"
                 if self._config.ground_instructions
                 else "unguarded (ground_instructions false)"
             )
-            self.get_logger().info(f"a2 mode: CLIP + fusion network loaded, {guard}")
-        elif self._config.ground_instructions:
-            self.get_logger().info(
+            return f"a2 mode: CLIP + fusion network loaded, {guard}"
+        if self._config.ground_instructions:
+            return (
                 "attributes mode: no fusion weights / CLIP model configured; each instruction is "
                 "grounded to the object it names, generic requests are answered geometrically"
             )
-        else:
-            self.get_logger().info(
-                "geometric mode (ground_instructions false): grasps are ranked by antipodal "
-                "quality and instructions are not used"
-            )
-        return TransitionCallbackReturn.SUCCESS
+        return (
+            "geometric mode (ground_instructions false): grasps are ranked by antipodal "
+            "quality and instructions are not used"
+        )
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
         """Log why, leave nothing half-built, unlock the parameters (the node stays
