@@ -87,92 +87,227 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one linear script)
-    import numpy as np
-    import torch
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    bench = _GpuBench(args)
+    models = bench.models()
+    fp32, bf16 = bench.clip_stages(models)
+    bench.fusion_and_graspnet_stages(models)
+    bench.selection_stages(models, {"fp32": fp32, "bf16_autocast": bf16})
+    bench.bf16_accuracy(models, fp32, bf16)
+    if not bench.dry_run:
+        import torch
 
-    from a2_grasping.bench.model import (
-        CAMERA_EYES_M,
-        IMAGE_HW,
-        INSTRUCTION,
-        TABLE_CENTRE_M,
-        _Comparison,
-    )
-    from a2_grasping.bench.selection_a2 import SMALL_CLIP
-    from a2_grasping.core.candidates.antipodal import AntipodalGenerator
-    from a2_grasping.core.graspnet import GraspNetConfig, GraspNetGenerator
-    from a2_grasping.core.policy.a2_scorer import A2Scorer
-    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
-    from a2_grasping.core.policy.fusion_config import FusionConfig
-    from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.core.policy.hardware import read_cpu_info
-    from a2_grasping.core.selection.common import SelectionConfig
-    from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
-    from a2_grasping.core.selection.request import SelectRequest
-    from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
-    from a2_grasping.testing.random_graspnet import random_graspnet
-    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
+        peak_gib = torch.cuda.max_memory_allocated(bench.device) / 2**30
+        bench.results["peak_memory_gib"] = round(peak_gib, 2)
+    return bench.results
 
-    dry_run = bool(args.dry_run_cpu)
-    device = torch.device("cpu") if dry_run else torch.device("cuda", torch.cuda.current_device())
-    rows, cols = args.clip_tiles
-    results: dict[str, Any] = {
-        "dry_run_cpu": dry_run,
-        "torch_version": torch.__version__,
-        "cuda_version": torch.version.cuda,
-        "bf16_supported": not dry_run and bool(torch.cuda.is_bf16_supported()),
-        "tf32": {
-            "matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-            "cudnn": bool(torch.backends.cudnn.allow_tf32),
-        },
-        "cpu": read_cpu_info().describe(),
-        "runs": args.runs,
-        "clip_tiles": [rows, cols],
-        "stages": {},
-        "model_creation_s": {},
-    }
-    if not dry_run:
-        properties = torch.cuda.get_device_properties(device)
-        results["gpu"] = torch.cuda.get_device_name(device)
-        results["compute_capability"] = list(torch.cuda.get_device_capability(device))
-        results["gpu_memory_gib"] = round(properties.total_memory / 2**30, 1)
-        print(f"GPU: {results['gpu']} (sm {results['compute_capability']})", flush=True)
-    stages: dict[str, dict[str, float]] = results["stages"]
 
-    def synchronize() -> None:
-        if not dry_run:
-            torch.cuda.synchronize(device)
+class _GpuBench:
+    """The device, the results and the timing of one run of the benchmark."""
 
-    def record(name: str, fn: Callable[[], object], runs: int = args.runs) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
+        import torch
+
+        from a2_grasping.core.policy.hardware import read_cpu_info
+
+        self.args = args
+        self.dry_run = bool(args.dry_run_cpu)
+        self.device = (
+            torch.device("cpu")
+            if self.dry_run
+            else torch.device("cuda", torch.cuda.current_device())
+        )
+        self.rows, self.cols = args.clip_tiles
+        self.tiles = f"{self.rows}x{self.cols}"
+        self.results: dict[str, Any] = {
+            "dry_run_cpu": self.dry_run,
+            "torch_version": torch.__version__,
+            "cuda_version": torch.version.cuda,
+            "bf16_supported": not self.dry_run and bool(torch.cuda.is_bf16_supported()),
+            "tf32": {
+                "matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+                "cudnn": bool(torch.backends.cudnn.allow_tf32),
+            },
+            "cpu": read_cpu_info().describe(),
+            "runs": args.runs,
+            "clip_tiles": [self.rows, self.cols],
+            "stages": {},
+            "model_creation_s": {},
+        }
+        if not self.dry_run:
+            properties = torch.cuda.get_device_properties(self.device)
+            self.results["gpu"] = torch.cuda.get_device_name(self.device)
+            self.results["compute_capability"] = list(torch.cuda.get_device_capability(self.device))
+            self.results["gpu_memory_gib"] = round(properties.total_memory / 2**30, 1)
+            print(f"GPU: {self.results['gpu']} (sm {self.results['compute_capability']})")
+
+    def synchronize(self) -> None:
+        if not self.dry_run:
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def record(self, name: str, fn: Callable[[], object]) -> None:
+        """One warm-up run, then --runs timed runs with the device synchronised around each."""
         fn()
-        synchronize()
+        self.synchronize()
         samples = []
-        for _ in range(runs):
+        for _ in range(self.args.runs):
             started = time.perf_counter()
             fn()
-            synchronize()
+            self.synchronize()
             samples.append((time.perf_counter() - started) * 1e3)
-        stages[name] = {"median_ms": statistics.median(samples), "min_ms": min(samples)}
-        print(f"{name:<44} {stages[name]['median_ms']:>10.1f} ms", flush=True)
+        stage = {"median_ms": statistics.median(samples), "min_ms": min(samples)}
+        self.results["stages"][name] = stage
+        print(f"{name:<44} {stage['median_ms']:>10.1f} ms", flush=True)
 
-    def created(name: str, make: Callable[[], Any]) -> Any:
+    def created(self, name: str, make: Callable[[], Any]) -> Any:
+        import torch
+
         started = time.perf_counter()
-        with torch.device(device):
+        with torch.device(self.device):
             made = make()
-        synchronize()
-        results["model_creation_s"][name] = round(time.perf_counter() - started, 2)
+        self.synchronize()
+        self.results["model_creation_s"][name] = round(time.perf_counter() - started, 2)
         return made
 
-    torch.manual_seed(0)
-    towers = SMALL_CLIP if dry_run else VIT_L14_336
-    clip_model = created("clip_vit_l14_336", lambda: random_clip(towers))
-    fusion = created("fusion", lambda: A2FusionModel(FusionConfig()).eval())
-    started = time.perf_counter()
-    graspnet = random_graspnet(0).to(device)  # calibrated in float64 on the CPU, then moved
-    synchronize()
-    results["model_creation_s"]["graspnet"] = round(time.perf_counter() - started, 2)
-    tokenizer = letter_tokenizer(args.json.parent / "bench_gpu_tokenizer")
+    def models(self) -> dict[str, Any]:
+        """Random weights of the published sizes (a small CLIP on a dry run), the scene."""
+        import torch
+
+        from a2_grasping.bench.selection_a2 import SMALL_CLIP
+        from a2_grasping.core.policy.fusion_config import FusionConfig
+        from a2_grasping.core.policy.fusion_model import A2FusionModel
+        from a2_grasping.core.selection.common import SelectionConfig
+        from a2_grasping.core.selection.grasp import workspace_object_points
+        from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+        from a2_grasping.testing.random_graspnet import random_graspnet
+
+        torch.manual_seed(0)
+        towers = SMALL_CLIP if self.dry_run else VIT_L14_336
+        models: dict[str, Any] = {
+            "clip": self.created("clip_vit_l14_336", lambda: random_clip(towers)),
+            "fusion": self.created("fusion", lambda: A2FusionModel(FusionConfig()).eval()),
+        }
+        started = time.perf_counter()
+        models["graspnet"] = random_graspnet(0).to(self.device)  # calibrated in float64 on CPU
+        self.synchronize()
+        self.results["model_creation_s"]["graspnet"] = round(time.perf_counter() - started, 2)
+        models["tokenizer"] = letter_tokenizer(self.args.json.parent / "bench_gpu_tokenizer")
+        models["scene"] = _two_view_scene()
+        models["selection_config"] = SelectionConfig(time_budget_s=600.0)
+        models["object_points"] = workspace_object_points(
+            models["scene"], models["selection_config"]
+        )
+        return models
+
+    def extractor(self, models: dict[str, Any], dtype: str, **overrides: Any) -> Any:
+        from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+        from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+
+        settings: dict[str, Any] = {
+            "model_name_or_path": "random",
+            "tile_rows": self.rows,
+            "tile_cols": self.cols,
+            "tile_batch_size": self.rows * self.cols,
+            "dtype": dtype,
+            "device": str(self.device),
+            "cache_images": 0,
+        }
+        config = ClipFeatureConfig(**(settings | overrides))
+        return ClipFeatureExtractor(models["clip"], models["tokenizer"], config)
+
+    def clip_stages(self, models: dict[str, Any]) -> tuple[Any, Any]:
+        """CLIP on one view: fp32, bf16 under autocast, one tile at a time, the text encoder."""
+        from a2_grasping.bench.model import INSTRUCTION
+
+        color = models["scene"].views[0].color_rgb
+        fp32, bf16 = self.extractor(models, "float32"), self.extractor(models, "bfloat16")
+        self.record(f"clip_l14_336_1view_{self.tiles}_fp32", lambda: fp32.image_feature_map(color))
+        if self.results["bf16_supported"]:
+            self.record(
+                f"clip_l14_336_1view_{self.tiles}_bf16_autocast",
+                lambda: bf16.image_feature_map(color),
+            )
+        one_by_one = self.extractor(models, "float32", tile_batch_size=1)
+        self.record(
+            f"clip_l14_336_1view_{self.tiles}_fp32_batch1",
+            lambda: one_by_one.image_feature_map(color),
+        )
+        uncached_text = self.extractor(models, "float32", text_cache_size=0)
+        self.record("clip_l14_336_text", lambda: uncached_text.encode_text(INSTRUCTION))
+        return fp32, bf16
+
+    def fusion_and_graspnet_stages(self, models: dict[str, Any]) -> None:
+        import numpy as np
+        import torch
+
+        from a2_grasping.core.graspnet import GraspNetConfig, GraspNetGenerator
+
+        device, fusion = self.device, models["fusion"]
+        points = torch.rand(1, 500, 3, device=device)
+        features = torch.randn(1, 500, 768, device=device)
+        similarities = torch.rand(1, 500, 1, device=device)
+        actions = torch.randn(1, 200, 7, device=device)
+        with torch.inference_mode():
+            self.record(
+                "fusion_500_points_200_candidates",
+                lambda: fusion(points, features, similarities, actions),
+            )
+        generator = GraspNetGenerator(
+            models["graspnet"], GraspNetConfig(num_points=self.args.graspnet_points)
+        )
+        self.record(
+            "graspnet_forward_decode",
+            lambda: generator.generate(models["object_points"], 0.0, np.random.default_rng(0)),
+        )
+
+    def selection_stages(self, models: dict[str, Any], extractors: dict[str, Any]) -> None:
+        """The whole a2 selection on both views, every tile computed (cache off)."""
+        from a2_grasping.bench.model import INSTRUCTION
+        from a2_grasping.core.candidates.antipodal import AntipodalGenerator
+        from a2_grasping.core.policy.a2_scorer import A2Scorer
+        from a2_grasping.core.selection.grasp import GraspSelector
+        from a2_grasping.core.selection.request import SelectRequest
+
+        request = SelectRequest(INSTRUCTION, (), 10, 2.0)
+        for name, chosen in extractors.items():
+            if name.startswith("bf16") and not self.results["bf16_supported"]:
+                continue
+            selector = GraspSelector(
+                AntipodalGenerator(),
+                models["selection_config"],
+                scorer=A2Scorer(chosen, models["fusion"]),
+            )
+            chosen.cache_stats.reset()
+            self.record(
+                f"select_a2_2views_{self.tiles}_{name}",
+                functools.partial(selector.select, models["scene"], request),
+            )
+            self.results[f"tiles_per_selection_{name}"] = {
+                "computed": chosen.cache_stats.tiles_computed // (self.args.runs + 1),
+                "skipped": chosen.cache_stats.tiles_skipped // (self.args.runs + 1),
+            }
+
+    def bf16_accuracy(self, models: dict[str, Any], fp32: Any, bf16: Any) -> None:
+        """bf16 scored on the CPU with a CPU copy of the fusion network: the reference numbers."""
+        from a2_grasping.bench.model import _Comparison
+
+        if not self.results["bf16_supported"]:
+            return
+        view = models["scene"].views[0]
+        fusion = copy.deepcopy(models["fusion"]).cpu()
+        compare = _Comparison(fp32, fusion, models["object_points"], view)
+        self.results["bf16_autocast_vs_fp32"] = compare.variant(
+            bf16.image_feature_map(view.color_rgb)
+        )
+        print("bf16 autocast vs fp32:", json.dumps(self.results["bf16_autocast_vs_fp32"]))
+
+
+def _two_view_scene() -> Any:
+    """The three boxes of `bench model`, seen by two 640x480 cameras as the cell has."""
+    from a2_grasping.bench.model import CAMERA_EYES_M, IMAGE_HW, TABLE_CENTRE_M
+    from a2_grasping.testing.synthetic_rgbd import Box, look_at, pinhole, tabletop_scene
 
     boxes = (
         Box((0.5, 0.0), (0.05, 0.04, 0.06), 0.3, (200, 30, 30)),
@@ -183,75 +318,4 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one 
         name: (look_at(CAMERA_EYES_M[name], TABLE_CENTRE_M), pinhole(640, 480, 70.0), IMAGE_HW)
         for name in ("front", "left")
     }
-    scene = tabletop_scene(boxes, cameras)
-    selection_config = SelectionConfig(time_budget_s=600.0)
-    object_points = workspace_object_points(scene, selection_config)
-    view = scene.views[0]
-
-    def extractor(dtype: str, **overrides: Any) -> ClipFeatureExtractor:
-        settings: dict[str, Any] = {
-            "model_name_or_path": "random",
-            "tile_rows": rows,
-            "tile_cols": cols,
-            "tile_batch_size": rows * cols,
-            "dtype": dtype,
-            "device": str(device),
-            "cache_images": 0,
-        }
-        config = ClipFeatureConfig(**(settings | overrides))
-        return ClipFeatureExtractor(clip_model, tokenizer, config)
-
-    fp32, bf16 = extractor("float32"), extractor("bfloat16")
-    tiles = f"{rows}x{cols}"
-    record(f"clip_l14_336_1view_{tiles}_fp32", lambda: fp32.image_feature_map(view.color_rgb))
-    if results["bf16_supported"]:
-        record(
-            f"clip_l14_336_1view_{tiles}_bf16_autocast",
-            lambda: bf16.image_feature_map(view.color_rgb),
-        )
-    fp32_one_by_one = extractor("float32", tile_batch_size=1)
-    record(
-        f"clip_l14_336_1view_{tiles}_fp32_batch1",
-        lambda: fp32_one_by_one.image_feature_map(view.color_rgb),
-    )
-    uncached_text = extractor("float32", text_cache_size=0)
-    record("clip_l14_336_text", lambda: uncached_text.encode_text(INSTRUCTION))
-
-    points = torch.rand(1, 500, 3, device=device)
-    features = torch.randn(1, 500, 768, device=device)
-    similarities = torch.rand(1, 500, 1, device=device)
-    actions = torch.randn(1, 200, 7, device=device)
-    with torch.inference_mode():
-        record(
-            "fusion_500_points_200_candidates",
-            lambda: fusion(points, features, similarities, actions),
-        )
-    config = GraspNetConfig(num_points=args.graspnet_points)
-    graspnet_generator = GraspNetGenerator(graspnet, config)
-    record(
-        "graspnet_forward_decode",
-        lambda: graspnet_generator.generate(object_points, 0.0, np.random.default_rng(0)),
-    )
-    request = SelectRequest(INSTRUCTION, (), 10, 2.0)
-    for name, chosen in (("fp32", fp32), ("bf16_autocast", bf16)):
-        if name.startswith("bf16") and not results["bf16_supported"]:
-            continue
-        selector = GraspSelector(
-            AntipodalGenerator(), selection_config, scorer=A2Scorer(chosen, fusion)
-        )
-        chosen.cache_stats.reset()
-        record(
-            f"select_a2_2views_{tiles}_{name}", functools.partial(selector.select, scene, request)
-        )
-        results[f"tiles_per_selection_{name}"] = {
-            "computed": chosen.cache_stats.tiles_computed // (args.runs + 1),
-            "skipped": chosen.cache_stats.tiles_skipped // (args.runs + 1),
-        }
-    if results["bf16_supported"]:
-        # Scored on the CPU with a CPU copy of the fusion network: the reference numbers.
-        compare = _Comparison(fp32, copy.deepcopy(fusion).cpu(), object_points, view)
-        results["bf16_autocast_vs_fp32"] = compare.variant(bf16.image_feature_map(view.color_rgb))
-        print("bf16 autocast vs fp32:", json.dumps(results["bf16_autocast_vs_fp32"]), flush=True)
-    if not dry_run:
-        results["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-    return results
+    return tabletop_scene(boxes, cameras)

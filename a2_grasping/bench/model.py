@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
     from a2_grasping.core.selection.request import SelectRequest
-    from a2_grasping.testing.offline_clip import VIT_B32, VIT_L14_336, letter_tokenizer, random_clip
+    from a2_grasping.testing.offline_clip import VIT_B32, letter_tokenizer, random_clip
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -115,16 +115,7 @@ def run(args: argparse.Namespace) -> int:
     fusion = A2FusionModel().eval()
     tokenizer = letter_tokenizer(args.json.parent / "bench_tokenizer")
     if args.int8_only:
-        fp32_4tiles = ClipFeatureExtractor(
-            random_clip(VIT_L14_336),
-            tokenizer,
-            ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
-        )
-        record(
-            "clip_l14_336_1view_4tiles", lambda: fp32_4tiles.image_feature_map(front[0].color_rgb)
-        )
-        compare = _Comparison(fp32_4tiles, fusion, object_points, front[0])
-        _int8_stage(fp32_4tiles, compare, record, results)
+        _int8_only(_Bench(tokenizer, fusion, object_points, front[0], record, results, precision))
         return _write(args.json, results)
 
     _graspnet_stages(args, object_points, record, results)
@@ -311,6 +302,24 @@ def _bf16_stage(model: Any, bench: _Bench, compare: _Comparison) -> None:
         "median_ms": results["stages"][auto_stage]["median_ms"],
         "vs_fp32": results["bf16_vs_fp32"] if native else "identical",
     }
+
+
+def _int8_only(bench: _Bench) -> None:
+    """ViT-L 2x2 tiles fp32, then int8 with its accuracy rows (--int8-only)."""
+    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+    from a2_grasping.testing.offline_clip import VIT_L14_336, random_clip
+
+    fp32_4tiles = ClipFeatureExtractor(
+        random_clip(VIT_L14_336),
+        bench.tokenizer,
+        ClipFeatureConfig(model_name_or_path="random", tile_rows=2, tile_cols=2, **NO_CACHE),
+    )
+    bench.record(
+        "clip_l14_336_1view_4tiles", lambda: fp32_4tiles.image_feature_map(bench.view.color_rgb)
+    )
+    compare = _Comparison(fp32_4tiles, bench.fusion, bench.object_points, bench.view)
+    _int8_stage(fp32_4tiles, compare, bench.record, bench.results)
 
 
 def _int8_stage(

@@ -39,14 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from a2_grasping.bench.language_episodes import plan_episodes
-    from a2_grasping.core.errors import SelectionError
     from a2_grasping.core.inference_config import InferenceConfig
     from a2_grasping.core.kinematics import UR5eReachability
-    from a2_grasping.core.policy.hardware import read_cpu_info
     from a2_grasping.core.selection.candidates import make_candidate_generator
     from a2_grasping.core.selection.common import SelectionConfig
     from a2_grasping.core.selection.grasp import GraspSelector
-    from a2_grasping.core.selection.request import SelectRequest
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
@@ -54,12 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scenes < 1 or args.runs < 1:
         raise SystemExit("--scenes and --runs must be at least 1")
     if args.a2:
-        a2_result = bench_select_a2.run_a2(args)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(a2_result, indent=2))
-        print(f"medians {a2_result['median_ms']} ms, tiles {a2_result['median_tiles_computed']}")
-        print(f"exact: {a2_result['all_exact']}; wrote {args.json}")
-        return 0 if a2_result["all_exact"] else 1
+        return _run_a2(args)
     config = InferenceConfig()
     selector = GraspSelector(
         make_candidate_generator(config),
@@ -72,22 +64,7 @@ def run(args: argparse.Namespace) -> int:
     for episode in plan_episodes(args.seed, args.scenes, "language"):
         cell.reset(episode.seed, "language")
         scene = capture_scene(cell)
-        request = SelectRequest(episode.instruction, (), 5, 10.0)
-        totals_ms: list[float] = []
-        stages: dict[str, list[float]] = {}
-        outcome = "ok"
-        for run_index in range(args.runs + 1):
-            started_s = time.perf_counter()
-            try:
-                timings_ms = selector.select(scene, request).timings_ms
-            except SelectionError as error:
-                outcome, timings_ms = error.code.name, {}
-            elapsed_ms = (time.perf_counter() - started_s) * 1e3
-            if run_index == 0:
-                continue  # warm-up
-            totals_ms.append(elapsed_ms)
-            for stage, stage_ms in timings_ms.items():
-                stages.setdefault(stage, []).append(stage_ms)
+        record = _timed_scene(selector, scene, episode.instruction, args.runs)
         scenes.append(
             {
                 "seed": episode.seed,
@@ -95,19 +72,68 @@ def run(args: argparse.Namespace) -> int:
                 "instruction": episode.instruction,
                 "objects": len(cell.objects),
                 "points": len(scene.points_xyz),
-                "outcome": outcome,
-                "median_ms": statistics.median(totals_ms),
-                "stage_median_ms": {k: statistics.median(v) for k, v in stages.items()},
             }
+            | record
         )
         print(
-            f"seed {episode.seed:5d} {len(cell.objects):2d} objects {outcome:16s} "
-            f"{scenes[-1]['median_ms']:6.1f} ms  {episode.instruction}",
+            f"seed {episode.seed:5d} {len(cell.objects):2d} objects {record['outcome']:16s} "
+            f"{record['median_ms']:6.1f} ms  {episode.instruction}",
             flush=True,
         )
+    result = _summary(args, scenes)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms over {len(scenes)} scenes "
+        f"(target p50 <= {TARGET_SELECT_P50_MS:.0f} ms); stages {result['stage_p50_ms']}; "
+        f"{result['cpu']}"
+    )
+    return 0
+
+
+def _run_a2(args: argparse.Namespace) -> int:
+    a2_result = bench_select_a2.run_a2(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(a2_result, indent=2))
+    print(f"medians {a2_result['median_ms']} ms, tiles {a2_result['median_tiles_computed']}")
+    print(f"exact: {a2_result['all_exact']}; wrote {args.json}")
+    return 0 if a2_result["all_exact"] else 1
+
+
+def _timed_scene(selector: Any, scene: Any, instruction: str, runs: int) -> dict[str, Any]:
+    """One warm-up selection, then `runs` timed ones: outcome, medians of total and stages."""
+    from a2_grasping.core.errors import SelectionError
+    from a2_grasping.core.selection.request import SelectRequest
+
+    request = SelectRequest(instruction, (), 5, 10.0)
+    totals_ms: list[float] = []
+    stages: dict[str, list[float]] = {}
+    outcome = "ok"
+    for run_index in range(runs + 1):
+        started_s = time.perf_counter()
+        try:
+            timings_ms = selector.select(scene, request).timings_ms
+        except SelectionError as error:
+            outcome, timings_ms = error.code.name, {}
+        elapsed_ms = (time.perf_counter() - started_s) * 1e3
+        if run_index == 0:
+            continue  # warm-up
+        totals_ms.append(elapsed_ms)
+        for stage, stage_ms in timings_ms.items():
+            stages.setdefault(stage, []).append(stage_ms)
+    return {
+        "outcome": outcome,
+        "median_ms": statistics.median(totals_ms),
+        "stage_median_ms": {k: statistics.median(v) for k, v in stages.items()},
+    }
+
+
+def _summary(args: argparse.Namespace, scenes: list[dict[str, Any]]) -> dict[str, Any]:
+    from a2_grasping.core.policy.hardware import read_cpu_info
+
     summary = latency_summary([s["median_ms"] for s in scenes])
     stage_names = sorted({k for s in scenes for k in s["stage_median_ms"]})
-    result = {
+    return {
         "benchmark": "select_attributes",
         "cpu": read_cpu_info().describe(),
         "first_seed": args.seed,
@@ -125,11 +151,3 @@ def run(args: argparse.Namespace) -> int:
         "outcomes": dict(collections.Counter(s["outcome"] for s in scenes)),
         "scenes": scenes,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(
-        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms over {len(scenes)} scenes "
-        f"(target p50 <= {TARGET_SELECT_P50_MS:.0f} ms); stages {result['stage_p50_ms']}; "
-        f"{result['cpu']}"
-    )
-    return 0

@@ -72,166 +72,198 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_a2(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 (one linear script)
-    import numpy as np
-    import torch
-
+def run_a2(args: argparse.Namespace) -> dict[str, Any]:
     from a2_grasping.bench.language_episodes import plan_episodes
-    from a2_grasping.core.errors import SelectionError
-    from a2_grasping.core.geometry import voxel_downsample
-    from a2_grasping.core.inference_config import InferenceConfig
-    from a2_grasping.core.kinematics import UR5eReachability
-    from a2_grasping.core.policy.a2_scorer import FEATURE_VOXEL_M, A2Scorer
-    from a2_grasping.core.policy.clip_config import ClipFeatureConfig
-    from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
-    from a2_grasping.core.policy.fusion_config import FusionConfig
-    from a2_grasping.core.policy.fusion_model import A2FusionModel
-    from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
-    from a2_grasping.core.selection.candidates import make_candidate_generator
-    from a2_grasping.core.selection.common import SelectionConfig
-    from a2_grasping.core.selection.grasp import GraspSelector, workspace_object_points
-    from a2_grasping.core.selection.request import SelectRequest
+    from a2_grasping.core.warmup import warm_up
     from a2_grasping.sim.capture import capture_scene
     from a2_grasping.sim.cell import SimCell
     from a2_grasping.sim.config import SimConfig
-    from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
 
-    cpu = read_cpu_info()
-    hardware = resolve_hardware("cpu", args.precision, cpu)
-    print(f"CPU: {cpu.describe()}; {hardware.reason}", flush=True)
-    torch.manual_seed(0)
-    started_s = time.perf_counter()
-    model = random_clip(SMALL_CLIP if args.small_clip else VIT_L14_336)
-    tokenizer = letter_tokenizer(args.json.parent / "bench_select_a2_tokenizer")
-    fusion = A2FusionModel(FusionConfig()).eval()
-    model_s = time.perf_counter() - started_s
-    rows, cols = args.clip_tiles
-
-    def extractor(skip: bool) -> ClipFeatureExtractor:
-        config = ClipFeatureConfig(
-            model_name_or_path="random",
-            tile_rows=rows,
-            tile_cols=cols,
-            dtype=hardware.clip_dtype,
-            skip_empty_tiles=skip,
-        )
-        return ClipFeatureExtractor(model, tokenizer, config)
-
-    inference = InferenceConfig()
-    selection = SelectionConfig(time_budget_s=600.0)
-    reachability = UR5eReachability() if inference.check_reachability else None
-
-    def selector(clip: ClipFeatureExtractor) -> GraspSelector:
-        return GraspSelector(
-            make_candidate_generator(inference),
-            selection,
-            scorer=A2Scorer(clip, fusion),
-            reachability=reachability,
-            ground_instructions=not args.unguarded,
-        )
-
-    def timed(chosen: GraspSelector, scene: Any, request: Any) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            ranked = chosen.select(scene, request)
-            outcome, stages = "NONE", ranked.timings_ms
-        except SelectionError as error:
-            outcome, stages = error.code.name, {}
-        return {
-            "ms": round((time.perf_counter() - started) * 1e3, 1),
-            "outcome": outcome,
-            "stage_ms": {k: round(v, 1) for k, v in stages.items()},
-        }
-
+    bench = _A2Bench(args)
     # Warm-up, as inference_node does at configure: lazy initialisation is not a scene's cost.
-    from a2_grasping.core.warmup import warm_up
-
-    warm = warm_up(selector(extractor(True)).select)
+    warm = warm_up(bench.selector(bench.extractor(skip=True)).select)
     print(warm.describe(), flush=True)
     cell = SimCell(SimConfig(seed=args.seed, scene="language"))
     scenes: list[dict[str, Any]] = []
     for episode in plan_episodes(args.seed, args.scenes, "language"):
         cell.reset(episode.seed, "language")
-        scene = capture_scene(cell)
-        request = SelectRequest(episode.instruction, (), 5, 10.0)
+        record = bench.scene_record(capture_scene(cell), episode.instruction)
+        record = {"seed": episode.seed, "objects": len(cell.objects)} | record
+        scenes.append(record)
+        print(f"seed {episode.seed}: {_describe(record)}", flush=True)
+    return bench.summary(scenes, warm)
+
+
+RUNS = ("full_tiles", "skip_cold", "skip_cached")
+
+
+def _describe(record: dict[str, Any]) -> str:
+    runs = ", ".join(
+        f"{name} {record[name]['ms'] / 1e3:.1f} s ({record[name]['outcome']}, "
+        f"{record[name].get('tiles_computed', '-')} tiles)"
+        for name in RUNS
+        if name in record
+    )
+    exact = f"; max abs diff {record['max_abs_diff']}" if "max_abs_diff" in record else ""
+    return runs + exact
+
+
+class _A2Bench:
+    """The models (random weights), the CPU's precision and the selectors of one run."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import torch
+
+        from a2_grasping.core.inference_config import InferenceConfig
+        from a2_grasping.core.kinematics import UR5eReachability
+        from a2_grasping.core.policy.fusion_config import FusionConfig
+        from a2_grasping.core.policy.fusion_model import A2FusionModel
+        from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
+        from a2_grasping.core.selection.common import SelectionConfig
+        from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+
+        self.args = args
+        self.cpu = read_cpu_info()
+        self.hardware = resolve_hardware("cpu", args.precision, self.cpu)
+        print(f"CPU: {self.cpu.describe()}; {self.hardware.reason}", flush=True)
+        torch.manual_seed(0)
+        started_s = time.perf_counter()
+        self.model = random_clip(SMALL_CLIP if args.small_clip else VIT_L14_336)
+        self.tokenizer = letter_tokenizer(args.json.parent / "bench_select_a2_tokenizer")
+        self.fusion = A2FusionModel(FusionConfig()).eval()
+        self.model_s = time.perf_counter() - started_s
+        self.rows, self.cols = args.clip_tiles
+        self.inference = InferenceConfig()
+        self.selection = SelectionConfig(time_budget_s=600.0)
+        self.reachability = UR5eReachability() if self.inference.check_reachability else None
+
+    def extractor(self, *, skip: bool) -> Any:
+        from a2_grasping.core.policy.clip_config import ClipFeatureConfig
+        from a2_grasping.core.policy.clip_features import ClipFeatureExtractor
+
+        config = ClipFeatureConfig(
+            model_name_or_path="random",
+            tile_rows=self.rows,
+            tile_cols=self.cols,
+            dtype=self.hardware.clip_dtype,
+            skip_empty_tiles=skip,
+        )
+        return ClipFeatureExtractor(self.model, self.tokenizer, config)
+
+    def selector(self, clip: Any) -> Any:
+        from a2_grasping.core.policy.a2_scorer import A2Scorer
+        from a2_grasping.core.selection.candidates import make_candidate_generator
+        from a2_grasping.core.selection.grasp import GraspSelector
+
+        return GraspSelector(
+            make_candidate_generator(self.inference),
+            self.selection,
+            scorer=A2Scorer(clip, self.fusion),
+            reachability=self.reachability,
+            ground_instructions=not self.args.unguarded,
+        )
+
+    def scene_record(self, scene: Any, instruction: str) -> dict[str, Any]:
+        """Every tile, tiles skipped (cold), the same again (cached), and whether skipping
+        changed any feature."""
+        from a2_grasping.core.selection.request import SelectRequest
+
+        request = SelectRequest(instruction, (), 5, 10.0)
         record: dict[str, Any] = {
-            "seed": episode.seed,
-            "instruction": episode.instruction,
-            "objects": len(cell.objects),
+            "instruction": instruction,
             "views": [view.name for view in scene.views],
-            "tiles_per_view": rows * cols,
+            "tiles_per_view": self.rows * self.cols,
             "load_average_1min": round(os.getloadavg()[0], 2),
         }
-        full = extractor(False)
-        if not args.skip_full_tiles:
-            record["full_tiles"] = timed(selector(full), scene, request)
+        full = self.extractor(skip=False)
+        if not self.args.skip_full_tiles:
+            record["full_tiles"] = _timed(self.selector(full), scene, request)
             record["full_tiles"]["tiles_computed"] = full.cache_stats.tiles_computed
-        skipping = extractor(True)
-        chosen = selector(skipping)
-        record["skip_cold"] = timed(chosen, scene, request)
+        skipping = self.extractor(skip=True)
+        chosen = self.selector(skipping)
         stats = skipping.cache_stats
-        record["skip_cold"] |= {
+        record["skip_cold"] = _timed(chosen, scene, request) | {
             "tiles_computed": stats.tiles_computed,
             "tiles_skipped": stats.tiles_skipped,
         }
         stats.reset()
-        record["skip_cached"] = timed(chosen, scene, request)
+        record["skip_cached"] = _timed(chosen, scene, request)
         record["skip_cached"] |= {
             "tiles_computed": stats.tiles_computed,
             "tiles_reused": stats.tiles_reused,
         }
-        if not args.skip_full_tiles:
-            points = workspace_object_points(scene, selection)
-            sparse = points[voxel_downsample(points, FEATURE_VOXEL_M)]
-            got = skipping.point_features(sparse, scene.views, episode.instruction)
-            want = full.point_features(sparse, scene.views, episode.instruction)
-            record["max_abs_diff"] = {
-                "features": float((got.features - want.features).abs().max()),
-                "similarities": float((got.similarities - want.similarities).abs().max()),
-                "valid_views_equal": bool(torch.equal(got.num_valid_views, want.num_valid_views)),
-                "points": len(sparse),
-            }
-        scenes.append(record)
-        print(
-            f"seed {episode.seed}: "
-            + ", ".join(
-                f"{name} {record[name]['ms'] / 1e3:.1f} s ({record[name]['outcome']}, "
-                f"{record[name].get('tiles_computed', '-')} tiles)"
-                for name in ("full_tiles", "skip_cold", "skip_cached")
-                if name in record
-            )
-            + (f"; max abs diff {record['max_abs_diff']}" if "max_abs_diff" in record else ""),
-            flush=True,
-        )
+        if not self.args.skip_full_tiles:
+            record["max_abs_diff"] = self._skipping_changes(skipping, full, scene, instruction)
+        return record
 
-    def median(name: str) -> float | None:
-        values = [s[name]["ms"] for s in scenes if name in s]
-        return round(statistics.median(values), 1) if values else None
+    def _skipping_changes(
+        self, skipping: Any, full: Any, scene: Any, instruction: str
+    ) -> dict[str, Any]:
+        import torch
 
+        from a2_grasping.core.geometry import voxel_downsample
+        from a2_grasping.core.policy.a2_scorer import FEATURE_VOXEL_M
+        from a2_grasping.core.selection.grasp import workspace_object_points
+
+        points = workspace_object_points(scene, self.selection)
+        sparse = points[voxel_downsample(points, FEATURE_VOXEL_M)]
+        got = skipping.point_features(sparse, scene.views, instruction)
+        want = full.point_features(sparse, scene.views, instruction)
+        return {
+            "features": float((got.features - want.features).abs().max()),
+            "similarities": float((got.similarities - want.similarities).abs().max()),
+            "valid_views_equal": bool(torch.equal(got.num_valid_views, want.num_valid_views)),
+            "points": len(sparse),
+        }
+
+    def summary(self, scenes: list[dict[str, Any]], warm: Any) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        def median(name: str) -> float | None:
+            values = [s[name]["ms"] for s in scenes if name in s]
+            return round(statistics.median(values), 1) if values else None
+
+        return {
+            "benchmark": "select_a2",
+            "cpu": self.cpu.describe(),
+            "torch_threads": torch.get_num_threads(),
+            "precision": {"chosen": self.hardware.precision, "reason": self.hardware.reason},
+            "clip": "small random" if self.args.small_clip else "ViT-L/14@336 random",
+            "clip_tiles": [self.rows, self.cols],
+            "guarded": not self.args.unguarded,
+            "model_creation_s": round(self.model_s, 1),
+            "warm_up": {"s": round(warm.seconds, 2), "outcome": warm.outcome},
+            "first_seed": self.args.seed,
+            "median_ms": {name: median(name) for name in RUNS},
+            "median_tiles_computed": {
+                name: statistics.median(s[name]["tiles_computed"] for s in scenes)
+                for name in RUNS
+                if all(name in s for s in scenes)
+            },
+            "all_exact": all(
+                s["max_abs_diff"]["features"] == 0.0
+                and s["max_abs_diff"]["similarities"] == 0.0
+                and s["max_abs_diff"]["valid_views_equal"]
+                for s in scenes
+                if "max_abs_diff" in s
+            ),
+            "scenes": scenes,
+            "np_version": np.__version__,
+        }
+
+
+def _timed(chosen: Any, scene: Any, request: Any) -> dict[str, Any]:
+    from a2_grasping.core.errors import SelectionError
+
+    started = time.perf_counter()
+    try:
+        ranked = chosen.select(scene, request)
+        outcome, stages = "NONE", ranked.timings_ms
+    except SelectionError as error:
+        outcome, stages = error.code.name, {}
     return {
-        "benchmark": "select_a2",
-        "cpu": cpu.describe(),
-        "torch_threads": torch.get_num_threads(),
-        "precision": {"chosen": hardware.precision, "reason": hardware.reason},
-        "clip": "small random" if args.small_clip else "ViT-L/14@336 random",
-        "clip_tiles": [rows, cols],
-        "guarded": not args.unguarded,
-        "model_creation_s": round(model_s, 1),
-        "warm_up": {"s": round(warm.seconds, 2), "outcome": warm.outcome},
-        "first_seed": args.seed,
-        "median_ms": {name: median(name) for name in ("full_tiles", "skip_cold", "skip_cached")},
-        "median_tiles_computed": {
-            name: statistics.median(s[name]["tiles_computed"] for s in scenes)
-            for name in ("full_tiles", "skip_cold", "skip_cached")
-            if all(name in s for s in scenes)
-        },
-        "all_exact": all(
-            s["max_abs_diff"]["features"] == 0.0
-            and s["max_abs_diff"]["similarities"] == 0.0
-            and s["max_abs_diff"]["valid_views_equal"]
-            for s in scenes
-            if "max_abs_diff" in s
-        ),
-        "scenes": scenes,
-        "np_version": np.__version__,
+        "ms": round((time.perf_counter() - started) * 1e3, 1),
+        "outcome": outcome,
+        "stage_ms": {k: round(v, 1) for k, v in stages.items()},
     }

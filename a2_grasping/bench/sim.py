@@ -340,8 +340,6 @@ def _language_episode(
     out_dir: Path,
     images_left: list[int],
 ) -> dict[str, Any]:
-    from a2_grasping.action import Pick
-
     objects = session.reset(episode.seed, episode.scene)
     planned = {o.name: o for o in truth_objects(episode.seed, episode.scene)}
     if {o.name for o in objects} != set(planned):
@@ -358,49 +356,9 @@ def _language_episode(
     for step in range(args.steps):
         session.wait_for_fresh_scene()
         scene = session.latest_scene()
-        gains: dict[str, float] = {}
-
-        def poll(gains: dict[str, float] = gains) -> None:
-            for o in session.objects():
-                gains[o.name] = max(gains.get(o.name, 0.0), float(o.height_gain_m))
-
-        started = time.monotonic()
-        stage_times: dict[str, float] = {}
-        result, stages = session.pick(
-            Pick.Goal(instruction=episode.instruction),
-            on_stage=lambda stage, times=stage_times: times.setdefault(stage, time.monotonic()),
-            on_poll=poll,
-        )
-        poll()
-        moving_at = stage_times.get("moving_to_pregrasp", time.monotonic())
-        lifted = sorted(name for name, gain in gains.items() if gain >= LIFT_SUCCESS_M)
-        hit = [name for name in lifted if name in episode.targets]
-        if hit:
-            outcome = "success"
-        elif lifted:
-            outcome = "wrong_object"
-        elif result.error_code == Pick.Result.SELECTION_FAILED:
-            outcome = REFUSALS.get(int(result.select_error_code), "selection_failed")
-            if outcome == "selection_failed":
-                outcome = f"select_code_{result.select_error_code}"
-        else:
-            outcome = f"code_{result.error_code}"
-        steps.append(
-            {
-                "outcome": outcome,
-                "lifted": lifted,
-                "error_code": int(result.error_code),
-                "select_error_code": int(result.select_error_code),
-                "reported_wrong_object": int(result.error_code) == Pick.Result.WRONG_OBJECT,
-                "message": result.error_message,
-                "grounded_target": result.target.description,
-                "target_verified": bool(result.target_verified),
-                "removed_before": list(removed),
-                "select_plan_s": moving_at - started,
-                "execute_s": time.monotonic() - moving_at,
-                "stages": stages,
-            }
-        )
+        record = _language_step(session, episode) | {"removed_before": list(removed)}
+        steps.append(record)
+        outcome, lifted = record["outcome"], record["lifted"]
         if step == 0 and outcome != "success" and images_left[0] > 0:
             images_left[0] -= 1
             save_annotated(
@@ -411,7 +369,7 @@ def _language_episode(
                 outcome=outcome,
                 path=out_dir / f"bench_sim_language_{mode}_seed{episode.seed}_{outcome}.png",
             )
-        if hit:
+        if outcome == "success":
             success = True
             break
         removed += [name for name in lifted if name not in removed]
@@ -432,4 +390,50 @@ def _language_episode(
         "wrong_picks": sum(s["outcome"] == "wrong_object" for s in steps),
         "spawn_drift_m": round(drift_m, 4),
         "steps": steps,
+    }
+
+
+def _language_step(session: Any, episode: LanguageEpisode) -> dict[str, Any]:
+    """One /pick of the episode's instruction, judged on ground truth: what was lifted (the
+    highest rise of every object while the goal ran), and whether it was a named target."""
+    from a2_grasping.action import Pick
+
+    gains: dict[str, float] = {}
+
+    def poll() -> None:
+        for o in session.objects():
+            gains[o.name] = max(gains.get(o.name, 0.0), float(o.height_gain_m))
+
+    started = time.monotonic()
+    stage_times: dict[str, float] = {}
+    result, stages = session.pick(
+        Pick.Goal(instruction=episode.instruction),
+        on_stage=lambda stage: stage_times.setdefault(stage, time.monotonic()),
+        on_poll=poll,
+    )
+    poll()
+    moving_at = stage_times.get("moving_to_pregrasp", time.monotonic())
+    lifted = sorted(name for name, gain in gains.items() if gain >= LIFT_SUCCESS_M)
+    if any(name in episode.targets for name in lifted):
+        outcome = "success"
+    elif lifted:
+        outcome = "wrong_object"
+    elif result.error_code == Pick.Result.SELECTION_FAILED:
+        outcome = REFUSALS.get(int(result.select_error_code), "selection_failed")
+        if outcome == "selection_failed":
+            outcome = f"select_code_{result.select_error_code}"
+    else:
+        outcome = f"code_{result.error_code}"
+    return {
+        "outcome": outcome,
+        "lifted": lifted,
+        "error_code": int(result.error_code),
+        "select_error_code": int(result.select_error_code),
+        "reported_wrong_object": int(result.error_code) == Pick.Result.WRONG_OBJECT,
+        "message": result.error_message,
+        "grounded_target": result.target.description,
+        "target_verified": bool(result.target_verified),
+        "select_plan_s": moving_at - started,
+        "execute_s": time.monotonic() - moving_at,
+        "stages": stages,
     }
