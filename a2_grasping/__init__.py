@@ -1,8 +1,10 @@
 """Language-conditioned 6-DoF grasping (A2 / ViLGP3D) for a UR5e with a Robotiq 2F-85.
 
-`a2_grasping.core` is ROS-free; `a2_grasping.ros` is the ROS 2 edge (the nodes, hardware
-adapters, bags and the client library); `a2_grasping.msg`, `.srv` and `.action` are generated
-from the interface definitions at build time and installed beside this package.
+`core` is ROS-free; `sim` the MuJoCo cell; `ros` the ROS 2 edge (the nodes, hardware adapters,
+bags and the client library); `bt` behaviour-tree leaves; `testing`, `bench` and `tools` the
+harness, the benchmarks and the user's command lines. Imports point down that list (README,
+"Layout"; test/test_structure.py checks it). `msg`, `srv` and `action` are generated from the
+interface definitions at build time and installed beside this package.
 """
 
 from pkgutil import extend_path

@@ -1,1 +1,3 @@
-"""py_trees behaviours over the grasping interfaces (select, pick, report); see behaviours.py."""
+"""py_trees behaviours over the grasping interfaces (select, pick, place, report); see
+behaviours.py. May import ros/client (the non-blocking client) and the conversions.
+"""

@@ -6,7 +6,8 @@ z = 0, objects spawn in x 0.35..0.65 m, y -0.25..0.25 m, joints carry the UR dri
 
 Modules: `objects` (seeded scene descriptions, numpy only), `cameras` (optical-frame poses and
 intrinsics), `trajectory` (the joint-trajectory controller), `config`, `cell` and `rendering`
-(the cameras, also on a thread of their own; the only modules that import MuJoCo).
+(the cameras, also on a thread of their own; the only modules that import MuJoCo). May import
+core/ (scenes, gripper, kinematics), never ros/.
 """
 
 import os

@@ -1,7 +1,8 @@
 """graspnet-baseline in plain PyTorch: the network, its point ops, decoding and a generator.
 
 `GraspNetGenerator` implements `CandidateGenerator` beside the geometric `AntipodalGenerator`;
-`load_graspnet_model` reads `checkpoint-rs.tar` strictly. See spec §2.1-2.6, §3.5, §6, §7.
+`load_graspnet_model` reads `checkpoint-rs.tar` strictly. See spec §2.1-2.6, §3.5, §6, §7. May
+import core's shared modules and core.candidates (the protocol), nothing of selection/.
 """
 
 from a2_grasping.core.graspnet.checkpoint import load_graspnet_model, load_graspnet_state_dict
