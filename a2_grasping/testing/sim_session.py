@@ -40,7 +40,7 @@ from a2_grasping.core.kinematics import UR_JOINT_NAMES
 from a2_grasping.installation import install_prefix
 from a2_grasping.msg import SceneSnapshot, SimObject, SimObstacle
 from a2_grasping.ros import conversions
-from a2_grasping.ros.service_call import wait_for_future
+from a2_grasping.ros.service_call import CallUnansweredError, call_with_deadline, wait_for_future
 from a2_grasping.srv import SimFault, SimObjects, SimReset
 from a2_grasping.testing.node_process import NodeProcess, local_ros_environment
 
@@ -187,15 +187,16 @@ class SimSession:
 
     def _answer(self, client: Any, request: Any, timeout_s: float) -> Any:
         """The response, or None when none came within `timeout_s` (the request is dropped)."""
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout_s
-        while not future.done():
-            self._check_processes()
-            if time.monotonic() > deadline:
-                client.remove_pending_request(future)
-                return None
-            self._executor.spin_once(timeout_sec=0.05)
-        return future.result()
+        try:
+            return self._call(client, request, timeout_s)
+        except CallUnansweredError:
+            return None
+
+    def _pump(self, slice_s: float) -> None:
+        """One slice of waiting: spin this session's executor, and fail at once when a node of
+        the cell has died (a dead node would otherwise read as a slow answer)."""
+        self._check_processes()
+        self._executor.spin_once(timeout_sec=slice_s)
 
     def change_state(self, name: str, transition_id: int) -> bool:
         """One lifecycle transition of pipeline node `name` (lifecycle_msgs/Transition id);
@@ -203,7 +204,9 @@ class SimSession:
         client = self.node.create_client(ChangeState, f"{name}/change_state")
         try:
             request = ChangeState.Request(transition=Transition(id=transition_id))
-            response = self._wait(client.call_async(request), CONFIGURE_TIMEOUT_S, name)
+            # The client is new: the call waits for the service first (discovery), then for
+            # the answer.
+            response = self._call(client, request, CONFIGURE_TIMEOUT_S)
             return bool(response.success)
         finally:
             self.node.destroy_client(client)
@@ -238,14 +241,11 @@ class SimSession:
             self._executor.spin_once(timeout_sec=min(0.05, left_s))
 
     def _wait(self, future: Any, timeout_s: float, what: str) -> Any:
-        """The future's result, spinning this session's executor; every slice also checks that
-        no node of the cell has died (a dead node would otherwise read as a slow answer)."""
+        return wait_for_future(future, timeout_s=timeout_s, what=what, pump=self._pump)
 
-        def pump(slice_s: float) -> None:
-            self._check_processes()
-            self._executor.spin_once(timeout_sec=slice_s)
-
-        return wait_for_future(future, timeout_s=timeout_s, what=what, pump=pump)
+    def _call(self, client: Any, request: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+        """A service call of this session (CallUnansweredError, a TimeoutError, naming it)."""
+        return call_with_deadline(client, request, timeout_s=timeout_s, pump=self._pump)
 
     # ---- the cell ----
 
@@ -263,7 +263,7 @@ class SimSession:
             obstacles=list(obstacles),
             removed_objects=list(removed_objects),
         )
-        response = self._wait(self._reset.call_async(request), CALL_TIMEOUT_S, "/sim/reset")
+        response = self._call(self._reset, request)
         if not response.success:
             raise RuntimeError(f"/sim/reset failed: {response.message}")
         return list(response.objects)
@@ -275,15 +275,14 @@ class SimSession:
         """Inject a fault into the cell (sim-only /sim/fault); returns what was done. Raises
         RuntimeError when the cell refuses it. Not from inside a callback of this session (use
         `run_task`'s `faults`)."""
-        response = self._wait(self._fault.call_async(request), CALL_TIMEOUT_S, "/sim/fault")
+        response = self._call(self._fault, request)
         if not response.success:
             raise RuntimeError(f"/sim/fault refused: {response.message}")
         self._say(f"fault: {response.message}")
         return str(response.message)
 
     def _objects_response(self) -> SimObjects.Response:
-        future = self._objects.call_async(SimObjects.Request())
-        return self._wait(future, CALL_TIMEOUT_S, "/sim/objects")
+        return self._call(self._objects, SimObjects.Request())
 
     def sim_time_s(self) -> float:
         """The simulator's current time (s), from its ground-truth service."""
@@ -339,13 +338,7 @@ class SimSession:
 
         client = self.node.create_client(GetParameters, f"{node_name}/get_parameters")
         try:
-            deadline = time.monotonic() + CALL_TIMEOUT_S
-            while not client.service_is_ready():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{node_name}/get_parameters did not appear")
-                self._executor.spin_once(timeout_sec=0.05)
-            request = GetParameters.Request(names=list(names))
-            response = self._wait(client.call_async(request), CALL_TIMEOUT_S, "get_parameters")
+            response = self._call(client, GetParameters.Request(names=list(names)))
             return {
                 name: parameter_value_to_python(value)
                 for name, value in zip(names, response.values, strict=True)

@@ -61,8 +61,7 @@ from rclpy.signals import SignalHandlerOptions
 from a2_grasping.action import Pick, PickAndPlace, Place
 from a2_grasping.msg import GraspCandidate, GraspTarget
 from a2_grasping.ros import conversions, task_conversions
-from a2_grasping.ros.client.pending import PendingPick, PendingPlace, PendingSelect, _PendingCall
-from a2_grasping.ros.client.results import Outcome
+from a2_grasping.ros.client.pending import PendingCall, PendingPick, PendingPlace, PendingSelect
 from a2_grasping.srv import SelectGrasp
 
 # Period of the executor-side housekeeping (discovery, deadlines); events do not wait for it.
@@ -114,7 +113,7 @@ class GraspClient:
         self._pick_action = node.resolve_topic_name(pick_action)
         self._select_service = node.resolve_service_name(select_service)
         self._closed = False
-        self._calls: list[_PendingCall[Any]] = []
+        self._calls: list[PendingCall[Any]] = []
         self._calls_lock = threading.Lock()
         group = MutuallyExclusiveCallbackGroup()
         self._select_client = node.create_client(
@@ -323,7 +322,7 @@ class GraspClient:
 
     # ---- executor side ----
 
-    def _add(self, call: _PendingCall[Any]) -> None:
+    def _add(self, call: PendingCall[Any]) -> None:
         with self._calls_lock:
             if self._closed:
                 raise RuntimeError("GraspClient is closed")
@@ -343,11 +342,11 @@ class GraspClient:
         settled = []
         for call in calls:
             try:
-                if call._step(now_s):
+                if call.advance(now_s):
                     settled.append(call)
             except Exception as error:  # one broken call must not stop the others
                 self.node.get_logger().error(f"grasp client call failed: {error!r}")
-                call._finish(call._failure(Outcome.FAILED, f"client error: {error!r}"))
+                call.fail(f"client error: {error!r}")
                 settled.append(call)
         if settled:
             with self._calls_lock:

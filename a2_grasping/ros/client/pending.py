@@ -30,7 +30,7 @@ _LATE_ACCEPT_WINDOW_S = 5.0
 GoalResultT = TypeVar("GoalResultT", PickResult, PlaceResult)
 
 
-class _PendingCall(abc.ABC, Generic[ResultT]):
+class PendingCall(abc.ABC, Generic[ResultT]):
     """State shared by the caller's thread (reads, cancel) and the executor (everything else)."""
 
     def __init__(
@@ -92,7 +92,15 @@ class _PendingCall(abc.ABC, Generic[ResultT]):
         with self._lock:
             return self._result is not None, self._cancel_requested
 
-    # ---- executor side ----
+    # ---- executor side (the client's callback group) ----
+
+    def advance(self, now_s: float) -> bool:
+        """Advance the call; True once nothing is left to do on the ROS side."""
+        return self._step(now_s)
+
+    def fail(self, message: str) -> None:
+        """End the call FAILED (an error in the client itself), unless it has ended already."""
+        self._finish(self._failure(Outcome.FAILED, message))
 
     @abc.abstractmethod
     def _timeout_result(self) -> ResultT: ...
@@ -130,7 +138,7 @@ class _PendingCall(abc.ABC, Generic[ResultT]):
         return False
 
 
-class PendingSelect(_PendingCall[SelectResult]):
+class PendingSelect(PendingCall[SelectResult]):
     """A /select_grasp call in flight. A service request cannot be withdrawn: cancel() and
     timeouts stop waiting for the answer (the server may still compute it)."""
 
@@ -185,7 +193,7 @@ class PendingSelect(_PendingCall[SelectResult]):
         return task_conversions.select_result_from_response(self._future.result(), self.elapsed_s)
 
 
-class _PendingGoal(_PendingCall[GoalResultT]):
+class _PendingGoal(PendingCall[GoalResultT]):
     """An action goal in flight, with the newest feedback. cancel() sends a cancel request once the
     goal is accepted; the handle ends when the executor reports the stopped goal."""
 
