@@ -271,7 +271,7 @@ def _named_objects(args: argparse.Namespace) -> tuple[list[str], str]:
 
 def _place_by_truth(args: argparse.Namespace) -> tuple[str, str]:
     """(relation, reference object name) of the instruction's place half on the ground truth;
-    the relation in `bench_place.RELATIONS` terms."""
+    the relation in `bench.sim_place.RELATIONS` terms."""
     from a2_grasping.bench.language_episodes import truth_scene_objects
     from a2_grasping.core.selection.place_regions import (
         ground_reference,
