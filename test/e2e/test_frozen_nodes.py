@@ -13,7 +13,7 @@ stalled writers and once left the resumed executor deaf to goals; the shipped pr
 Rates are compared with the same node's rate just before the freeze (not with a fixed figure), so
 a loaded machine slows both windows alike.
 
-Known residual defect, left failing when it happens (README, "Pitfalls"): in about 1 of 7 runs
+Known residual defect, left failing when it happens (README, "Pitfalls"): in about 1 of 6 runs
 of this file, freezing a node stalls every writer that sends to it over shared memory (both
 streams stop for the whole freeze), which fits a Fast DDS port mutex held by the frozen
 process's listener at the instant of the SIGSTOP.
