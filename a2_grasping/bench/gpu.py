@@ -175,12 +175,16 @@ class _GpuBench:
         """Random weights of the published sizes (a small CLIP on a dry run), the scene."""
         import torch
 
-        from a2_grasping.bench.selection_a2 import SMALL_CLIP
         from a2_grasping.core.policy.fusion_config import FusionConfig
         from a2_grasping.core.policy.fusion_model import A2FusionModel
         from a2_grasping.core.selection.common import SelectionConfig
         from a2_grasping.core.selection.grasp import workspace_object_points
-        from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+        from a2_grasping.testing.offline_clip import (
+            SMALL_CLIP,
+            VIT_L14_336,
+            letter_tokenizer,
+            random_clip,
+        )
         from a2_grasping.testing.random_graspnet import random_graspnet
 
         torch.manual_seed(0)

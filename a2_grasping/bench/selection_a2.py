@@ -24,24 +24,6 @@ import statistics
 import time
 from typing import Any
 
-SMALL_CLIP = {
-    "vision": {
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": 336,
-        "patch_size": 14,
-    },
-    "text": {
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-    },
-    "projection_dim": 768,
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -120,7 +102,12 @@ class _A2Bench:
         from a2_grasping.core.policy.fusion_model import A2FusionModel
         from a2_grasping.core.policy.hardware import read_cpu_info, resolve_hardware
         from a2_grasping.core.selection.common import SelectionConfig
-        from a2_grasping.testing.offline_clip import VIT_L14_336, letter_tokenizer, random_clip
+        from a2_grasping.testing.offline_clip import (
+            SMALL_CLIP,
+            VIT_L14_336,
+            letter_tokenizer,
+            random_clip,
+        )
 
         self.args = args
         self.cpu = read_cpu_info()

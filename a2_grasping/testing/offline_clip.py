@@ -53,6 +53,26 @@ VIT_B32 = {
     "projection_dim": 512,
 }
 
+# ViT-L's patch grid and input size with tiny towers, projected to the fusion network's width
+# (768): a2 mode's whole path at CPU speed (smoke tests, dry runs).
+SMALL_CLIP = {
+    "vision": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": 336,
+        "patch_size": 14,
+    },
+    "text": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+    },
+    "projection_dim": 768,
+}
+
 
 def write_letter_vocab(directory: Path) -> tuple[Path, Path]:
     """vocab.json and an empty merges.txt for a letter-level CLIP BPE tokenizer."""

@@ -20,29 +20,12 @@ import pytest
 
 from a2_grasping.action import Pick, PickAndPlace
 from a2_grasping.bench.a2_pick import write_random_weights
-from a2_grasping.core.policy.fusion_config import FusionConfig
+from a2_grasping.testing.offline_clip import SMALL_CLIP
 from a2_grasping.testing.sim_session import SimSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.sim]
 PLACE_SEED = 3002  # a red plate, a green ball, an orange and a yellow cylinder
 UPRIGHT_M = 0.01  # the centre at its resting height within this: standing
-SMALL_CLIP = {
-    "vision": {
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": 336,
-        "patch_size": 14,
-    },
-    "text": {
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-    },
-    "projection_dim": FusionConfig().width,
-}
 
 
 @pytest.fixture(scope="module")
